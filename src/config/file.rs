@@ -1,0 +1,264 @@
+//! The serde types of Container.toml, one to one with the file.
+//!
+//! Every field is documented with its default; the docs become the descriptions in
+//! `schemas/container.schema.json`. Values that are checked later are wrapped in
+//! `Spanned` so a diagnostic can point at them.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use toml::Spanned;
+
+/// A container, declared once: what it runs, on which root filesystem, with which mounts and
+/// namespaces.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "Container.toml")]
+pub struct ContainerFile {
+    /// The container's name, unique on this host. Letters, digits, `.`, `_` and `-`.
+    /// Default: the name of the folder that holds Container.toml.
+    #[schemars(with = "Option<String>")]
+    pub name: Option<Spanned<String>>,
+
+    /// The hostname inside the container (RFC 1123, at most 64 bytes). Default: `name`.
+    #[schemars(with = "Option<String>")]
+    pub hostname: Option<Spanned<String>>,
+
+    /// The root filesystem: a folder path relative to this file (short form), or a table.
+    /// Required.
+    #[schemars(with = "RootfsSpec")]
+    pub rootfs: Spanned<RootfsSpec>,
+
+    /// The command and its arguments. A command without a slash is searched in the `PATH` of
+    /// `env` inside the root filesystem. Required, not empty.
+    #[schemars(with = "Vec<String>")]
+    pub command: Spanned<Vec<Spanned<String>>>,
+
+    /// Environment variables, merged over the default environment
+    /// (`PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`, `HOME`, `TERM` when a
+    /// terminal is used, `HOSTNAME`). Default: empty.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub env: BTreeMap<Spanned<String>, Spanned<String>>,
+
+    /// The working folder inside the container, an absolute path. It must exist in the root
+    /// filesystem. Default: `/`.
+    #[schemars(with = "Option<String>")]
+    pub workdir: Option<Spanned<String>>,
+
+    /// Who runs the command: `uid`, `uid:gid`, `name` or `name:group`; names are looked up in the
+    /// root filesystem's /etc/passwd and /etc/group. Default: `0:0` (root inside the container).
+    #[schemars(with = "Option<String>")]
+    pub user: Option<Spanned<String>>,
+
+    /// Give the command a pseudo-terminal: `true`, `false`, or `"auto"` (a terminal when the
+    /// launcher's stdin is one). Default: `"auto"`.
+    #[schemars(with = "Option<Switch>")]
+    pub terminal: Option<Spanned<Switch>>,
+
+    /// Run a tiny init as PID 1 that forwards signals to the command and reaps zombies.
+    /// With `false` the command itself is PID 1 and ignores signals it has no handler for.
+    /// Default: `true`.
+    pub init: Option<bool>,
+
+    /// Mounts, applied in file order after the root filesystem. Default: none.
+    #[serde(default, rename = "mount")]
+    #[schemars(rename = "mount", with = "Vec<MountEntry>")]
+    pub mounts: Vec<Spanned<MountEntry>>,
+
+    /// Which namespaces the container gets. Default: all of them, `net = "none"`,
+    /// `user = "auto"`.
+    #[serde(default)]
+    pub namespaces: NamespacesTable,
+}
+
+/// `rootfs = "path"` or a `[rootfs]` table.
+#[derive(Debug, JsonSchema)]
+#[schemars(untagged)]
+pub enum RootfsSpec {
+    /// A folder that holds the root filesystem, relative to this file.
+    Path(String),
+    /// The long form.
+    Table(RootfsTable),
+}
+
+/// The long form of `rootfs`: either `path` or `host = true`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RootfsTable {
+    /// A folder that holds the root filesystem, relative to this file.
+    #[schemars(with = "Option<String>")]
+    pub path: Option<Spanned<String>>,
+
+    /// Use the host's own `/`, read-only, with a fresh /proc, /dev and /tmp: runs programs
+    /// installed on the host with nothing downloaded. Default: `false`.
+    #[schemars(with = "Option<bool>")]
+    pub host: Option<Spanned<bool>>,
+
+    /// Mount the root filesystem read-only. Default: `false` (`true`, and only `true`, with
+    /// `host`).
+    #[schemars(with = "Option<bool>")]
+    pub readonly: Option<Spanned<bool>>,
+}
+
+/// `true`, `false` or `"auto"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Switch {
+    /// On or off.
+    Bool(bool),
+    /// Decided when the container starts.
+    Auto(Auto),
+}
+
+/// The word `"auto"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Auto {
+    /// Decided when the container starts.
+    Auto,
+}
+
+/// One `[[mount]]` entry.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MountEntry {
+    /// What to mount. Required.
+    #[serde(rename = "type")]
+    #[schemars(rename = "type", with = "MountType")]
+    pub kind: Spanned<MountType>,
+
+    /// For `bind`: the host path to bind, relative to this file. Required for `bind`, not
+    /// allowed for the other types.
+    #[schemars(with = "Option<String>")]
+    pub source: Option<Spanned<String>>,
+
+    /// Where it appears inside the container: an absolute path, created when missing.
+    /// Required.
+    #[schemars(with = "String")]
+    pub target: Spanned<String>,
+
+    /// Mount read-only (for `bind`, submounts too). Default: `false`, except `sysfs`, which is
+    /// always read-only.
+    #[schemars(with = "Option<bool>")]
+    pub readonly: Option<Spanned<bool>>,
+
+    /// For `tmpfs`: its size, in bytes or with a unit (`"64MiB"`, `"1G"`, `"512k"`).
+    /// Default: half of the host's memory (the kernel's default).
+    #[schemars(with = "Option<Size>")]
+    pub size: Option<Spanned<Size>>,
+
+    /// For `tmpfs`: the permissions of its root folder, an octal string such as `"1777"`.
+    /// Default: `"1777"`.
+    #[schemars(with = "Option<String>")]
+    pub mode: Option<Spanned<String>>,
+}
+
+/// A size: a number of bytes, or a string with a unit (`"64MiB"`, `"1G"`, `"512k"`).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Size {
+    /// A number of bytes.
+    Bytes(u64),
+    /// A number with a unit: B, k/KiB, M/MiB, G/GiB, T/TiB (powers of 1024) or KB, MB, GB, TB
+    /// (powers of 1000).
+    Text(String),
+}
+
+/// The kinds of mount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MountType {
+    /// A host file or folder, recursively.
+    Bind,
+    /// A fresh in-memory filesystem.
+    Tmpfs,
+    /// A procfs for the container's PID namespace.
+    Proc,
+    /// A read-only sysfs.
+    Sysfs,
+    /// A new devpts instance with its own ptmx.
+    Devpts,
+    /// A POSIX message queue filesystem for the container's IPC namespace.
+    Mqueue,
+}
+
+/// `[namespaces]`: each `true` gives the container its own namespace of that kind.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NamespacesTable {
+    /// Own hostname and domain name. Default: `true`.
+    pub uts: Option<bool>,
+    /// Own process IDs; the command (or init) is PID 1. Default: `true`.
+    pub pid: Option<bool>,
+    /// Own System V IPC and POSIX message queues. Default: `true`.
+    pub ipc: Option<bool>,
+    /// Own mount table. Always `true`: the launcher cannot build a root filesystem without it.
+    /// Default: `true`.
+    #[schemars(with = "Option<bool>")]
+    pub mount: Option<Spanned<bool>>,
+    /// Own cgroup root view. Default: `true`.
+    pub cgroup: Option<bool>,
+    /// `"none"`: an own network namespace with only loopback, up. `"host"`: the host's network.
+    /// Default: `"none"`.
+    #[schemars(with = "Option<NetMode>")]
+    pub net: Option<Spanned<NetMode>>,
+    /// A user namespace: `true`, `false`, or `"auto"` (on when the launcher is not run as root,
+    /// mapping the caller to root inside). Default: `"auto"`.
+    #[schemars(with = "Option<Switch>")]
+    pub user: Option<Spanned<Switch>>,
+}
+
+impl MountType {
+    /// The word used in Container.toml.
+    pub fn name(self) -> &'static str {
+        match self {
+            MountType::Bind => "bind",
+            MountType::Tmpfs => "tmpfs",
+            MountType::Proc => "proc",
+            MountType::Sysfs => "sysfs",
+            MountType::Devpts => "devpts",
+            MountType::Mqueue => "mqueue",
+        }
+    }
+}
+
+/// Network modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetMode {
+    /// An own network namespace with loopback up and nothing else.
+    None,
+    /// The host's network namespace.
+    Host,
+}
+
+// By hand rather than `#[serde(untagged)]`: untagged enums buffer their input, which loses the
+// spans of the `Spanned` fields inside the table form.
+impl<'de> Deserialize<'de> for RootfsSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RootfsSpec;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a folder path or a table")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, path: &str) -> Result<RootfsSpec, E> {
+                Ok(RootfsSpec::Path(path.to_string()))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<RootfsSpec, A::Error> {
+                let table =
+                    RootfsTable::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(RootfsSpec::Table(table))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}

@@ -1,0 +1,691 @@
+//! Validation of a loaded Container.toml into a [`Plan`]: paths resolved against the file's
+//! folder, sizes and modes parsed, defaults filled in, steps ordered. Every problem is
+//! collected; none stops the others from being found.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use toml::Spanned;
+
+use super::Loaded;
+use super::file::{ContainerFile, MountEntry, MountType, NetMode, RootfsSpec, Size, Switch};
+use super::values::{check_hostname, check_name, container_path, parse_mode, parse_size};
+use crate::diagnostic::{Problem, Problems, SourceFile};
+use crate::plan::{
+    Action, DevSetup, Exec, MountKind, MountSpec, NamespaceSet, Origin, Plan, Step, UserIds,
+};
+
+/// The environment every container starts from; `env` is merged over it.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Turns a loaded file into a plan. `base_dir` is the absolute folder that holds the file:
+/// relative paths in it are resolved against that folder.
+pub fn plan(loaded: &Loaded, base_dir: &Path) -> Result<Plan, Problems> {
+    let mut builder = Builder {
+        source: &loaded.source,
+        base_dir,
+        problems: Vec::new(),
+        steps: Vec::new(),
+    };
+    let name = builder.build(&loaded.file);
+    let mut problems = Problems::new(loaded.source.clone());
+    problems.list = builder.problems;
+    if problems.errors() > 0 {
+        return Err(problems);
+    }
+    Ok(Plan {
+        name,
+        file: loaded.source.path.clone(),
+        steps: builder.steps,
+    })
+}
+
+struct Builder<'a> {
+    source: &'a SourceFile,
+    base_dir: &'a Path,
+    problems: Vec<Problem>,
+    steps: Vec<Step>,
+}
+
+/// The root filesystem as resolved from `rootfs`.
+enum Root {
+    Folder { path: PathBuf, readonly: bool },
+    Host,
+}
+
+impl Builder<'_> {
+    fn origin<T>(&self, key: &str, value: &Spanned<T>) -> Origin {
+        self.origin_span(key, value.span())
+    }
+
+    fn origin_span(&self, key: &str, span: Range<usize>) -> Origin {
+        let (line, column) = self.source.line_column(span.start);
+        Origin::File {
+            key: key.to_string(),
+            span,
+            line,
+            column,
+        }
+    }
+
+    fn push(&mut self, action: Action, origin: Origin) {
+        self.steps.push(Step { action, origin });
+    }
+
+    fn error(&mut self, problem: Problem) {
+        self.problems.push(problem);
+    }
+
+    /// The steps in DESIGN.md §4 order. Returns the container's name.
+    fn build(&mut self, file: &ContainerFile) -> String {
+        let name = self.name(file);
+        let namespaces = self.namespaces(file);
+        let root = self.root(file);
+        let mounts = self.mounts(file);
+        let hostname = self.hostname(file, &name, &namespaces);
+        let exec = self.exec(file, &name);
+        let workdir = self.workdir(file);
+        let user = self.user(file);
+
+        // Namespaces first: everything after runs in the cloned child.
+        let ns_origin = self.section_origin("namespaces");
+        let net = namespaces.net;
+        self.push(Action::Namespaces(namespaces), ns_origin);
+        let terminal = match &file.terminal {
+            Some(t) => (
+                match t.get_ref() {
+                    Switch::Bool(b) => Some(*b),
+                    Switch::Auto(_) => None,
+                },
+                self.origin("terminal", t),
+            ),
+            None => (None, Origin::Default),
+        };
+        self.push(
+            Action::Terminal {
+                enabled: terminal.0,
+            },
+            terminal.1,
+        );
+        // Before any mount: a mount made while / is shared would appear on the host.
+        self.push(Action::PrivatePropagation, Origin::Default);
+        let rootfs_origin = self.origin("rootfs", &file.rootfs);
+        let readonly_root_is_host = matches!(root, Root::Host);
+        let readonly_root = match root {
+            Root::Folder { path, readonly } => {
+                self.push(Action::BindRootfs { path }, rootfs_origin.clone());
+                readonly
+            }
+            Root::Host => {
+                self.push(Action::HostRootfs, rootfs_origin.clone());
+                true
+            }
+        };
+        // /proc and /dev before the file's mounts, so that a mount under /dev (a device, a
+        // sized /dev/shm) lands on the container's /dev instead of being hidden by it. A mount
+        // of the file's own at /proc or /dev replaces the default one.
+        let user_targets: Vec<&str> = mounts.iter().map(|(m, _)| m.target.as_str()).collect();
+        if !user_targets.contains(&"/proc") {
+            self.push(
+                Action::Mount(MountSpec {
+                    kind: MountKind::Proc,
+                    target: "/proc".into(),
+                    readonly: false,
+                }),
+                Origin::Default,
+            );
+        }
+        if !user_targets.contains(&"/dev") {
+            self.push(Action::Dev(DevSetup::standard()), Origin::Default);
+        }
+        // The host's / is read-only: give the container a /tmp it can write.
+        if readonly_root_is_host && !user_targets.contains(&"/tmp") {
+            self.push(
+                Action::Mount(MountSpec {
+                    kind: MountKind::Tmpfs {
+                        size: None,
+                        mode: 0o1777,
+                    },
+                    target: "/tmp".into(),
+                    readonly: false,
+                }),
+                rootfs_origin,
+            );
+        }
+        for (spec, origin) in mounts {
+            self.push(Action::Mount(spec), origin);
+        }
+        if net == NetMode::None {
+            let origin = self.net_origin(file);
+            self.push(Action::LoopbackUp, origin);
+        }
+        self.push(Action::PivotRoot, Origin::Default);
+        if readonly_root {
+            let origin = self.readonly_origin(file);
+            self.push(Action::ReadonlyRoot, origin);
+        }
+        if let Some((hostname, origin)) = hostname {
+            self.push(Action::Hostname { hostname }, origin);
+        }
+        self.push(Action::Workdir { path: workdir.0 }, workdir.1);
+        self.push(Action::User(user.0), user.1);
+        self.push(Action::CloseFds, Origin::Default);
+        self.push(Action::Exec(exec.0), exec.1);
+        name
+    }
+
+    fn section_origin(&self, section: &str) -> Origin {
+        // A table's span is the whole table; point at its header line.
+        let text = &self.source.text;
+        let header = format!("[{section}]");
+        match text.find(&header) {
+            Some(start) => self.origin_span(section, start..start + header.len()),
+            None => Origin::Default,
+        }
+    }
+
+    fn net_origin(&self, file: &ContainerFile) -> Origin {
+        match &file.namespaces.net {
+            Some(net) => self.origin("namespaces.net", net),
+            None => Origin::Default,
+        }
+    }
+
+    fn readonly_origin(&self, file: &ContainerFile) -> Origin {
+        match file.rootfs.get_ref() {
+            RootfsSpec::Table(table) => match (&table.readonly, &table.host) {
+                (Some(ro), _) => self.origin("rootfs.readonly", ro),
+                (None, Some(host)) => self.origin("rootfs.host", host),
+                _ => Origin::Default,
+            },
+            RootfsSpec::Path(_) => Origin::Default,
+        }
+    }
+
+    fn name(&mut self, file: &ContainerFile) -> String {
+        match &file.name {
+            Some(name) => {
+                if let Err(why) = check_name(name.get_ref()) {
+                    self.error(
+                        Problem::error("plan::invalid-name", "name", name.span())
+                            .message(format!("invalid container name \"{}\"", name.get_ref()))
+                            .label(why)
+                            .help("a name is letters, digits, '.', '_' and '-', starting with a letter or digit"),
+                    );
+                }
+                name.get_ref().clone()
+            }
+            None => {
+                let folder = self
+                    .base_dir
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or("")
+                    .to_string();
+                if let Err(why) = check_name(&folder) {
+                    self.error(
+                        Problem::error("plan::invalid-name", "name", 0..0)
+                            .message(format!(
+                                "no `name`, and the folder name \"{folder}\" cannot be one"
+                            ))
+                            .label(why)
+                            .help("add `name = \"...\"` at the top of the file"),
+                    );
+                }
+                folder
+            }
+        }
+    }
+
+    fn namespaces(&mut self, file: &ContainerFile) -> NamespaceSet {
+        let ns = &file.namespaces;
+        if let Some(mount) = &ns.mount
+            && !*mount.get_ref()
+        {
+            self.error(
+                Problem::error("plan::mount-namespace-required", "namespaces.mount", mount.span())
+                    .message("the mount namespace cannot be turned off")
+                    .label("must be true")
+                    .help("the launcher builds the root filesystem in a mount namespace of its own; remove this line"),
+            );
+        }
+        NamespaceSet {
+            mount: true,
+            uts: ns.uts.unwrap_or(true),
+            ipc: ns.ipc.unwrap_or(true),
+            pid: ns.pid.unwrap_or(true),
+            net: ns.net.as_ref().map_or(NetMode::None, |n| *n.get_ref()),
+            cgroup: ns.cgroup.unwrap_or(true),
+            user: match ns.user.as_ref().map(|u| *u.get_ref()) {
+                Some(Switch::Bool(b)) => Some(b),
+                Some(Switch::Auto(_)) | None => None,
+            },
+        }
+    }
+
+    fn root(&mut self, file: &ContainerFile) -> Root {
+        match file.rootfs.get_ref() {
+            RootfsSpec::Path(path) => Root::Folder {
+                path: self.host_path(path, "rootfs", file.rootfs.span()),
+                readonly: false,
+            },
+            RootfsSpec::Table(table) => {
+                let host = table.host.as_ref().is_some_and(|h| *h.get_ref());
+                match (&table.path, host) {
+                    (Some(path), false) => Root::Folder {
+                        path: self.host_path(path.get_ref(), "rootfs.path", path.span()),
+                        readonly: table.readonly.as_ref().is_some_and(|r| *r.get_ref()),
+                    },
+                    (None, true) => {
+                        if let Some(ro) = &table.readonly
+                            && !*ro.get_ref()
+                        {
+                            self.error(
+                                Problem::error("plan::host-rootfs-writable", "rootfs.readonly", ro.span())
+                                    .message("the host's / is always read-only in a container")
+                                    .label("cannot be false with `host = true`")
+                                    .help("remove `readonly`, or bind the folders to write with [[mount]] entries"),
+                            );
+                        }
+                        Root::Host
+                    }
+                    (Some(path), true) => {
+                        self.error(
+                            Problem::error("plan::rootfs-conflict", "rootfs.path", path.span())
+                                .message("`rootfs` has both `path` and `host = true`")
+                                .label("a path here")
+                                .help("keep one: `path` for a root filesystem folder, `host = true` for the host's /"),
+                        );
+                        Root::Host
+                    }
+                    (None, false) => {
+                        self.error(
+                            Problem::error("plan::rootfs-missing", "rootfs", file.rootfs.span())
+                                .message("`rootfs` names no root filesystem")
+                                .label("no `path`, and `host` is not true")
+                                .help("add `path = \"rootfs\"` (a folder next to this file) or `host = true`"),
+                        );
+                        Root::Host
+                    }
+                }
+            }
+        }
+    }
+
+    /// A host path from the file, resolved against the file's folder.
+    fn host_path(&mut self, path: &str, key: &str, span: Range<usize>) -> PathBuf {
+        if path.is_empty() || path.contains('\0') {
+            self.error(
+                Problem::error("plan::invalid-path", key, span)
+                    .message(format!("`{key}` is not a usable path"))
+                    .label("empty, or holds a NUL byte")
+                    .help("give a folder path, relative to this file or absolute"),
+            );
+        }
+        let joined = self.base_dir.join(path);
+        // Lexical clean-up only: no I/O here. Preflight checks the path exists.
+        let mut clean = PathBuf::new();
+        for part in joined.components() {
+            match part {
+                std::path::Component::CurDir => {}
+                std::path::Component::ParentDir => {
+                    clean.pop();
+                }
+                other => clean.push(other),
+            }
+        }
+        clean
+    }
+
+    fn hostname(
+        &mut self,
+        file: &ContainerFile,
+        name: &str,
+        namespaces: &NamespaceSet,
+    ) -> Option<(String, Origin)> {
+        match &file.hostname {
+            Some(hostname) => {
+                if let Err(why) = check_hostname(hostname.get_ref()) {
+                    self.error(
+                        Problem::error("plan::invalid-hostname", "hostname", hostname.span())
+                            .message(format!("invalid hostname \"{}\"", hostname.get_ref()))
+                            .label(why)
+                            .help("a hostname is letters, digits and '-' in dot-separated labels (RFC 1123), at most 64 bytes"),
+                    );
+                }
+                if !namespaces.uts {
+                    self.error(
+                        Problem::error("plan::hostname-without-uts", "hostname", hostname.span())
+                            .message("`hostname` needs the UTS namespace")
+                            .label("set here, but `namespaces.uts = false`")
+                            .help("remove `hostname`, or the `uts = false` line"),
+                    );
+                }
+                Some((
+                    hostname.get_ref().clone(),
+                    self.origin("hostname", hostname),
+                ))
+            }
+            // The name is a fine hostname when it is a valid one; otherwise leave the kernel's.
+            None if namespaces.uts && check_hostname(name).is_ok() => {
+                Some((name.to_string(), Origin::Default))
+            }
+            None => None,
+        }
+    }
+
+    fn exec(&mut self, file: &ContainerFile, name: &str) -> (Exec, Origin) {
+        let command = &file.command;
+        if command.get_ref().is_empty() {
+            self.error(
+                Problem::error("plan::empty-command", "command", command.span())
+                    .message("`command` is empty")
+                    .label("nothing to run")
+                    .help("give the program and its arguments, e.g. command = [\"/bin/sh\"]"),
+            );
+        }
+        for (i, arg) in command.get_ref().iter().enumerate() {
+            let key = format!("command[{}]", i + 1);
+            if arg.get_ref().contains('\0') {
+                self.error(
+                    Problem::error("plan::nul-in-command", key.clone(), arg.span())
+                        .message("a command argument holds a NUL byte")
+                        .label("NUL byte")
+                        .help("remove the \\u0000"),
+                );
+            } else if i == 0 && arg.get_ref().is_empty() {
+                self.error(
+                    Problem::error("plan::empty-command", key, arg.span())
+                        .message("the program name is empty")
+                        .label("empty")
+                        .help("give a program, e.g. \"/bin/sh\" or \"sh\""),
+                );
+            }
+        }
+        let mut env: BTreeMap<String, String> = BTreeMap::new();
+        env.insert("PATH".into(), DEFAULT_PATH.into());
+        env.insert("HOME".into(), "/root".into());
+        env.insert(
+            "HOSTNAME".into(),
+            file.hostname
+                .as_ref()
+                .map_or(name, |h| h.get_ref())
+                .to_string(),
+        );
+        for (key, value) in &file.env {
+            let k = key.get_ref();
+            if k.is_empty() || k.contains('=') || k.contains('\0') {
+                self.error(
+                    Problem::error("plan::invalid-env-name", format!("env.{k}"), key.span())
+                        .message(format!("invalid environment variable name {k:?}"))
+                        .label("empty, or holds '=' or NUL")
+                        .help("names are non-empty and hold no '=' or NUL byte"),
+                );
+            }
+            if value.get_ref().contains('\0') {
+                self.error(
+                    Problem::error("plan::invalid-env-value", format!("env.{k}"), value.span())
+                        .message(format!("the value of {k} holds a NUL byte"))
+                        .label("NUL byte")
+                        .help("remove the \\u0000"),
+                );
+            }
+            env.insert(k.clone(), value.get_ref().clone());
+        }
+        let exec = Exec {
+            args: command
+                .get_ref()
+                .iter()
+                .map(|a| a.get_ref().clone())
+                .collect(),
+            path: None,
+            env: env.into_iter().collect(),
+            init: file.init.unwrap_or(true),
+        };
+        (exec, self.origin("command", command))
+    }
+
+    fn workdir(&mut self, file: &ContainerFile) -> (String, Origin) {
+        match &file.workdir {
+            Some(dir) => {
+                let path = match container_path(dir.get_ref()) {
+                    Ok(path) => path,
+                    Err(why) => {
+                        self.error(
+                            Problem::error("plan::invalid-workdir", "workdir", dir.span())
+                                .message("`workdir` must be an absolute path inside the container")
+                                .label(why)
+                                .help("e.g. workdir = \"/srv\""),
+                        );
+                        "/".into()
+                    }
+                };
+                (path, self.origin("workdir", dir))
+            }
+            None => ("/".into(), Origin::Default),
+        }
+    }
+
+    fn user(&mut self, file: &ContainerFile) -> (UserIds, Origin) {
+        let Some(user) = &file.user else {
+            let ids = UserIds {
+                spec: "0:0".into(),
+                uid: Some(0),
+                gid: Some(0),
+                groups: Vec::new(),
+            };
+            return (ids, Origin::Default);
+        };
+        let spec = user.get_ref().clone();
+        let (u, g) = match spec.split_once(':') {
+            Some((u, g)) => (u, Some(g)),
+            None => (spec.as_str(), None),
+        };
+        if u.is_empty() || g.is_some_and(str::is_empty) || g.is_some_and(|g| g.contains(':')) {
+            self.error(
+                Problem::error("plan::invalid-user", "user", user.span())
+                    .message(format!("invalid user \"{spec}\""))
+                    .label("expected uid, uid:gid, name or name:group")
+                    .help("e.g. user = \"1000:1000\" or user = \"nobody\""),
+            );
+        }
+        let uid = u.parse::<u32>().ok();
+        // A numeric uid without a group runs with gid = uid's group from /etc/passwd if there
+        // is one (preflight), else gid 0, as Docker does.
+        let gid = match g {
+            Some(g) => g.parse::<u32>().ok(),
+            None => None,
+        };
+        let ids = UserIds {
+            spec,
+            uid,
+            gid,
+            groups: Vec::new(),
+        };
+        (ids, self.origin("user", user))
+    }
+
+    fn mounts(&mut self, file: &ContainerFile) -> Vec<(MountSpec, Origin)> {
+        let mut specs: Vec<(MountSpec, Origin)> = Vec::new();
+        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+        for (i, entry) in file.mounts.iter().enumerate() {
+            let key = format!("mount[{}]", i + 1);
+            let Some(spec) = self.mount(entry.get_ref(), &key) else {
+                continue;
+            };
+            let target = &entry.get_ref().target;
+            if let Some(first) = seen.get(&spec.target) {
+                let (line, _) = self.source.line_column(file.mounts[*first].span().start);
+                self.error(
+                    Problem::error(
+                        "plan::duplicate-target",
+                        format!("{key}.target"),
+                        target.span(),
+                    )
+                    .message(format!("two mounts on {}", spec.target))
+                    .label(format!(
+                        "also the target of mount[{}] (line {line})",
+                        first + 1
+                    ))
+                    .help("each mount needs its own target; remove one or change its target"),
+                );
+                continue;
+            }
+            seen.insert(spec.target.clone(), i);
+            let origin = self.origin(&key, entry);
+            specs.push((spec, origin));
+        }
+        specs
+    }
+
+    fn mount(&mut self, entry: &MountEntry, key: &str) -> Option<MountSpec> {
+        let kind_name = entry.kind.get_ref().name();
+        let mut ok = true;
+        let target = match container_path(entry.target.get_ref()) {
+            Ok(t) if t == "/" => {
+                self.error(
+                    Problem::error(
+                        "plan::mount-on-root",
+                        format!("{key}.target"),
+                        entry.target.span(),
+                    )
+                    .message("a mount cannot replace the container's /")
+                    .label("target is /")
+                    .help("set `rootfs` for the root filesystem; mounts go under it"),
+                );
+                ok = false;
+                t
+            }
+            Ok(t) => t,
+            Err(why) => {
+                self.error(
+                    Problem::error(
+                        "plan::invalid-target",
+                        format!("{key}.target"),
+                        entry.target.span(),
+                    )
+                    .message("a mount target must be an absolute path inside the container")
+                    .label(why)
+                    .help("e.g. target = \"/data\""),
+                );
+                ok = false;
+                String::new()
+            }
+        };
+        let kind = *entry.kind.get_ref();
+        // Keys that belong to other mount types are errors, not silently ignored.
+        let mut not_for = |this: &mut Self, field: &str, span: Range<usize>, only: &str| {
+            this.error(
+                Problem::error("plan::key-not-for-type", format!("{key}.{field}"), span)
+                    .message(format!("`{field}` does not apply to a {kind_name} mount"))
+                    .label(format!("only for {only}"))
+                    .help(format!("remove `{field}`, or change `type`")),
+            );
+            ok = false;
+        };
+        if kind != MountType::Bind
+            && let Some(source) = &entry.source
+        {
+            not_for(self, "source", source.span(), "bind mounts");
+        }
+        if kind != MountType::Tmpfs {
+            if let Some(size) = &entry.size {
+                not_for(self, "size", size.span(), "tmpfs");
+            }
+            if let Some(mode) = &entry.mode {
+                not_for(self, "mode", mode.span(), "tmpfs");
+            }
+        }
+        let readonly = entry.readonly.as_ref().map(|r| *r.get_ref());
+        let kind = match kind {
+            MountType::Bind => match &entry.source {
+                Some(source) => MountKind::Bind {
+                    source: self.host_path(
+                        source.get_ref(),
+                        &format!("{key}.source"),
+                        source.span(),
+                    ),
+                },
+                None => {
+                    self.error(
+                        Problem::error(
+                            "plan::bind-without-source",
+                            format!("{key}.source"),
+                            entry.kind.span(),
+                        )
+                        .message("a bind mount needs a `source`")
+                        .label("bind, but no `source` in this entry")
+                        .help("add `source = \"folder\"`, a host path relative to this file"),
+                    );
+                    return None;
+                }
+            },
+            MountType::Tmpfs => {
+                let size = entry.size.as_ref().and_then(|size| {
+                    let parsed = match size.get_ref() {
+                        Size::Bytes(0) => Err("a size must be at least 1 byte".to_string()),
+                        Size::Bytes(n) => Ok(*n),
+                        Size::Text(text) => parse_size(text),
+                    };
+                    parsed
+                        .map_err(|why| {
+                            self.error(
+                                Problem::error(
+                                    "plan::invalid-size",
+                                    format!("{key}.size"),
+                                    size.span(),
+                                )
+                                .message("invalid tmpfs size")
+                                .label(why)
+                                .help("e.g. size = \"64MiB\""),
+                            );
+                            ok = false;
+                        })
+                        .ok()
+                });
+                let mode = match &entry.mode {
+                    Some(mode) => parse_mode(mode.get_ref()).unwrap_or_else(|why| {
+                        self.error(
+                            Problem::error(
+                                "plan::invalid-mode",
+                                format!("{key}.mode"),
+                                mode.span(),
+                            )
+                            .message("invalid tmpfs mode")
+                            .label(why)
+                            .help("an octal string, e.g. mode = \"1777\" or \"0755\""),
+                        );
+                        ok = false;
+                        0
+                    }),
+                    None => 0o1777,
+                };
+                MountKind::Tmpfs { size, mode }
+            }
+            MountType::Proc => MountKind::Proc,
+            MountType::Sysfs => {
+                if let Some(ro) = &entry.readonly
+                    && !*ro.get_ref()
+                {
+                    self.error(
+                        Problem::error("plan::sysfs-writable", format!("{key}.readonly"), ro.span())
+                            .message("sysfs is always mounted read-only")
+                            .label("cannot be false for sysfs")
+                            .help("remove `readonly`; a writable sysfs would let the container reconfigure the host"),
+                    );
+                    ok = false;
+                }
+                MountKind::Sysfs
+            }
+            MountType::Devpts => MountKind::Devpts,
+            MountType::Mqueue => MountKind::Mqueue,
+        };
+        let readonly = readonly.unwrap_or(false) || kind == MountKind::Sysfs;
+        ok.then_some(MountSpec {
+            kind,
+            target,
+            readonly,
+        })
+    }
+}

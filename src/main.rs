@@ -1,0 +1,140 @@
+//! The `launcher` binary: parses arguments, calls the library, renders errors and chooses the
+//! exit code. Nothing else prints errors.
+
+mod cli;
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Parser;
+use launcher::config::{self, LoadError};
+use launcher::diagnostic::{self, Problems, SourceFile, Style};
+use launcher::plan::Plan;
+use launcher::preflight;
+
+use cli::{Cli, Command, Format};
+
+/// Exit statuses of check and plan.
+const EXIT_INVALID: u8 = 1;
+const EXIT_USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { file, format } => check(&file, format),
+        Command::Plan { file, format } => plan(&file, format),
+        Command::Up {
+            file,
+            dry_run: true,
+            ..
+        } => plan(&file, Format::Text),
+        Command::Up { file, args, .. } => up(&file, args),
+        Command::Schema => {
+            print!("{}", launcher::schema::container_schema_text());
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn style() -> Style {
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let width = terminal_width().unwrap_or(100);
+    Style { color, width }
+}
+
+fn terminal_width() -> Option<usize> {
+    std::env::var("COLUMNS").ok()?.parse().ok()
+}
+
+/// Why a file could not become a checked plan.
+enum Failure {
+    /// The file could not be read: a usage problem (wrong path).
+    Read(String),
+    /// The file, or the host facts it relies on, have problems.
+    Invalid(Problems),
+}
+
+/// load → plan → preflight, the pipeline shared by check, plan and up.
+fn checked_plan(file: &Path, args: Vec<String>) -> Result<(Plan, SourceFile), Failure> {
+    let loaded = config::load(file).map_err(|error| match error {
+        LoadError::Read { path, source } => Failure::Read(format!(
+            "error: cannot read {}: {source}\n  help: pass the path of a Container.toml, e.g. `launcher check examples/hello/Container.toml`",
+            path.display()
+        )),
+        LoadError::Invalid(problems) => Failure::Invalid(problems),
+    })?;
+    let base_dir = base_dir(file);
+    let mut plan = config::plan(&loaded, &base_dir).map_err(Failure::Invalid)?;
+    if !args.is_empty()
+        && let Some(exec) = plan.exec_mut()
+    {
+        exec.args = args;
+    }
+    preflight::check(&mut plan, &loaded.source, preflight::Caller::current())
+        .map_err(Failure::Invalid)?;
+    Ok((plan, loaded.source))
+}
+
+/// The absolute folder of the file: relative paths in it start there.
+fn base_dir(file: &Path) -> PathBuf {
+    let parent = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let absolute = std::path::absolute(parent).unwrap_or_else(|_| parent.to_path_buf());
+    // Drop `.` parts so the default name is the folder's own.
+    absolute.components().collect()
+}
+
+fn report_failure(failure: &Failure, format: Format) -> u8 {
+    match failure {
+        Failure::Read(message) => {
+            eprintln!("{message}");
+            EXIT_USAGE
+        }
+        Failure::Invalid(problems) => {
+            match format {
+                Format::Json => println!("{:#}", problems.to_json()),
+                Format::Text => eprint!("{}", diagnostic::render_problems(problems, style())),
+            }
+            EXIT_INVALID
+        }
+    }
+}
+
+fn check(file: &Path, format: Format) -> ExitCode {
+    match checked_plan(file, Vec::new()) {
+        Ok((plan, source)) => {
+            match format {
+                Format::Json => println!("{:#}", Problems::new(source).to_json()),
+                Format::Text => println!("{}: valid, {} steps", file.display(), plan.steps.len()),
+            }
+            ExitCode::SUCCESS
+        }
+        Err(failure) => ExitCode::from(report_failure(&failure, format)),
+    }
+}
+
+fn plan(file: &Path, format: Format) -> ExitCode {
+    match checked_plan(file, Vec::new()) {
+        Ok((plan, _)) => {
+            let mut out = std::io::stdout().lock();
+            let written = match format {
+                Format::Json => writeln!(out, "{:#}", plan.to_json()),
+                Format::Text => write!(out, "{plan}"),
+            };
+            if written.is_err() {
+                return ExitCode::from(EXIT_USAGE);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(failure) => ExitCode::from(report_failure(&failure, format)),
+    }
+}
+
+fn up(file: &Path, args: Vec<String>) -> ExitCode {
+    let _ = (file, args);
+    eprintln!("error: `launcher up` is not built yet");
+    ExitCode::from(125)
+}

@@ -1,0 +1,231 @@
+//! A read-only view of the container's files from the host, before the container exists:
+//! the root filesystem (or the host's /) with the bind mounts of the plan laid over it.
+//! Symlinks are followed as the container will see them: an absolute link restarts at the
+//! container's root, never at the host's.
+
+use std::fs::Metadata;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::plan::{Action, DevSetup, MountKind, Plan};
+
+pub struct ContainerView {
+    root: PathBuf,
+    host: bool,
+    /// (container target, host source), longest target first.
+    binds: Vec<(String, PathBuf)>,
+    /// Targets of mounts that start empty (tmpfs, /dev, /proc, ...).
+    fresh: Vec<String>,
+}
+
+pub struct Resolved {
+    pub host: PathBuf,
+    pub meta: Metadata,
+}
+
+/// The program that runs a file: its ELF interpreter or its `#!` line.
+pub struct Interpreter {
+    pub kind: &'static str,
+    pub path: String,
+}
+
+const MAX_LINKS: usize = 40;
+
+impl ContainerView {
+    pub fn from_plan(plan: &Plan) -> Self {
+        let mut view = ContainerView {
+            root: PathBuf::from("/"),
+            host: false,
+            binds: Vec::new(),
+            fresh: Vec::new(),
+        };
+        for step in &plan.steps {
+            match &step.action {
+                Action::BindRootfs { path } => view.root = path.clone(),
+                Action::HostRootfs => view.host = true,
+                Action::Dev(DevSetup { .. }) => view.fresh.push("/dev".into()),
+                Action::Mount(spec) => match &spec.kind {
+                    MountKind::Bind { source } => {
+                        view.binds.push((spec.target.clone(), source.clone()))
+                    }
+                    _ => view.fresh.push(spec.target.clone()),
+                },
+                _ => {}
+            }
+        }
+        view.binds.sort_by_key(|(t, _)| std::cmp::Reverse(t.len()));
+        view
+    }
+
+    pub fn is_host(&self) -> bool {
+        self.host
+    }
+
+    /// Whether `path` is on or under a mount that starts empty (tmpfs, /dev, /proc).
+    pub fn is_fresh(&self, path: &str) -> bool {
+        self.fresh.iter().any(|f| under(path, f))
+    }
+
+    /// "the root filesystem /srv/rootfs", for messages.
+    pub fn describe(&self) -> String {
+        if self.host {
+            "the host's /".into()
+        } else {
+            format!("the root filesystem {}", self.root.display())
+        }
+    }
+
+    /// Where a container path (absolute, no symlinks in it) lives on the host.
+    fn host_path(&self, path: &str) -> PathBuf {
+        for (target, source) in &self.binds {
+            if under(path, target) {
+                let rest = path[target.len()..].trim_start_matches('/');
+                return if rest.is_empty() {
+                    source.clone()
+                } else {
+                    source.join(rest)
+                };
+            }
+        }
+        self.root.join(path.trim_start_matches('/'))
+    }
+
+    /// Follows `path` inside the container, symlinks included, to a host file.
+    pub fn resolve(&self, path: &str) -> Result<Resolved, std::io::Error> {
+        let mut pending: Vec<String> = components(path).into_iter().rev().collect();
+        let mut done: Vec<String> = Vec::new();
+        let mut links = 0;
+        while let Some(part) = pending.pop() {
+            if part == ".." {
+                done.pop();
+                continue;
+            }
+            done.push(part);
+            let current = format!("/{}", done.join("/"));
+            let host = self.host_path(&current);
+            let meta = std::fs::symlink_metadata(&host)?;
+            if meta.file_type().is_symlink() {
+                links += 1;
+                if links > MAX_LINKS {
+                    return Err(std::io::Error::from_raw_os_error(libc::ELOOP));
+                }
+                let target = std::fs::read_link(&host)?;
+                let target = target.to_string_lossy().into_owned();
+                done.pop();
+                if target.starts_with('/') {
+                    done.clear();
+                }
+                for p in components(&target).into_iter().rev() {
+                    pending.push(p);
+                }
+            }
+        }
+        let current = format!("/{}", done.join("/"));
+        let host = self.host_path(&current);
+        let meta = std::fs::metadata(&host)?;
+        Ok(Resolved { host, meta })
+    }
+
+    pub fn read_to_string(&self, path: &str) -> Option<String> {
+        let resolved = self.resolve(path).ok()?;
+        std::fs::read_to_string(resolved.host).ok()
+    }
+}
+
+fn components(path: &str) -> Vec<String> {
+    path.split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .map(str::to_string)
+        .collect()
+}
+
+/// `path` is `base` or inside it.
+fn under(path: &str, base: &str) -> bool {
+    base == "/"
+        || path == base
+        || (path.starts_with(base) && path.as_bytes().get(base.len()) == Some(&b'/'))
+}
+
+/// The ELF interpreter (PT_INTERP) or the `#!` interpreter of an executable file.
+pub fn interpreter(file: &Path) -> Option<Interpreter> {
+    let mut head = Vec::with_capacity(4096);
+    std::fs::File::open(file)
+        .ok()?
+        .take(64 * 1024)
+        .read_to_end(&mut head)
+        .ok()?;
+    if let Some(rest) = head.strip_prefix(b"#!") {
+        let line = rest.split(|b| *b == b'\n').next()?;
+        let line = String::from_utf8_lossy(line);
+        let path = line.split_whitespace().next()?.to_string();
+        return Some(Interpreter {
+            kind: "#! interpreter",
+            path,
+        });
+    }
+    elf_interpreter(&head).map(|path| Interpreter {
+        kind: "ELF interpreter",
+        path,
+    })
+}
+
+/// Reads PT_INTERP from the program headers of a little- or big-endian, 32- or 64-bit ELF.
+fn elf_interpreter(head: &[u8]) -> Option<String> {
+    if head.get(..4)? != b"\x7fELF" {
+        return None;
+    }
+    let wide = *head.get(4)? == 2;
+    let little = *head.get(5)? == 1;
+    let read = |at: usize, len: usize| -> Option<u64> {
+        let bytes = head.get(at..at + len)?;
+        let mut value = 0u64;
+        for i in 0..len {
+            let b = if little { bytes[len - 1 - i] } else { bytes[i] };
+            value = (value << 8) | u64::from(b);
+        }
+        Some(value)
+    };
+    let (phoff, phentsize, phnum) = if wide {
+        (read(0x20, 8)?, read(0x36, 2)?, read(0x38, 2)?)
+    } else {
+        (read(0x1c, 4)?, read(0x2a, 2)?, read(0x2c, 2)?)
+    };
+    for i in 0..phnum {
+        let at = usize::try_from(phoff + i * phentsize).ok()?;
+        const PT_INTERP: u64 = 3;
+        if read(at, 4)? != PT_INTERP {
+            continue;
+        }
+        let (offset, size) = if wide {
+            (read(at + 8, 8)?, read(at + 32, 8)?)
+        } else {
+            (read(at + 4, 4)?, read(at + 16, 4)?)
+        };
+        let start = usize::try_from(offset).ok()?;
+        let bytes = head.get(start..start + usize::try_from(size).ok()?)?;
+        let text = bytes.split(|b| *b == 0).next()?;
+        return Some(String::from_utf8_lossy(text).into_owned());
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_interpreter_of_a_dynamic_binary() {
+        // /bin/sh on any Debian is dynamically linked.
+        let found = interpreter(Path::new("/bin/sh")).expect("no interpreter read from /bin/sh");
+        assert_eq!(found.kind, "ELF interpreter");
+        assert!(found.path.starts_with("/lib"), "{}", found.path);
+    }
+
+    #[test]
+    fn under_matches_whole_components() {
+        assert!(under("/data/x", "/data"));
+        assert!(under("/data", "/data"));
+        assert!(!under("/database", "/data"));
+        assert!(under("/anything", "/"));
+    }
+}

@@ -1,0 +1,6 @@
+//! Integration tests: one binary, with helpers that make tests read like specs.
+
+mod util;
+
+mod examples;
+mod schema;
