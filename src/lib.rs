@@ -8,4 +8,5 @@ pub mod config;
 pub mod diagnostic;
 pub mod plan;
 pub mod preflight;
+pub mod runtime;
 pub mod schema;

@@ -9,9 +9,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use launcher::config::{self, LoadError};
-use launcher::diagnostic::{self, Problems, SourceFile, Style};
-use launcher::plan::Plan;
+use launcher::diagnostic::{self, Problem, Problems, SourceFile, Style};
+use launcher::plan::{Origin, Plan};
 use launcher::preflight;
+use launcher::runtime::{self, RunError, StepFailed};
 
 use cli::{Cli, Command, Format};
 
@@ -133,8 +134,78 @@ fn plan(file: &Path, format: Format) -> ExitCode {
     }
 }
 
+/// Exit statuses of `up` for its own failures (Docker's).
+const EXIT_LAUNCHER_FAILED: u8 = 125;
+const EXIT_CANNOT_RUN: u8 = 126;
+const EXIT_NOT_FOUND: u8 = 127;
+
 fn up(file: &Path, args: Vec<String>) -> ExitCode {
-    let _ = (file, args);
-    eprintln!("error: `launcher up` is not built yet");
-    ExitCode::from(125)
+    let (plan, source) = match checked_plan(file, args) {
+        Ok(checked) => checked,
+        Err(failure) => {
+            report_failure(&failure, Format::Text);
+            let code = match &failure {
+                Failure::Invalid(problems)
+                    if problems
+                        .list
+                        .iter()
+                        .any(|p| p.code == preflight::COMMAND_NOT_FOUND) =>
+                {
+                    EXIT_NOT_FOUND
+                }
+                Failure::Invalid(problems)
+                    if problems
+                        .list
+                        .iter()
+                        .any(|p| p.code == preflight::COMMAND_NOT_EXECUTABLE) =>
+                {
+                    EXIT_CANNOT_RUN
+                }
+                _ => EXIT_LAUNCHER_FAILED,
+            };
+            return ExitCode::from(code);
+        }
+    };
+    match runtime::up(&plan) {
+        Ok(ended) => ExitCode::from(ended.exit_code()),
+        Err(RunError::Step(failed)) => {
+            eprint!("{}", render_step_failure(&plan, &source, &failed));
+            ExitCode::from(failed.exit_code(&plan))
+        }
+        Err(error @ RunError::Monitor { .. }) => {
+            eprintln!(
+                "error: {error}\n  help: this is the launcher's own failure, not the container's; please report it"
+            );
+            ExitCode::from(EXIT_LAUNCHER_FAILED)
+        }
+    }
+}
+
+/// A failed step, shown at the line of Container.toml that asked for it.
+fn render_step_failure(plan: &Plan, source: &SourceFile, failed: &StepFailed) -> String {
+    let step = plan.steps.get(failed.step);
+    let summary = step.map(|s| s.action.to_string()).unwrap_or_default();
+    let message = format!(
+        "step {} ({summary}) failed: {}: {}",
+        failed.step + 1,
+        failed.detail,
+        runtime::errno_text(failed.errno)
+    );
+    match step.map(|s| &s.origin) {
+        Some(Origin::File { key, span, .. }) => {
+            let mut problems = Problems::new(source.clone());
+            problems.list.push(
+                Problem::error("runtime::step-failed", key.clone(), span.clone())
+                    .message(message)
+                    .label(format!("step {} asked for here", failed.step + 1))
+                    .help(failed.hint(plan)),
+            );
+            diagnostic::render_problems(&problems, style())
+        }
+        _ => format!(
+            "error[runtime::step-failed]: {}: {message}\n  (a default step, not from a line of the file)\n  help: {}\n",
+            source.path.display(),
+            failed.hint(plan)
+        ),
+    }
 }

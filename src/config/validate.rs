@@ -92,26 +92,12 @@ impl Builder<'_> {
         let ns_origin = self.section_origin("namespaces");
         let net = namespaces.net;
         self.push(Action::Namespaces(namespaces), ns_origin);
-        let terminal = match &file.terminal {
-            Some(t) => (
-                match t.get_ref() {
-                    Switch::Bool(b) => Some(*b),
-                    Switch::Auto(_) => None,
-                },
-                self.origin("terminal", t),
-            ),
-            None => (None, Origin::Default),
-        };
-        self.push(
-            Action::Terminal {
-                enabled: terminal.0,
-            },
-            terminal.1,
-        );
         // Before any mount: a mount made while / is shared would appear on the host.
         self.push(Action::PrivatePropagation, Origin::Default);
         let rootfs_origin = self.origin("rootfs", &file.rootfs);
         let readonly_root_is_host = matches!(root, Root::Host);
+        // The host's / is made read-only as it is bound, before anything is mounted in it;
+        // a folder root only after the mounts, whose targets may need creating in it.
         let readonly_root = match root {
             Root::Folder { path, readonly } => {
                 self.push(Action::BindRootfs { path }, rootfs_origin.clone());
@@ -119,7 +105,7 @@ impl Builder<'_> {
             }
             Root::Host => {
                 self.push(Action::HostRootfs, rootfs_origin.clone());
-                true
+                false
             }
         };
         // /proc and /dev before the file's mounts, so that a mount under /dev (a device, a
@@ -161,6 +147,24 @@ impl Builder<'_> {
             self.push(Action::LoopbackUp, origin);
         }
         self.push(Action::PivotRoot, Origin::Default);
+        // After pivot_root: the pseudo-terminal comes from the container's own devpts, so
+        // that it is named in the container and /dev/console can be bound to it.
+        let terminal = match &file.terminal {
+            Some(t) => (
+                match t.get_ref() {
+                    Switch::Bool(b) => Some(*b),
+                    Switch::Auto(_) => None,
+                },
+                self.origin("terminal", t),
+            ),
+            None => (None, Origin::Default),
+        };
+        self.push(
+            Action::Terminal {
+                enabled: terminal.0,
+            },
+            terminal.1,
+        );
         if readonly_root {
             let origin = self.readonly_origin(file);
             self.push(Action::ReadonlyRoot, origin);
@@ -456,7 +460,7 @@ impl Builder<'_> {
                             Problem::error("plan::invalid-workdir", "workdir", dir.span())
                                 .message("`workdir` must be an absolute path inside the container")
                                 .label(why)
-                                .help("e.g. workdir = \"/srv\""),
+                                .help(container_path_help("workdir", dir.get_ref())),
                         );
                         "/".into()
                     }
@@ -567,7 +571,7 @@ impl Builder<'_> {
                     )
                     .message("a mount target must be an absolute path inside the container")
                     .label(why)
-                    .help("e.g. target = \"/data\""),
+                    .help(container_path_help("target", entry.target.get_ref())),
                 );
                 ok = false;
                 String::new()
@@ -687,5 +691,16 @@ impl Builder<'_> {
             target,
             readonly,
         })
+    }
+}
+
+/// What to try for a path inside the container that [`container_path`] refused.
+fn container_path_help(name: &str, path: &str) -> String {
+    if path.contains('\0') {
+        "remove the \\u0000".into()
+    } else if !path.starts_with('/') && !path.split('/').any(|p| p == "..") {
+        format!("start it at the container's /: {name} = \"/{path}\"")
+    } else {
+        format!("write the whole path from / without \"..\", e.g. {name} = \"/data\"")
     }
 }

@@ -82,6 +82,13 @@ pub fn check(plan: &mut Plan, source: &SourceFile, caller: Caller) -> Result<(),
             },
         );
     }
+    // A step knows the entry it came from (`[[mount]]`); point at the key itself
+    // (`mount[1].source`) when the file sets it.
+    for problem in &mut problems {
+        if let Some(span) = crate::config::key_span(&source.text, &problem.key) {
+            problem.span = span;
+        }
+    }
     if problems.is_empty() {
         Ok(())
     } else {
@@ -172,9 +179,9 @@ fn check_paths(plan: &Plan, view: &ContainerView, problems: &mut Vec<Problem>) -
     for step in &plan.steps {
         match &step.action {
             Action::BindRootfs { path } => {
-                if let Err(problem) = folder_exists(path, &step.origin, "") {
+                if let Some(problem) = rootfs_problem(path, &step.origin) {
                     problems.push(problem.help(
-                        "create it, or fill it as rootfs/README.md says (busybox-static, or an exported image)",
+                        "fix the path (relative paths start at this file's folder), or fill a root filesystem there as the launcher's rootfs/README.md says (busybox-static, or an exported image)",
                     ));
                     ok = false;
                 }
@@ -184,15 +191,17 @@ fn check_paths(plan: &Plan, view: &ContainerView, problems: &mut Vec<Problem>) -
                     && let Err(error) = std::fs::metadata(source)
                 {
                     problems.push(
+                        // The path goes in the label, which is never wrapped: a long path
+                        // stays whole and easy to copy.
                         at(&step.origin, "preflight::bind-source-missing", "source")
-                            .message(format!("bind source {} {}", source.display(), io_reason(&error)))
-                            .label(format!("source {} is not there", source.display()))
+                            .message(format!("the bind source {}", io_reason(&error)))
+                            .label(format!("{} {}", source.display(), io_reason(&error)))
                             .help("create it, or fix `source` (relative paths start at this file's folder)"),
                     );
                 }
                 if view.is_host()
                     && !view.is_fresh(&spec.target)
-                    && view.resolve(&spec.target).is_err()
+                    && view.without(&spec.target).resolve(&spec.target).is_err()
                 {
                     problems.push(
                         at(&step.origin, "preflight::host-target-missing", "target")
@@ -208,22 +217,20 @@ fn check_paths(plan: &Plan, view: &ContainerView, problems: &mut Vec<Problem>) -
     ok
 }
 
-fn folder_exists(path: &Path, origin: &Origin, field: &str) -> Result<(), Problem> {
+/// What is wrong with the root filesystem folder, if anything.
+fn rootfs_problem(path: &Path, origin: &Origin) -> Option<Problem> {
     match std::fs::metadata(path) {
-        Ok(meta) if meta.is_dir() => Ok(()),
-        Ok(_) => Err(at(origin, "preflight::rootfs-not-a-folder", field)
-            .message(format!(
-                "root filesystem {} is not a folder",
-                path.display()
-            ))
-            .label("not a folder")),
-        Err(error) => Err(at(origin, "preflight::rootfs-missing", field)
-            .message(format!(
-                "root filesystem {} {}",
-                path.display(),
-                io_reason(&error)
-            ))
-            .label(format!("{} is not there", path.display()))),
+        Ok(meta) if meta.is_dir() => None,
+        Ok(_) => Some(
+            at(origin, "preflight::rootfs-not-a-folder", "")
+                .message("the root filesystem is not a folder")
+                .label(format!("{} is not a folder", path.display())),
+        ),
+        Err(error) => Some(
+            at(origin, "preflight::rootfs-missing", "")
+                .message(format!("the root filesystem {}", io_reason(&error)))
+                .label(format!("{} {}", path.display(), io_reason(&error))),
+        ),
     }
 }
 
@@ -285,7 +292,10 @@ fn resolve_command(
             at(origin, COMMAND_NOT_EXECUTABLE, "")
                 .message(format!("the command {path} is not executable"))
                 .label(format!("{} has no x bit", resolved.host.display()))
-                .help(format!("chmod +x {}", resolved.host.display())),
+                .help(format!(
+                    "point `command` at a program, or make this one executable: chmod +x {}",
+                    resolved.host.display()
+                )),
         );
         return;
     }

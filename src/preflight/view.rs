@@ -57,6 +57,26 @@ impl ContainerView {
         view
     }
 
+    /// The view without the mount at `target`: what is there before it is mounted.
+    pub fn without(&self, target: &str) -> ContainerView {
+        ContainerView {
+            root: self.root.clone(),
+            host: self.host,
+            binds: self
+                .binds
+                .iter()
+                .filter(|(t, _)| t != target)
+                .cloned()
+                .collect(),
+            fresh: self
+                .fresh
+                .iter()
+                .filter(|t| *t != target)
+                .cloned()
+                .collect(),
+        }
+    }
+
     pub fn is_host(&self) -> bool {
         self.host
     }

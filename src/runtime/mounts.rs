@@ -1,0 +1,176 @@
+//! Mounts inside the new root: targets resolved without leaving it, filesystems attached by
+//! descriptor, and the container's /dev.
+
+use std::ffi::CStr;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use super::prepare::{DevOp, MountOp, MountOpKind, OLD_ROOT};
+use super::rootfs::Failure;
+use super::sys::{self, Errno};
+
+/// Opens `target` (relative) below `root` as an O_PATH descriptor, creating missing folders
+/// (and the last component as an empty file when `file`). Every lookup uses RESOLVE_IN_ROOT:
+/// a symlink in the root filesystem cannot send a mount outside it.
+pub fn resolve_target(root: BorrowedFd<'_>, target: &CStr, file: bool) -> Result<OwnedFd, Errno> {
+    match sys::open_in_root(root, target, libc::O_PATH) {
+        Err(Errno::ENOENT) => {}
+        other => return other,
+    }
+    let bytes = target.to_bytes();
+    let mut parent = sys::open_in_root(root, c".", libc::O_PATH | libc::O_DIRECTORY)?;
+    let parts: Vec<&[u8]> = bytes
+        .split(|b| *b == b'/')
+        .filter(|p| !p.is_empty())
+        .collect();
+    for (i, part) in parts.iter().enumerate() {
+        let last = i + 1 == parts.len();
+        let name = sys::cstring(part)?;
+        let prefix =
+            sys::cstring(&bytes[..part.as_ptr() as usize - bytes.as_ptr() as usize + part.len()])?;
+        let created = if last && file {
+            sys::openat(
+                parent.as_fd(),
+                &name,
+                libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW,
+                0o644,
+            )
+            .map(drop)
+        } else {
+            sys::mkdirat(parent.as_fd(), &name, 0o755)
+        };
+        match created {
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(e) => return Err(e),
+        }
+        let flags = if last {
+            libc::O_PATH
+        } else {
+            libc::O_PATH | libc::O_DIRECTORY
+        };
+        parent = sys::open_in_root(root, &prefix, flags)?;
+    }
+    Ok(parent)
+}
+
+/// Makes the mount of one `[[mount]]` entry (or a default one) and attaches it.
+pub fn mount(root: BorrowedFd<'_>, op: &MountOp) -> Result<(), Failure> {
+    let (mount, what) = match &op.kind {
+        MountOpKind::Bind { source, readonly } => {
+            let shown = source
+                .to_string_lossy()
+                .trim_start_matches(OLD_ROOT)
+                .to_string();
+            let tree =
+                sys::clone_tree(source, true).map_err(|e| (e, format!("bind {shown}: open it")))?;
+            if *readonly {
+                sys::set_readonly(tree.as_fd(), true)
+                    .map_err(|e| (e, format!("make the bind of {shown} read-only")))?;
+            }
+            (tree, format!("bind {shown} on {}", op.shown))
+        }
+        MountOpKind::Fs {
+            fstype,
+            options,
+            attrs,
+        } => {
+            let pairs: Vec<(&CStr, Option<&CStr>)> = options
+                .iter()
+                .map(|(k, v)| (k.as_c_str(), v.as_deref()))
+                .collect();
+            let name = fstype.to_string_lossy();
+            let fs = sys::new_mount(fstype, &pairs, *attrs)
+                .map_err(|e| (e, format!("create a {name} filesystem for {}", op.shown)))?;
+            (fs, format!("mount {name} on {}", op.shown))
+        }
+    };
+    let target = resolve_target(root, &op.target, op.file).map_err(|e| {
+        (
+            e,
+            format!(
+                "{what}: resolve or create the target {} in the root filesystem",
+                op.shown
+            ),
+        )
+    })?;
+    sys::attach(mount.as_fd(), target.as_fd()).map_err(|e| (e, what))
+}
+
+/// The container's /dev: a small tmpfs with the standard device nodes, a devpts of its own,
+/// /dev/shm and the usual links.
+pub fn dev(root: BorrowedFd<'_>, op: &DevOp) -> Result<(), Failure> {
+    let tmpfs = sys::new_mount(
+        c"tmpfs",
+        &[(c"mode", Some(c"755")), (c"size", Some(c"65536k"))],
+        sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC,
+    )
+    .map_err(|e| (e, "create the tmpfs for /dev".to_string()))?;
+    let target = resolve_target(root, c"dev", false)
+        .map_err(|e| (e, "create /dev in the root filesystem".to_string()))?;
+    sys::attach(tmpfs.as_fd(), target.as_fd())
+        .map_err(|e| (e, "mount tmpfs on /dev".to_string()))?;
+    let dev = sys::open_in_root(root, c"dev", libc::O_PATH | libc::O_DIRECTORY)
+        .map_err(|e| (e, "open /dev".to_string()))?;
+    for (name, major, minor) in &op.devices {
+        let shown = format!("/dev/{}", name.to_string_lossy());
+        if op.bind_devices {
+            let host = sys::cstring(format!("{OLD_ROOT}/dev/{}", name.to_string_lossy()))
+                .map_err(|e| (e, shown.clone()))?;
+            let node = sys::clone_tree(&host, false)
+                .map_err(|e| (e, format!("bind the host's {shown}")))?;
+            let file = sys::openat(
+                dev.as_fd(),
+                name,
+                libc::O_CREAT | libc::O_WRONLY | libc::O_NOFOLLOW,
+                0o666,
+            )
+            .map_err(|e| (e, format!("create {shown}")))?;
+            sys::attach(node.as_fd(), file.as_fd())
+                .map_err(|e| (e, format!("bind the host's {shown}")))?;
+        } else {
+            let number = libc::makedev(*major, *minor);
+            sys::mknodat(dev.as_fd(), name, libc::S_IFCHR | 0o666, number)
+                .map_err(|e| (e, format!("mknod {shown}")))?;
+        }
+    }
+    for dir in [c"pts", c"shm"] {
+        sys::mkdirat(dev.as_fd(), dir, 0o755)
+            .map_err(|e| (e, format!("create /dev/{}", dir.to_string_lossy())))?;
+    }
+    let pairs: Vec<(&CStr, Option<&CStr>)> = op
+        .devpts
+        .iter()
+        .map(|(k, v)| (k.as_c_str(), v.as_deref()))
+        .collect();
+    let pts = sys::new_mount(
+        c"devpts",
+        &pairs,
+        sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC,
+    )
+    .map_err(|e| (e, "create a devpts instance for /dev/pts".to_string()))?;
+    let pts_dir = sys::open_in_root(root, c"dev/pts", libc::O_PATH | libc::O_DIRECTORY)
+        .map_err(|e| (e, "open /dev/pts".to_string()))?;
+    sys::attach(pts.as_fd(), pts_dir.as_fd())
+        .map_err(|e| (e, "mount devpts on /dev/pts".to_string()))?;
+    let shm = sys::new_mount(
+        c"tmpfs",
+        &[(c"mode", Some(c"1777")), (c"size", Some(c"65536k"))],
+        sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC,
+    )
+    .map_err(|e| (e, "create the tmpfs for /dev/shm".to_string()))?;
+    let shm_dir = sys::open_in_root(root, c"dev/shm", libc::O_PATH | libc::O_DIRECTORY)
+        .map_err(|e| (e, "open /dev/shm".to_string()))?;
+    sys::attach(shm.as_fd(), shm_dir.as_fd())
+        .map_err(|e| (e, "mount tmpfs on /dev/shm".to_string()))?;
+    for (link, target) in [
+        (c"ptmx", c"pts/ptmx"),
+        (c"fd", c"/proc/self/fd"),
+        (c"stdin", c"/proc/self/fd/0"),
+        (c"stdout", c"/proc/self/fd/1"),
+        (c"stderr", c"/proc/self/fd/2"),
+        (c"core", c"/proc/kcore"),
+    ] {
+        sys::symlinkat(target, dev.as_fd(), link)
+            .map_err(|e| (e, format!("link /dev/{}", link.to_string_lossy())))?;
+    }
+    Ok(())
+}
