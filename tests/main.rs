@@ -2,5 +2,6 @@
 
 mod util;
 
+mod corpus;
 mod examples;
 mod schema;

@@ -6,6 +6,7 @@ mod shape;
 mod validate;
 mod values;
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use toml::de::DeTable;
@@ -50,8 +51,18 @@ pub fn parse(source: SourceFile) -> Result<Loaded, LoadError> {
     let text = source.text.clone();
     let mut problems = Problems::new(source);
     let (document, syntax_errors) = DeTable::parse_recoverable(&text);
-    for error in &syntax_errors {
-        problems.list.push(syntax_problem(error, &text));
+    // The parser recovers and goes on, so one mistake (an unclosed array) can make several
+    // errors on a line: the first one of each line is the one to read.
+    let mut found: Vec<Problem> = syntax_errors
+        .iter()
+        .map(|error| syntax_problem(error, &text))
+        .collect();
+    found.sort_by_key(|p| p.span.start);
+    let mut lines = std::collections::BTreeSet::new();
+    for problem in found {
+        if lines.insert(problems.source.line_column(problem.span.start).0) {
+            problems.list.push(problem);
+        }
     }
     if !syntax_errors.is_empty() {
         return Err(LoadError::Invalid(problems));
@@ -82,6 +93,30 @@ pub fn parse(source: SourceFile) -> Result<Loaded, LoadError> {
     }
 }
 
+/// The span of a key's value in a Container.toml, by its path (`mount[2].source`,
+/// `namespaces.user`); `None` when the text does not parse or does not set the key. Lets a
+/// check that only knows a key (preflight) point at the value itself.
+pub fn key_span(text: &str, key: &str) -> Option<Range<usize>> {
+    let document = DeTable::parse(text).ok()?;
+    let mut table = document.get_ref();
+    let mut parts = key.split('.').peekable();
+    while let Some(part) = parts.next() {
+        let (name, index) = match part.strip_suffix(']').and_then(|p| p.split_once('[')) {
+            Some((name, n)) => (name, Some(n.parse::<usize>().ok()?.checked_sub(1)?)),
+            None => (part, None),
+        };
+        let mut value = table.get(name)?;
+        if let Some(index) = index {
+            value = value.get_ref().as_array()?.get(index)?;
+        }
+        if parts.peek().is_none() {
+            return Some(value.span());
+        }
+        table = value.get_ref().as_table()?;
+    }
+    None
+}
+
 fn syntax_problem(error: &toml::de::Error, text: &str) -> Problem {
     let span = error.span().unwrap_or(0..0);
     let span = if span.is_empty() && span.start < text.len() {
@@ -90,8 +125,42 @@ fn syntax_problem(error: &toml::de::Error, text: &str) -> Problem {
         span
     };
     let message = error.message().trim().to_string();
+    let help = if message.starts_with("duplicate key") {
+        let key = text.get(span.clone()).unwrap_or_default();
+        format!("a key is set once per table: remove one of the two `{key}`")
+    } else if message.starts_with("invalid basic string")
+        || message.starts_with("invalid literal string")
+    {
+        "close the string on the same line; a string over several lines is written \"\"\"...\"\"\""
+            .to_string()
+    } else if message.starts_with("unclosed table") || message.starts_with("unclosed array table") {
+        "close the header: [name] for a table, [[name]] for one entry of a list".to_string()
+    } else if message.starts_with("missing comma between array elements")
+        || message.starts_with("unclosed array")
+    {
+        "an array is [\"a\", \"b\"]: a `,` or its closing `]` is missing before here".to_string()
+    } else {
+        "see https://toml.io for the syntax; strings need quotes, tables are [name]".to_string()
+    };
     Problem::error("config::syntax", "", span)
         .message(format!("invalid TOML: {message}"))
         .label(message)
-        .help("see https://toml.io for the syntax; strings need quotes, tables are [name]")
+        .help(help)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::key_span;
+
+    #[test]
+    fn key_span_finds_values_by_path() {
+        let text = "command = [\"/bin/sh\"]\n\n[[mount]]\ntype = \"tmpfs\"\n\n[[mount]]\nsource = \"data\"\n";
+        let at = |key: &str| key_span(text, key).map(|span| &text[span]);
+        assert_eq!(at("command"), Some("[\"/bin/sh\"]"));
+        assert_eq!(at("mount[2].source"), Some("\"data\""));
+        assert_eq!(at("mount[1].source"), None);
+        assert_eq!(at("mount[3].source"), None);
+        assert_eq!(at("command.x"), None);
+        assert_eq!(key_span("not = toml = at all", "not"), None);
+    }
 }

@@ -31,15 +31,53 @@ impl<'s> ShapeChecker<'s> {
         self.check_table(doc, doc_span, self.root, "", out);
     }
 
+    /// Follows `$ref`, and `allOf` of a single schema (schemars wraps a `$ref` that way when
+    /// the field has its own description).
     fn resolve(&self, mut schema: &'s Json) -> &'s Json {
-        while let Some(reference) = schema.get("$ref").and_then(Json::as_str) {
-            let name = reference.rsplit('/').next().unwrap_or_default();
-            match self.root.get("definitions").and_then(|d| d.get(name)) {
-                Some(target) => schema = target,
-                None => break,
+        loop {
+            if let Some(reference) = schema.get("$ref").and_then(Json::as_str) {
+                let name = reference.rsplit('/').next().unwrap_or_default();
+                match self.root.get("definitions").and_then(|d| d.get(name)) {
+                    Some(target) => schema = target,
+                    None => return schema,
+                }
+            } else if let Some([only]) = schema
+                .get("allOf")
+                .and_then(Json::as_array)
+                .map(Vec::as_slice)
+            {
+                schema = only;
+            } else {
+                return schema;
             }
         }
-        schema
+    }
+
+    /// The words a string may be when the schema allows only some (`enum`, `const`, or
+    /// alternatives of those, such as an enum written as `oneOf` consts); `None` when any
+    /// string goes.
+    fn words(&self, schema: &'s Json) -> Option<Vec<&'s str>> {
+        let schema = self.resolve(schema);
+        if let Some(words) = schema.get("enum").and_then(Json::as_array) {
+            return Some(words.iter().filter_map(Json::as_str).collect());
+        }
+        if let Some(word) = schema.get("const").and_then(Json::as_str) {
+            return Some(vec![word]);
+        }
+        let alternatives = schema
+            .get("anyOf")
+            .or_else(|| schema.get("oneOf"))
+            .and_then(Json::as_array)?;
+        let mut all = Vec::new();
+        for alternative in alternatives {
+            let resolved = self.resolve(alternative);
+            let takes_strings = resolved.get("type").is_none()
+                || self.type_matches(&DeValue::String("".into()), resolved);
+            if takes_strings {
+                all.extend(self.words(alternative)?);
+            }
+        }
+        (!all.is_empty()).then_some(all)
     }
 
     fn check_value(
@@ -79,7 +117,8 @@ impl<'s> ShapeChecker<'s> {
                 if let Some(allowed) = allowed
                     && !allowed.contains(&text.as_ref())
                 {
-                    out.push(unknown_word(value.span(), text, &allowed, key));
+                    let expected = self.describe(schema);
+                    out.push(unknown_word(value.span(), text, &allowed, &expected, key));
                 }
             }
             DeValue::Integer(int) => {
@@ -90,7 +129,7 @@ impl<'s> ShapeChecker<'s> {
                         Problem::error("config::negative", key, value.span())
                             .message(format!("`{key}` cannot be negative"))
                             .label("a negative number")
-                            .help("give a number of 0 or more"),
+                            .help("remove the minus sign"),
                     );
                 }
             }
@@ -108,6 +147,16 @@ impl<'s> ShapeChecker<'s> {
         key: &str,
         out: &mut Vec<Problem>,
     ) {
+        // A choice of words: one problem that lists them all, not one per alternative.
+        if let DeValue::String(text) = value.get_ref()
+            && let Some(words) = self.words(schema)
+        {
+            if !words.contains(&text.as_ref()) {
+                let expected = self.describe(schema);
+                out.push(unknown_word(value.span(), text, &words, &expected, key));
+            }
+            return;
+        }
         let mut best: Option<Vec<Problem>> = None;
         for alternative in alternatives {
             let alternative = self.resolve(alternative);
@@ -164,14 +213,19 @@ impl<'s> ShapeChecker<'s> {
                     let what = if key.is_empty() {
                         "the file".to_string()
                     } else {
-                        format!("`[{key}]`")
+                        place(key)
                     };
-                    let about = properties
-                        .and_then(|p| p.get(name))
+                    let property = properties.and_then(|p| p.get(name));
+                    let mut about = property
                         .and_then(|s| s.get("description"))
                         .and_then(Json::as_str)
-                        .and_then(|d| d.split(". ").next())
-                        .unwrap_or("");
+                        .map(first_sentence)
+                        .unwrap_or_default();
+                    if let Some(words) = property.and_then(|s| self.words(s)) {
+                        let quoted: Vec<String> =
+                            words.iter().map(|w| format!("\"{w}\"")).collect();
+                        about.push_str(&format!(", one of {}", or_list(&quoted)));
+                    }
                     out.push(
                         Problem::error("config::missing-key", join(key, name), span.clone())
                             .message(format!("{what} has no `{name}`, which is required"))
@@ -207,6 +261,10 @@ impl<'s> ShapeChecker<'s> {
 
     /// "a string or a table", "true, false or \"auto\"", for messages.
     fn describe(&self, schema: &Json) -> String {
+        or_list(&self.describe_parts(schema))
+    }
+
+    fn describe_parts(&self, schema: &Json) -> Vec<String> {
         let schema = self.resolve(schema);
         if let Some(alternatives) = schema
             .get("anyOf")
@@ -215,44 +273,53 @@ impl<'s> ShapeChecker<'s> {
         {
             let mut parts: Vec<String> = alternatives
                 .iter()
-                .map(|a| self.describe(a))
-                .filter(|d| !d.is_empty())
+                .flat_map(|a| self.describe_parts(a))
                 .collect();
             parts.dedup();
-            return or_list(&parts);
+            return parts;
         }
         if let Some(words) = schema.get("enum").and_then(Json::as_array) {
-            let words: Vec<String> = words
+            return words
                 .iter()
                 .filter_map(Json::as_str)
                 .map(|w| format!("\"{w}\""))
                 .collect();
-            return or_list(&words);
         }
         if let Some(word) = schema.get("const").and_then(Json::as_str) {
-            return format!("\"{word}\"");
+            return vec![format!("\"{word}\"")];
         }
-        let names: Vec<String> = match schema.get("type") {
-            Some(Json::String(t)) => vec![type_name(t).to_string()],
-            Some(Json::Array(list)) => list
-                .iter()
-                .filter_map(Json::as_str)
-                .filter(|t| *t != "null")
-                .map(|t| type_name(t).to_string())
-                .collect(),
+        let types: Vec<&str> = match schema.get("type") {
+            Some(Json::String(t)) => vec![t.as_str()],
+            Some(Json::Array(list)) => list.iter().filter_map(Json::as_str).collect(),
             _ => Vec::new(),
         };
-        or_list(&names)
+        types
+            .into_iter()
+            .filter(|t| *t != "null")
+            .flat_map(|t| match t {
+                "boolean" => vec!["true".to_string(), "false".to_string()],
+                "array" => vec![self.describe_array(schema)],
+                other => vec![type_name(other).to_string()],
+            })
+            .collect()
+    }
+
+    /// "an array of strings", "an array of tables".
+    fn describe_array(&self, schema: &Json) -> String {
+        let items = schema.get("items").map(|i| self.resolve(i));
+        match items.and_then(|i| i.get("type")).and_then(Json::as_str) {
+            Some("string") => "an array of strings".into(),
+            Some("object") => "an array of tables".into(),
+            _ => "an array".into(),
+        }
     }
 }
 
 fn type_name(t: &str) -> &'static str {
     match t {
         "string" => "a string",
-        "boolean" => "true or false",
         "integer" => "a whole number",
         "number" => "a number",
-        "array" => "an array",
         "object" => "a table",
         _ => "a value",
     }
@@ -288,22 +355,49 @@ fn join(key: &str, name: &str) -> String {
 
 fn wrong_type(value: &Spanned<DeValue<'_>>, expected: &str, key: &str) -> Problem {
     let found = found_name(value.get_ref());
+    let name = key.rsplit('.').next().unwrap_or(key);
+    let bare = match value.get_ref() {
+        // An octal integer keeps its digits, which is what a mode written as 0o755 means.
+        DeValue::Integer(int) if matches!(int.radix(), 8 | 10) => Some(int.as_str().to_string()),
+        DeValue::Float(float) => Some(float.as_str().to_string()),
+        DeValue::Boolean(b) => Some(b.to_string()),
+        _ => None,
+    };
+    let help = match (value.get_ref(), expected, bare) {
+        (_, "a string", Some(bare)) => format!("put the value in quotes: {name} = \"{bare}\""),
+        (DeValue::String(_), "true or false", _) => {
+            format!("write {name} = true or {name} = false, without quotes")
+        }
+        (DeValue::String(text), "an array of strings", _)
+            if !text.trim().is_empty() && !text.contains(['"', '\'', '\\']) =>
+        {
+            let items: Vec<String> = text
+                .split_whitespace()
+                .map(|w| format!("\"{w}\""))
+                .collect();
+            format!("one string per item: {name} = [{}]", items.join(", "))
+        }
+        _ => format!("write `{key}` as {expected}; see `launcher schema` for every key"),
+    };
     Problem::error("config::wrong-type", key, value.span())
         .message(format!("`{key}` must be {expected}, not {found}"))
         .label(format!("expected {expected}"))
-        .help(format!(
-            "write `{key}` as {expected}; see `launcher schema` for every key"
-        ))
+        .help(help)
 }
 
-fn unknown_word(span: Range<usize>, word: &str, allowed: &[&str], key: &str) -> Problem {
-    let quoted: Vec<String> = allowed.iter().map(|w| format!("\"{w}\"")).collect();
+fn unknown_word(
+    span: Range<usize>,
+    word: &str,
+    allowed: &[&str],
+    expected: &str,
+    key: &str,
+) -> Problem {
     let problem = Problem::error("config::unknown-value", key, span)
         .message(format!("`{key}` cannot be \"{word}\""))
-        .label(format!("not one of {}", or_list(&quoted)));
+        .label(format!("expected {expected}"));
     match suggest(word, allowed) {
         Some(best) => problem.help(format!("did you mean \"{best}\"?")),
-        None => problem.help(format!("use one of {}", or_list(&quoted))),
+        None => problem.help(format!("use {expected}")),
     }
 }
 
@@ -312,7 +406,7 @@ fn unknown_key(name: &Spanned<std::borrow::Cow<'_, str>>, known: &[&str], table:
     let place = if table.is_empty() {
         "at the top level".to_string()
     } else {
-        format!("in `[{table}]`")
+        format!("in {}", place(table))
     };
     let problem = Problem::error("config::unknown-key", join(table, word), name.span())
         .message(format!("unknown key `{word}` {place}"))
@@ -321,6 +415,23 @@ fn unknown_key(name: &Spanned<std::borrow::Cow<'_, str>>, known: &[&str], table:
         Some(best) => problem.help(format!("did you mean `{best}`?")),
         None => problem.help(format!("keys allowed {place}: {}", known.join(", "))),
     }
+}
+
+/// A table as the file shows it: `[namespaces]`; an entry of an array of tables by its key,
+/// `mount[2]`, since `[mount[2]]` is not TOML.
+fn place(key: &str) -> String {
+    if key.ends_with(']') {
+        format!("`{key}`")
+    } else {
+        format!("`[{key}]`")
+    }
+}
+
+/// The first sentence of a field's documentation, on one line, without its full stop.
+fn first_sentence(description: &str) -> String {
+    let flat = description.split_whitespace().collect::<Vec<_>>().join(" ");
+    let first = flat.split(". ").next().unwrap_or_default();
+    first.trim_end_matches('.').to_string()
 }
 
 /// The closest known word, when it is close enough to be a likely typo.

@@ -199,9 +199,11 @@ fn check_paths(plan: &Plan, view: &ContainerView, problems: &mut Vec<Problem>) -
                             .help("create it, or fix `source` (relative paths start at this file's folder)"),
                     );
                 }
+                // What is there before this mount: its own target does not count as fresh.
+                let before = view.without(&spec.target);
                 if view.is_host()
-                    && !view.is_fresh(&spec.target)
-                    && view.without(&spec.target).resolve(&spec.target).is_err()
+                    && !before.is_fresh(&spec.target)
+                    && before.resolve(&spec.target).is_err()
                 {
                     problems.push(
                         at(&step.origin, "preflight::host-target-missing", "target")
