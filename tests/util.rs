@@ -82,3 +82,39 @@ pub fn relative(path: &Path) -> String {
         .display()
         .to_string()
 }
+
+/// Fails the test with a clear message unless it runs as root (CI does).
+pub fn require_root() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test runs containers for real and needs root: run `cargo test` as root (CI does)"
+    );
+}
+
+/// Fills `target` with a busybox root filesystem (rootfs/fill-busybox.sh, busybox-static).
+pub fn fill_busybox(target: &Path) {
+    let output = std::process::Command::new("sh")
+        .arg(repo().join("rootfs/fill-busybox.sh"))
+        .arg(target)
+        .output()
+        .expect("cannot run sh rootfs/fill-busybox.sh");
+    assert!(
+        output.status.success(),
+        "rootfs/fill-busybox.sh failed (install busybox-static: apt-get install busybox-static): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// chown -R, for rootless tests.
+pub fn chown_tree(path: &Path, uid: u32, gid: u32) {
+    let status = std::process::Command::new("chown")
+        .args(["-R", "-h", &format!("{uid}:{gid}")])
+        .arg(path)
+        .status()
+        .expect("cannot run chown");
+    assert!(
+        status.success(),
+        "chown -R {uid}:{gid} {} failed",
+        path.display()
+    );
+}
