@@ -5,3 +5,4 @@ mod util;
 mod corpus;
 mod examples;
 mod schema;
+mod up;
