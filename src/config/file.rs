@@ -71,6 +71,11 @@ pub struct ContainerFile {
     /// `user = "auto"`.
     #[serde(default)]
     pub namespaces: NamespacesTable,
+
+    /// How `launcher stop` ends the container: a signal, then SIGKILL after a timeout.
+    /// Default: `SIGTERM`, then SIGKILL after 10 seconds.
+    #[serde(default)]
+    pub stop: super::stop::StopTable,
 }
 
 /// `rootfs = "path"` or a `[rootfs]` table.

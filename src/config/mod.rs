@@ -3,6 +3,7 @@
 
 pub mod file;
 mod shape;
+pub mod stop;
 mod validate;
 mod values;
 

@@ -29,6 +29,7 @@ pub fn plan(loaded: &Loaded, base_dir: &Path) -> Result<Plan, Problems> {
         steps: Vec::new(),
     };
     let name = builder.build(&loaded.file);
+    let stop = super::stop::policy(&loaded.file.stop, &loaded.source, &mut builder.problems);
     let mut problems = Problems::new(loaded.source.clone());
     problems.list = builder.problems;
     if problems.errors() > 0 {
@@ -38,6 +39,7 @@ pub fn plan(loaded: &Loaded, base_dir: &Path) -> Result<Plan, Problems> {
         name,
         file: loaded.source.path.clone(),
         steps: builder.steps,
+        stop,
     })
 }
 

@@ -4,6 +4,7 @@
 //! The executor runs one loop over these same steps, so the dry run cannot drift from `up`.
 
 mod step;
+mod stop;
 
 use std::fmt;
 use std::ops::Range;
@@ -12,6 +13,8 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 pub use step::{Action, DevSetup, Exec, IdMap, MountKind, MountSpec, NamespaceSet, UserIds};
+
+pub use stop::{Signal, StopPolicy, human_duration, parse_duration};
 
 pub use crate::config::file::NetMode;
 
@@ -27,6 +30,8 @@ pub struct Plan {
     pub file: PathBuf,
     /// The steps, in the order they run.
     pub steps: Vec<Step>,
+    /// How `launcher stop` ends the container (`[stop]`): not a step of `up`.
+    pub stop: StopPolicy,
 }
 
 /// One step and the part of Container.toml that asked for it.
@@ -92,6 +97,7 @@ impl Plan {
             "name": self.name,
             "file": self.file.display().to_string(),
             "steps": steps,
+            "stop": self.stop,
         })
     }
 
@@ -150,6 +156,8 @@ impl fmt::Display for Plan {
             let pad = 64usize.saturating_sub(text.chars().count());
             writeln!(f, "{:>width$}. {text}{:pad$}  {origin}", i + 1, "")?;
         }
-        Ok(())
+        let text = self.stop.to_string();
+        let pad = (64 + width + 2).saturating_sub(text.chars().count());
+        writeln!(f, "{text}{:pad$}  [{}]", "", self.stop.origin)
     }
 }
