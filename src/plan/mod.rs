@@ -3,6 +3,7 @@
 //! `Display` prints the numbered dry run (`launcher plan`); `Serialize` gives `--format json`.
 //! The executor runs one loop over these same steps, so the dry run cannot drift from `up`.
 
+mod join;
 mod step;
 mod stop;
 
@@ -14,6 +15,7 @@ use serde::Serialize;
 
 pub use step::{Action, DevSetup, Exec, IdMap, MountKind, MountSpec, NamespaceSet, UserIds};
 
+pub use join::JoinSpec;
 pub use stop::{Signal, StopPolicy, human_duration, parse_duration};
 
 pub use crate::config::file::NetMode;

@@ -31,6 +31,20 @@ pub fn run(prepared: &Prepared, ctx: &ChildContext) -> ! {
     if sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong).is_err() {
         sys::exit_now(SETUP_FAILED);
     }
+    // Nothing the launcher holds may reach the container, not even init, which never execs
+    // (close-on-exec does not help there): a detached monitor's state lock and start-up pipe,
+    // a host folder (CVE-2024-21626). Add a descriptor here when the child needs a new one.
+    let keep = [
+        0,
+        1,
+        2,
+        ctx.report,
+        ctx.go,
+        ctx.tty_socket.unwrap_or(ctx.report),
+    ];
+    if sys::close_fds_except(&keep).is_err() {
+        sys::exit_now(SETUP_FAILED);
+    }
     // A session of our own: the host terminal's job control (Ctrl-C) reaches the launcher,
     // which forwards it, instead of reaching the container twice.
     let _ = sys::setsid();

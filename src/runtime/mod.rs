@@ -4,10 +4,14 @@
 
 mod channel;
 mod child;
+pub mod detach;
+pub mod exec;
+pub mod handle;
 mod init;
 mod mounts;
 mod prepare;
 mod process;
+pub mod procfs;
 mod rootfs;
 pub mod sys;
 mod tty;
@@ -110,5 +114,5 @@ impl Ended {
 /// signals sent to the launcher reach the command, and the call returns when it ends.
 pub fn up(plan: &Plan) -> Result<Ended, RunError> {
     let prepared = prepare::prepare(plan)?;
-    process::run(plan, &prepared)
+    process::run(plan, &prepared, &mut process::Foreground)
 }

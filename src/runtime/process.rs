@@ -13,7 +13,7 @@ use super::{Ended, RunError, StepFailed, channel};
 use crate::plan::{Action, IdMap, Plan};
 
 /// Signals sent to the launcher that reach the command.
-const FORWARDED: [libc::c_int; 7] = [
+pub(super) const FORWARDED: [libc::c_int; 7] = [
     libc::SIGINT,
     libc::SIGTERM,
     libc::SIGHUP,
@@ -50,7 +50,39 @@ impl Drop for ChildGuard {
     }
 }
 
-pub fn run(plan: &Plan, prepared: &Prepared) -> Result<Ended, RunError> {
+/// What the launcher does while the container runs: in the foreground it forwards signals and
+/// copies the terminal; a detached monitor records the container and copies its output to logs.
+pub trait Watcher {
+    /// Called once the command runs (its exec succeeded).
+    fn started(&mut self, pid: libc::pid_t) -> Result<(), RunError>;
+    /// Waits until the container's first process ends; returns its wait status.
+    fn watch(
+        &mut self,
+        pid: libc::pid_t,
+        signal_fd: OwnedFd,
+        master: Option<OwnedFd>,
+    ) -> Result<libc::c_int, RunError>;
+}
+
+/// `launcher up` in the foreground.
+pub struct Foreground;
+
+impl Watcher for Foreground {
+    fn started(&mut self, _pid: libc::pid_t) -> Result<(), RunError> {
+        Ok(())
+    }
+
+    fn watch(
+        &mut self,
+        pid: libc::pid_t,
+        signal_fd: OwnedFd,
+        master: Option<OwnedFd>,
+    ) -> Result<libc::c_int, RunError> {
+        watch(pid, signal_fd, master)
+    }
+}
+
+pub fn run(plan: &Plan, prepared: &Prepared, watcher: &mut dyn Watcher) -> Result<Ended, RunError> {
     let (report_read, report_write) = sys::pipe().map_err(monitor("create the error channel"))?;
     let (go_read, go_write) = sys::pipe().map_err(monitor("create the start pipe"))?;
     let tty_sockets = if prepared.terminal {
@@ -117,9 +149,10 @@ pub fn run(plan: &Plan, prepared: &Prepared) -> Result<Ended, RunError> {
         return Err(RunError::Step(failed));
     }
     drop(report_read);
+    watcher.started(pid)?;
 
     let signal_fd = sys::signalfd(&signals).map_err(monitor("create a signalfd"))?;
-    let status = watch(pid, signal_fd, master)?;
+    let status = watcher.watch(pid, signal_fd, master)?;
     guard.armed = false;
     Ok(if libc::WIFSIGNALED(status) {
         Ended::Signaled(libc::WTERMSIG(status))

@@ -735,3 +735,73 @@ pub fn pty_number(master: RawFd) -> SysResult<u32> {
     // SAFETY: TIOCGPTN writes an unsigned int.
     check(unsafe { libc::ioctl(master, libc::TIOCGPTN, &mut n) }).map(|_| n)
 }
+
+// Lifecycle: the lock of a container's state folder, pidfds that pin a process so a signal
+// cannot reach a recycled pid, and joining a running container's namespaces (`launcher exec`).
+
+/// `flock(2)` on an open file: `LOCK_EX`, `LOCK_EX | LOCK_NB`, `LOCK_UN`.
+pub fn flock(fd: BorrowedFd<'_>, operation: libc::c_int) -> SysResult<()> {
+    loop {
+        // SAFETY: fd is an open descriptor; operation is a plain integer.
+        match check(unsafe { libc::flock(fd.as_raw_fd(), operation) }) {
+            Err(Errno::EINTR) => continue,
+            other => return other.map(drop),
+        }
+    }
+}
+
+/// `pidfd_open(2)`: a descriptor for the process `pid` that keeps naming that process, never
+/// a later one that reuses the number. Readable (poll) once the process has ended.
+pub fn pidfd_open(pid: libc::pid_t) -> SysResult<OwnedFd> {
+    // SAFETY: plain integer arguments; the kernel returns a new close-on-exec descriptor.
+    check_long(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) }).map(owned)
+}
+
+/// `pidfd_send_signal(2)`: sends `signal` to the process a pidfd names.
+pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, signal: libc::c_int) -> SysResult<()> {
+    // SAFETY: a null siginfo makes the kernel fill it in as kill(2) would.
+    check_long(unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            signal,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    })
+    .map(drop)
+}
+
+/// `setns(2)`. With a pidfd and several `CLONE_NEW*` flags, joins all those namespaces of the
+/// process at once, the user namespace first, as one atomic change.
+pub fn setns(fd: BorrowedFd<'_>, nstype: libc::c_int) -> SysResult<()> {
+    // SAFETY: fd is an open descriptor; nstype is a plain integer.
+    check(unsafe { libc::setns(fd.as_raw_fd(), nstype) }).map(drop)
+}
+
+/// Closes every descriptor of this process but those in `keep` (`close_range(2)` over the
+/// gaps). Allocates nothing, so it is safe between clone or fork and exec.
+pub fn close_fds_except(keep: &[RawFd]) -> SysResult<()> {
+    let close_range = |first: libc::c_uint, last: libc::c_uint| {
+        // SAFETY: plain integer arguments.
+        check_long(unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) }).map(drop)
+    };
+    let mut next: libc::c_uint = 0;
+    loop {
+        // The smallest kept descriptor at or above `next`.
+        let kept = keep
+            .iter()
+            .filter_map(|&fd| libc::c_uint::try_from(fd).ok())
+            .filter(|&fd| fd >= next)
+            .min();
+        match kept {
+            Some(fd) => {
+                if fd > next {
+                    close_range(next, fd - 1)?;
+                }
+                next = fd + 1;
+            }
+            None => return close_range(next, libc::c_uint::MAX),
+        }
+    }
+}
