@@ -10,3 +10,4 @@ pub mod plan;
 pub mod preflight;
 pub mod runtime;
 pub mod schema;
+pub mod state;

@@ -16,7 +16,7 @@ use crate::diagnostic::{Problem, Problems, SourceFile};
 use file::ContainerFile;
 
 pub use validate::plan;
-pub use values::{parse_mode, parse_size};
+pub use values::{check_name, parse_mode, parse_size};
 
 /// A Container.toml that parsed and has the right shape.
 #[derive(Debug)]
