@@ -11,6 +11,12 @@ use clap::{Parser, Subcommand, ValueEnum};
     after_help = "Examples:\n  launcher check                      # validate ./Container.toml\n  launcher plan examples/hello/Container.toml\n  sudo launcher up examples/hello/Container.toml"
 )]
 pub struct Cli {
+    /// The state folder of detached containers (records, logs, locks). Default:
+    /// $LAUNCHER_STATE_DIR, else /run/launcher as root, else $XDG_RUNTIME_DIR/launcher (or
+    /// /tmp/launcher-UID).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -52,9 +58,99 @@ pub enum Command {
         /// Print the plan (as `launcher plan`) instead of running it.
         #[arg(long)]
         dry_run: bool,
+        /// Run in the background under a monitor; print the name once the command runs.
+        /// Output goes to `launcher logs NAME`.
+        #[arg(short, long)]
+        detach: bool,
         /// A command and arguments that replace `command` from the file.
         #[arg(last = true)]
         args: Vec<String>,
+    },
+    /// List detached containers: running ones, or all with -a.
+    #[command(
+        after_help = "Examples:\n  launcher ps\n  launcher ps -a --format json | jq '.[] | {name, state, exit_code}'\n\nA container whose processes are gone (a reboot, a killed monitor) shows as stopped."
+    )]
+    Ps {
+        /// Stopped containers too.
+        #[arg(short, long)]
+        all: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Stop containers: the `[stop] signal` (SIGTERM), then SIGKILL to every process after
+    /// the timeout.
+    #[command(
+        after_help = "Examples:\n  launcher stop web\n  launcher stop -t 1 web worker     # SIGKILL after one second"
+    )]
+    Stop {
+        /// Seconds to wait before SIGKILL (`2`, `0.5`, or `500ms`). Default: `[stop] timeout`
+        /// of the container's file (10s).
+        #[arg(short = 't', long = "time", value_name = "SECONDS", value_parser = parse_timeout)]
+        timeout: Option<std::time::Duration>,
+        /// The containers.
+        #[arg(required = true, value_name = "NAME")]
+        names: Vec<String>,
+    },
+    /// Send a signal to a container's first process (init forwards it to the command).
+    #[command(
+        after_help = "Examples:\n  launcher kill web            # SIGKILL\n  launcher kill web HUP\n  launcher kill web 10"
+    )]
+    Kill {
+        /// The container.
+        name: String,
+        /// A name (`SIGHUP`, `HUP`) or number.
+        #[arg(default_value = "SIGKILL")]
+        signal: String,
+    },
+    /// Remove stopped containers: their records and logs.
+    #[command(
+        after_help = "Examples:\n  launcher rm web\n  launcher rm -f web     # stops it first (SIGKILL) if it runs"
+    )]
+    Rm {
+        /// Stop a running container first (SIGKILL); remove a damaged record.
+        #[arg(short, long)]
+        force: bool,
+        /// The containers.
+        #[arg(required = true, value_name = "NAME")]
+        names: Vec<String>,
+    },
+    /// Print what a container's command wrote (stdout and stderr, the last 10 to 20 MiB).
+    #[command(
+        after_help = "Examples:\n  launcher logs web\n  launcher logs -f web     # until it stops"
+    )]
+    Logs {
+        /// Keep printing new output until the container stops.
+        #[arg(short, long)]
+        follow: bool,
+        /// The container.
+        name: String,
+    },
+    /// Print a container's record as JSON: state, pids, exit status, files, plan.
+    #[command(after_help = "Example:\n  launcher inspect web | jq .state")]
+    Inspect {
+        /// The container.
+        name: String,
+    },
+    /// Run a command in a running container: its namespaces, root, folder, user and env.
+    #[command(
+        after_help = "Examples:\n  launcher exec web -- hostname\n  launcher exec -t web -- /bin/sh\n\nExit status: the command's own; 126 it cannot be run; 127 not found; 125 the launcher failed."
+    )]
+    Exec {
+        /// Give the command a pseudo-terminal (for a shell).
+        #[arg(short, long)]
+        tty: bool,
+        /// The container.
+        name: String,
+        /// The command and its arguments (after `--`).
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
+    /// Wait until a container stops; print its exit status.
+    #[command(after_help = "Example:\n  launcher wait web")]
+    Wait {
+        /// The container.
+        name: String,
     },
     /// Print the JSON schema of Container.toml.
     #[command(after_help = "Example:\n  launcher schema > container.schema.json")]
@@ -65,4 +161,15 @@ pub enum Command {
 pub enum Format {
     Text,
     Json,
+}
+
+/// `-t 2`, `-t 0.5`, `-t 500ms`.
+fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && seconds >= 0.0 => {
+            Ok(std::time::Duration::from_secs_f64(seconds))
+        }
+        Ok(_) => Err("a number of seconds, 0 or more".into()),
+        Err(_) => launcher::plan::parse_duration(text),
+    }
 }

@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod diagnostic;
+pub mod lifecycle;
 pub mod plan;
 pub mod preflight;
 pub mod runtime;

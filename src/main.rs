@@ -2,6 +2,7 @@
 //! exit code. Nothing else prints errors.
 
 mod cli;
+mod manage;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let store = || manage::store(cli.root.clone());
     match cli.command {
         Command::Check { file, format } => check(&file, format),
         Command::Plan { file, format } => plan(&file, format),
@@ -30,7 +32,21 @@ fn main() -> ExitCode {
             dry_run: true,
             ..
         } => plan(&file, Format::Text),
+        Command::Up {
+            file,
+            args,
+            detach: true,
+            ..
+        } => manage::up_detached(&file, args, &store()),
         Command::Up { file, args, .. } => up(&file, args),
+        Command::Ps { all, format } => manage::ps(&store(), all, format),
+        Command::Stop { timeout, names } => manage::stop(&store(), &names, timeout),
+        Command::Kill { name, signal } => manage::kill(&store(), &name, &signal),
+        Command::Rm { force, names } => manage::rm(&store(), &names, force),
+        Command::Logs { follow, name } => manage::logs(&store(), &name, follow),
+        Command::Inspect { name } => manage::inspect(&store(), &name),
+        Command::Exec { tty, name, command } => manage::exec(&store(), &name, &command, tty),
+        Command::Wait { name } => manage::wait(&store(), &name),
         Command::Schema => {
             print!("{}", launcher::schema::container_schema_text());
             ExitCode::SUCCESS
@@ -139,32 +155,34 @@ const EXIT_LAUNCHER_FAILED: u8 = 125;
 const EXIT_CANNOT_RUN: u8 = 126;
 const EXIT_NOT_FOUND: u8 = 127;
 
+/// Reports why `up` could not get a checked plan; returns the exit status.
+fn up_failure_code(failure: &Failure) -> u8 {
+    report_failure(failure, Format::Text);
+    match failure {
+        Failure::Invalid(problems)
+            if problems
+                .list
+                .iter()
+                .any(|p| p.code == preflight::COMMAND_NOT_FOUND) =>
+        {
+            EXIT_NOT_FOUND
+        }
+        Failure::Invalid(problems)
+            if problems
+                .list
+                .iter()
+                .any(|p| p.code == preflight::COMMAND_NOT_EXECUTABLE) =>
+        {
+            EXIT_CANNOT_RUN
+        }
+        _ => EXIT_LAUNCHER_FAILED,
+    }
+}
+
 fn up(file: &Path, args: Vec<String>) -> ExitCode {
     let (plan, source) = match checked_plan(file, args) {
         Ok(checked) => checked,
-        Err(failure) => {
-            report_failure(&failure, Format::Text);
-            let code = match &failure {
-                Failure::Invalid(problems)
-                    if problems
-                        .list
-                        .iter()
-                        .any(|p| p.code == preflight::COMMAND_NOT_FOUND) =>
-                {
-                    EXIT_NOT_FOUND
-                }
-                Failure::Invalid(problems)
-                    if problems
-                        .list
-                        .iter()
-                        .any(|p| p.code == preflight::COMMAND_NOT_EXECUTABLE) =>
-                {
-                    EXIT_CANNOT_RUN
-                }
-                _ => EXIT_LAUNCHER_FAILED,
-            };
-            return ExitCode::from(code);
-        }
+        Err(failure) => return ExitCode::from(up_failure_code(&failure)),
     };
     match runtime::up(&plan) {
         Ok(ended) => ExitCode::from(ended.exit_code()),

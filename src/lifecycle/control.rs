@@ -1,0 +1,257 @@
+//! `stop`, `kill`, `rm`, `wait` and `exec` on a container by name.
+//!
+//! Signals go through pidfds opened on the pids of the record and checked against their start
+//! times, so a container that ends on its own while `stop` runs is never mistaken for a
+//! process that reuses its pid. With a PID namespace, SIGKILL to the container's first process
+//! ends every process of it (the kernel kills the namespace); without one, every process of
+//! its session gets SIGKILL too.
+
+use std::time::Duration;
+
+use super::{LifecycleError, now_ms, observe};
+use crate::plan::Signal;
+use crate::runtime::exec::{ExecRequest, exec as exec_in};
+use crate::runtime::handle::ProcessHandle;
+use crate::runtime::{Ended, procfs};
+use crate::state::{ExitStatus, Record, State, Store};
+
+/// How long to wait for the processes to go after SIGKILL, and for a monitor to record.
+const AFTER_KILL: Duration = Duration::from_secs(10);
+
+fn no_such(store: &Store, name: &str) -> LifecycleError {
+    LifecycleError::NoSuchContainer {
+        name: name.to_string(),
+        root: store.root().to_path_buf(),
+    }
+}
+
+fn existing(store: &Store, name: &str) -> Result<Record, LifecycleError> {
+    store.read(name)?.ok_or_else(|| no_such(store, name))
+}
+
+fn signal_error(
+    record: &Record,
+    what: String,
+) -> impl FnOnce(crate::runtime::Errno) -> LifecycleError {
+    let name = record.name.clone();
+    let pid = record.pid.unwrap_or(0);
+    move |errno| LifecycleError::Signal {
+        what,
+        name,
+        pid,
+        errno,
+    }
+}
+
+/// The container's first process, if it still runs.
+fn first_process(record: &Record) -> Result<Option<ProcessHandle>, LifecycleError> {
+    let (Some(pid), Some(start)) = (record.pid, record.pid_start) else {
+        return Ok(None);
+    };
+    ProcessHandle::open(pid, start).map_err(signal_error(record, "open a pidfd for".into()))
+}
+
+/// Every process of the container to kill: its first one, and without a PID namespace the
+/// rest of its session.
+fn all_processes(record: &Record) -> Result<Vec<ProcessHandle>, LifecycleError> {
+    let mut handles: Vec<ProcessHandle> = first_process(record)?.into_iter().collect();
+    if let (false, Some(pid), Some(start)) = (record.pid_namespace, record.pid, record.pid_start) {
+        for (member, member_start) in procfs::session_members(pid, start) {
+            if member != pid
+                && let Ok(Some(handle)) = ProcessHandle::open(member, member_start)
+            {
+                handles.push(handle);
+            }
+        }
+    }
+    Ok(handles)
+}
+
+/// SIGKILL to every process of the container; waits until its first process is gone.
+fn kill_all(record: &Record) -> Result<(), LifecycleError> {
+    let handles = all_processes(record)?;
+    for handle in &handles {
+        handle
+            .signal(libc::SIGKILL)
+            .map_err(signal_error(record, "send SIGKILL to".into()))?;
+    }
+    for handle in &handles {
+        if !handle.wait_exit(Some(AFTER_KILL)).unwrap_or(true) {
+            return Err(LifecycleError::Unkillable {
+                name: record.name.clone(),
+                pid: handle.pid(),
+                seconds: AFTER_KILL.as_secs(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Waits for the monitor to record the end (it exits right after), then reads the record.
+/// A monitor that is gone cannot: the record is then marked stopped here, exit unknown.
+fn settle(store: &Store, record: &Record) -> Result<Record, LifecycleError> {
+    if let Ok(Some(monitor)) = ProcessHandle::open(record.monitor_pid, record.monitor_start) {
+        let _ = monitor.wait_exit(Some(AFTER_KILL));
+    }
+    let Some(lock) = store.lock_existing(&record.name)? else {
+        return Err(no_such(store, &record.name));
+    };
+    let mut current = existing(store, &record.name)?;
+    if current.id == record.id && current.state != State::Stopped && !observe_alive(&current) {
+        current.state = State::Stopped;
+        current.finished_ms = Some(now_ms());
+        store.write(&current, &lock)?;
+    }
+    Ok(current)
+}
+
+fn observe_alive(record: &Record) -> bool {
+    observe(record).state != State::Stopped
+}
+
+/// What `stop` found and did.
+#[derive(Debug, Clone)]
+pub enum StopOutcome {
+    /// It had already stopped.
+    AlreadyStopped,
+    /// It ended after the stop signal, or was killed after the timeout.
+    Stopped {
+        killed: bool,
+        exit: Option<ExitStatus>,
+    },
+}
+
+/// `launcher stop`: the stop signal, then SIGKILL to every process after the timeout
+/// (`timeout`, else the record's `[stop] timeout`).
+pub fn stop(
+    store: &Store,
+    name: &str,
+    timeout: Option<Duration>,
+) -> Result<StopOutcome, LifecycleError> {
+    let record = existing(store, name)?;
+    if !observe_alive(&record) {
+        return Ok(StopOutcome::AlreadyStopped);
+    }
+    let signal = Signal::from_number(record.stop.signal).unwrap_or(Signal::TERM);
+    let timeout = timeout.unwrap_or(Duration::from_millis(record.stop.timeout_ms));
+    let mut killed = false;
+    if let Some(first) = first_process(&record)? {
+        let sent = first
+            .signal(signal.number())
+            .map_err(signal_error(&record, format!("send {signal} to")))?;
+        killed = sent && !first.wait_exit(Some(timeout)).unwrap_or(false);
+    }
+    // After the timeout; and without a PID namespace, whatever outlived the first process.
+    kill_all(&record)?;
+    let settled = settle(store, &record)?;
+    Ok(StopOutcome::Stopped {
+        killed,
+        exit: settled.exit,
+    })
+}
+
+/// `launcher kill`: one signal to the container's first process (init forwards it to the
+/// command; SIGKILL ends the container).
+pub fn kill(store: &Store, name: &str, signal: Signal) -> Result<(), LifecycleError> {
+    let record = existing(store, name)?;
+    let seen = observe(&record);
+    let first = match seen.state {
+        State::Stopped => None,
+        _ => first_process(&record)?,
+    };
+    let Some(first) = first else {
+        return Err(LifecycleError::NotRunning {
+            name: name.to_string(),
+            state: State::Stopped.name(),
+        });
+    };
+    first
+        .signal(signal.number())
+        .map_err(signal_error(&record, format!("send {signal} to")))?;
+    Ok(())
+}
+
+/// `launcher rm`: removes a stopped container's record and logs; with `force`, stops a
+/// running one first (SIGKILL). A damaged record goes only with `force`.
+pub fn remove(store: &Store, name: &str, force: bool) -> Result<(), LifecycleError> {
+    let Some(lock) = store.lock_existing(name)? else {
+        return Err(no_such(store, name));
+    };
+    let record = match store.read(name) {
+        Ok(Some(record)) => record,
+        // A folder without a record: an `up -d` that failed half-way. Nothing runs.
+        Ok(None) => return Ok(store.remove(name, lock)?),
+        Err(_) if force => return Ok(store.remove(name, lock)?),
+        Err(error) => return Err(error.into()),
+    };
+    if !observe_alive(&record) {
+        return Ok(store.remove(name, lock)?);
+    }
+    if !force {
+        return Err(LifecycleError::StillRunning {
+            name: name.to_string(),
+        });
+    }
+    // The monitor takes the lock to record the end: let go of it meanwhile.
+    drop(lock);
+    kill_all(&record)?;
+    if let Ok(Some(monitor)) = ProcessHandle::open(record.monitor_pid, record.monitor_start)
+        && !monitor.wait_exit(Some(AFTER_KILL)).unwrap_or(true)
+    {
+        let _ = monitor.signal(libc::SIGKILL);
+        let _ = monitor.wait_exit(Some(AFTER_KILL));
+    }
+    match store.lock_existing(name)? {
+        Some(lock) => Ok(store.remove(name, lock)?),
+        // Removed meanwhile by another `rm`.
+        None => Ok(()),
+    }
+}
+
+/// `launcher wait`: blocks until the container stops; returns how it ended.
+pub fn wait(store: &Store, name: &str) -> Result<ExitStatus, LifecycleError> {
+    let record = existing(store, name)?;
+    if observe_alive(&record) {
+        if let Ok(Some(monitor)) = ProcessHandle::open(record.monitor_pid, record.monitor_start) {
+            let _ = monitor.wait_exit(None);
+        }
+        // A lost monitor: wait for the container's own processes.
+        if let Ok(Some(first)) = first_process(&record) {
+            let _ = first.wait_exit(None);
+        }
+    }
+    let settled = settle(store, &record)?;
+    settled.exit.ok_or(LifecycleError::ExitUnknown {
+        name: name.to_string(),
+        monitor: settled.monitor_pid,
+    })
+}
+
+/// `launcher exec`: runs `args` in the running container; returns how it ended.
+pub fn exec(
+    store: &Store,
+    name: &str,
+    args: &[String],
+    tty: bool,
+) -> Result<Ended, LifecycleError> {
+    let record = existing(store, name)?;
+    let seen = observe(&record);
+    let (State::Running, Some(pid), Some(start)) = (seen.state, record.pid, record.pid_start)
+    else {
+        return Err(LifecycleError::NotRunning {
+            name: name.to_string(),
+            state: seen.state.name(),
+        });
+    };
+    let request = ExecRequest {
+        pid,
+        start,
+        join: &record.join,
+        args,
+        tty,
+    };
+    exec_in(&request).map_err(|error| LifecycleError::Exec {
+        name: name.to_string(),
+        error,
+    })
+}

@@ -1,0 +1,281 @@
+//! `launcher up -d`: starts the container under a monitor and returns once it runs.
+//!
+//! The launcher takes the container's lock, refuses a name that runs, and forks the monitor,
+//! which writes the record (creating), starts the container, writes it again (running) and
+//! tells the launcher over a pipe: one JSON line, `running`, or the failed step. The launcher
+//! holds the lock until then, so a second `up` of the name waits and then finds it running.
+//! The monitor stays with the container, copies its output to the log files and records how
+//! it ended.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+
+use serde::{Deserialize, Serialize};
+
+use super::logs::LogWriter;
+use super::{LifecycleError, now_ms, observe};
+use crate::plan::{Action, JoinSpec, Origin, Plan};
+use crate::runtime::detach::{self, Stream};
+use crate::runtime::{Ended, Errno, RunError, StepFailed, procfs, sys};
+use crate::state::{ExitStatus, NameLock, Record, State, StateError, Store};
+
+/// A container that `up -d` started.
+#[derive(Debug, Clone)]
+pub struct Detached {
+    pub name: String,
+    pub pid: i32,
+    pub monitor_pid: i32,
+}
+
+/// What the monitor tells the launcher once the container runs, or why it does not.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Ready {
+    Running {
+        pid: i32,
+    },
+    StepFailed {
+        step: usize,
+        errno: i32,
+        detail: String,
+    },
+    Failed {
+        what: String,
+    },
+}
+
+/// A detached container has no terminal: `terminal = true` is refused, at the line that
+/// asks for it. (`"auto"` is off, as the monitor's stdin is /dev/null.)
+pub fn terminal_refused(plan: &Plan) -> Option<Origin> {
+    plan.steps.iter().find_map(|step| match &step.action {
+        Action::Terminal {
+            enabled: Some(true),
+        } => Some(step.origin.clone()),
+        _ => None,
+    })
+}
+
+/// Starts the checked `plan` detached.
+pub fn up_detached(plan: &Plan, store: &Store) -> Result<Detached, LifecycleError> {
+    let name = plan.name.as_str();
+    let lock = store.lock_or_create(name)?;
+    match store.read(name) {
+        Ok(Some(old)) => {
+            let seen = observe(&old);
+            if seen.state != State::Stopped {
+                return Err(LifecycleError::AlreadyRunning {
+                    name: name.to_string(),
+                    pid: old.pid.unwrap_or(old.monitor_pid),
+                    file: old.file,
+                });
+            }
+            // A stopped container of this name is replaced, logs and all.
+            store.remove_logs(name, &lock)?;
+        }
+        Ok(None) => {}
+        Err(error) => return Err(error.into()),
+    }
+    let euid = nix::unistd::geteuid().as_raw();
+    let record = new_record(plan, JoinSpec::from_plan(plan, euid));
+    let (monitor_pid, ready) =
+        detach::fork_monitor(|ready| monitor(plan, store, &lock, record, ready)).map_err(
+            |error| LifecycleError::Monitor {
+                name: name.to_string(),
+                what: error.to_string(),
+            },
+        )?;
+    let message = read_ready(ready);
+    let failed = |lock: NameLock| -> Result<(), StateError> {
+        detach::reap(monitor_pid);
+        store.remove(name, lock)
+    };
+    match message {
+        Some(Ready::Running { pid }) => Ok(Detached {
+            name: name.to_string(),
+            pid,
+            monitor_pid,
+        }),
+        Some(Ready::StepFailed {
+            step,
+            errno,
+            detail,
+        }) => {
+            failed(lock)?;
+            Err(LifecycleError::Step(StepFailed {
+                step,
+                errno: Errno::from_raw(errno),
+                detail,
+            }))
+        }
+        Some(Ready::Failed { what }) => {
+            failed(lock)?;
+            Err(LifecycleError::Monitor {
+                name: name.to_string(),
+                what,
+            })
+        }
+        None => {
+            failed(lock)?;
+            Err(LifecycleError::Monitor {
+                name: name.to_string(),
+                what: "it ended before the container started".into(),
+            })
+        }
+    }
+}
+
+fn read_ready(ready: OwnedFd) -> Option<Ready> {
+    let mut text = String::new();
+    File::from(ready).read_to_string(&mut text).ok()?;
+    serde_json::from_str(text.lines().next()?).ok()
+}
+
+fn new_record(plan: &Plan, join: JoinSpec) -> Record {
+    let file = std::path::absolute(&plan.file).unwrap_or_else(|_| plan.file.clone());
+    let command = plan
+        .exec()
+        .map(|exec| {
+            let mut args = exec.args.clone();
+            if let (Some(first), Some(path)) = (args.first_mut(), &exec.path) {
+                *first = path.clone();
+            }
+            args
+        })
+        .unwrap_or_default();
+    Record {
+        format_version: crate::state::RECORD_FORMAT_VERSION,
+        id: String::new(),
+        name: plan.name.clone(),
+        state: State::Creating,
+        file,
+        command,
+        created_ms: now_ms(),
+        started_ms: None,
+        finished_ms: None,
+        pid: None,
+        pid_start: None,
+        monitor_pid: 0,
+        monitor_start: 0,
+        boot_id: procfs::boot_id(),
+        pid_namespace: plan.namespaces().is_none_or(|ns| ns.pid),
+        exit: None,
+        error: None,
+        stop: crate::state::StopSettings {
+            signal: plan.stop.signal.number(),
+            timeout_ms: plan.stop.timeout.as_millis() as u64,
+        },
+        join,
+        plan: plan.to_json(),
+    }
+}
+
+/// What the monitor knows while the container starts.
+struct Monitor<'a> {
+    store: &'a Store,
+    lock: &'a NameLock,
+    record: Record,
+    ready: Option<File>,
+}
+
+impl Monitor<'_> {
+    fn tell(&mut self, message: &Ready) {
+        if let Some(mut ready) = self.ready.take()
+            && let Ok(mut line) = serde_json::to_vec(message)
+        {
+            line.push(b'\n');
+            // The launcher may be gone (killed); the container runs on regardless.
+            let _ = ready.write_all(&line);
+        }
+    }
+
+    /// The container runs: record it, let go of the launcher's lock, tell the launcher.
+    fn started(&mut self, pid: libc::pid_t) -> Result<(), String> {
+        self.record.state = State::Running;
+        self.record.pid = Some(pid);
+        self.record.pid_start = procfs::stat(pid).map(|s| s.start);
+        self.record.started_ms = Some(now_ms());
+        self.store
+            .write(&self.record, self.lock)
+            .map_err(|e| format!("{e} ({})", e.hint()))?;
+        // The launcher's lock, inherited: from now on the monitor takes the lock anew when
+        // it writes, like any other command.
+        sys::close(self.lock.raw_fd());
+        self.tell(&Ready::Running { pid });
+        Ok(())
+    }
+}
+
+/// The monitor's life, in the forked process; returns its exit status.
+fn monitor(plan: &Plan, store: &Store, lock: &NameLock, record: Record, ready: OwnedFd) -> i32 {
+    let me = sys::getpid();
+    let mut state = Monitor {
+        store,
+        lock,
+        record,
+        ready: Some(File::from(ready)),
+    };
+    state.record.monitor_pid = me;
+    state.record.monitor_start = procfs::stat(me).map_or(0, |s| s.start);
+    state.record.id = format!("{}-{me}", state.record.created_ms);
+    if let Err(error) = store.write(&state.record, lock) {
+        state.tell(&Ready::Failed {
+            what: format!("{error} ({})", error.hint()),
+        });
+        return 125;
+    }
+    let mut logs = LogWriter::new(&store.paths(&plan.name));
+    let ended = detach::run(
+        plan,
+        &mut |pid| state.started(pid),
+        &mut |stream: Stream, bytes: &[u8]| logs.write(stream, bytes),
+    );
+    let mut record = state.record.clone();
+    match ended {
+        Ok(ended) => {
+            record.exit = Some(exit_status(ended));
+        }
+        Err(RunError::Step(failed)) if state.ready.is_some() => {
+            state.tell(&Ready::StepFailed {
+                step: failed.step,
+                errno: failed.errno as i32,
+                detail: failed.detail,
+            });
+            return 125;
+        }
+        Err(error) if state.ready.is_some() => {
+            state.tell(&Ready::Failed {
+                what: error.to_string(),
+            });
+            return 125;
+        }
+        Err(error) => record.error = Some(error.to_string()),
+    }
+    record_end(store, record);
+    0
+}
+
+/// Writes how the container ended, unless the record was removed or replaced meanwhile.
+fn record_end(store: &Store, mut ended: Record) {
+    let Ok(Some(lock)) = store.lock_existing(&ended.name) else {
+        return;
+    };
+    match store.read(&ended.name) {
+        Ok(Some(current)) if current.id == ended.id => {}
+        _ => return,
+    }
+    ended.state = State::Stopped;
+    ended.finished_ms = Some(now_ms());
+    // Nobody is left to report a failure to; the record keeps the old state.
+    let _ = store.write(&ended, &lock);
+}
+
+/// The status `launcher up` would exit with, and the signal when one killed the container.
+pub fn exit_status(ended: Ended) -> ExitStatus {
+    let code = ended.exit_code() as i32;
+    let exited = matches!(ended, Ended::Exited(_));
+    ExitStatus {
+        code,
+        signal: (!exited).then_some(code - 128),
+    }
+}

@@ -1,0 +1,186 @@
+//! The binary's lifecycle commands (`up -d`, `ps`, `stop`, `kill`, `rm`, `logs`, `inspect`,
+//! `exec`, `wait`): each calls the library, prints what it returns, and picks the exit code.
+//! Part of main.rs, in a file of its own for length.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use launcher::diagnostic::{self, Problem, Problems};
+use launcher::lifecycle::{self, LifecycleError, StopOutcome};
+use launcher::plan::{Origin, Signal};
+use launcher::state::Store;
+
+use super::cli::Format;
+use super::{EXIT_USAGE, checked_plan, render_step_failure, style, up_failure_code};
+
+/// Exit status of a lifecycle command that failed (Docker's `docker stop` and friends give 1).
+const EXIT_FAILED: u8 = 1;
+const EXIT_LAUNCHER_FAILED: u8 = 125;
+
+/// `--root`, else `$LAUNCHER_STATE_DIR`, else the default state folder.
+pub fn store(root: Option<PathBuf>) -> Store {
+    let root = root
+        .or_else(|| std::env::var_os("LAUNCHER_STATE_DIR").map(PathBuf::from))
+        .filter(|root| !root.as_os_str().is_empty());
+    Store::new(root.unwrap_or_else(Store::default_root))
+}
+
+fn report(error: &LifecycleError) -> u8 {
+    eprintln!("error: {error}\n  help: {}", error.hint());
+    error.exit_code()
+}
+
+/// Names on the command line become folder names: only valid container names.
+fn valid(names: &[String]) -> Result<(), ExitCode> {
+    for name in names {
+        if let Err(why) = launcher::config::check_name(name) {
+            eprintln!(
+                "error: \"{name}\" is not a container name: {why}\n  help: `launcher ps -a` lists the containers"
+            );
+            return Err(ExitCode::from(EXIT_USAGE));
+        }
+    }
+    Ok(())
+}
+
+pub fn up_detached(file: &Path, args: Vec<String>, store: &Store) -> ExitCode {
+    let (plan, source) = match checked_plan(file, args) {
+        Ok(checked) => checked,
+        Err(failure) => return ExitCode::from(up_failure_code(&failure)),
+    };
+    if let Some(origin) = lifecycle::terminal_refused(&plan) {
+        let message = "a detached container has no terminal";
+        let help = "set `terminal = \"auto\"` or `false` to run it with `up -d`; `launcher exec -t NAME -- /bin/sh` gives a terminal inside it";
+        match origin {
+            Origin::File { key, span, .. } => {
+                let mut problems = Problems::new(source);
+                problems.list.push(
+                    Problem::error("plan::terminal-detached", key, span)
+                        .message(message)
+                        .label("`up -d` cannot give a terminal")
+                        .help(help),
+                );
+                eprint!("{}", diagnostic::render_problems(&problems, style()));
+            }
+            Origin::Default => eprintln!("error: {message}\n  help: {help}"),
+        }
+        return ExitCode::from(EXIT_LAUNCHER_FAILED);
+    }
+    match lifecycle::up_detached(&plan, store) {
+        Ok(started) => {
+            println!("{}", started.name);
+            ExitCode::SUCCESS
+        }
+        Err(LifecycleError::Step(failed)) => {
+            eprint!("{}", render_step_failure(&plan, &source, &failed));
+            ExitCode::from(failed.exit_code(&plan))
+        }
+        Err(error) => ExitCode::from(report(&error)),
+    }
+}
+
+pub fn ps(store: &Store, all: bool, format: Format) -> ExitCode {
+    let (rows, errors) = match lifecycle::list(store, all) {
+        Ok(listed) => listed,
+        Err(error) => return ExitCode::from(report(&error)),
+    };
+    match format {
+        Format::Text => print!("{}", lifecycle::render_rows(&rows)),
+        Format::Json => println!("{:#}", lifecycle::rows_json(&rows)),
+    }
+    for error in &errors {
+        eprintln!("error: {error}\n  help: {}", error.hint());
+    }
+    match errors.is_empty() {
+        true => ExitCode::SUCCESS,
+        false => ExitCode::from(EXIT_FAILED),
+    }
+}
+
+/// Runs `each` for every name; a failure does not stop the others.
+fn for_each(
+    names: &[String],
+    mut each: impl FnMut(&str) -> Result<(), LifecycleError>,
+) -> ExitCode {
+    if let Err(code) = valid(names) {
+        return code;
+    }
+    let mut code = 0;
+    for name in names {
+        if let Err(error) = each(name) {
+            code = report(&error);
+        }
+    }
+    ExitCode::from(code)
+}
+
+pub fn stop(store: &Store, names: &[String], timeout: Option<std::time::Duration>) -> ExitCode {
+    for_each(names, |name| {
+        match lifecycle::stop(store, name, timeout)? {
+            StopOutcome::AlreadyStopped => {
+                eprintln!("launcher: container \"{name}\" was not running")
+            }
+            StopOutcome::Stopped { killed: true, .. } => {
+                eprintln!("launcher: container \"{name}\" did not stop in time: killed (SIGKILL)")
+            }
+            StopOutcome::Stopped { .. } => {}
+        }
+        println!("{name}");
+        Ok(())
+    })
+}
+
+pub fn kill(store: &Store, name: &str, signal: &str) -> ExitCode {
+    let signal = match Signal::parse(signal) {
+        Ok(signal) => signal,
+        Err(why) => {
+            eprintln!("error: {why}\n  help: `kill -l` lists the signals");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    for_each(&[name.to_string()], |name| {
+        lifecycle::kill(store, name, signal)?;
+        println!("{name}");
+        Ok(())
+    })
+}
+
+pub fn rm(store: &Store, names: &[String], force: bool) -> ExitCode {
+    for_each(names, |name| {
+        lifecycle::remove(store, name, force)?;
+        println!("{name}");
+        Ok(())
+    })
+}
+
+pub fn logs(store: &Store, name: &str, follow: bool) -> ExitCode {
+    for_each(&[name.to_string()], |name| {
+        let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+        lifecycle::logs(store, name, follow, &mut out, &mut err)
+    })
+}
+
+pub fn inspect(store: &Store, name: &str) -> ExitCode {
+    for_each(&[name.to_string()], |name| {
+        println!("{:#}", lifecycle::inspect(store, name)?);
+        Ok(())
+    })
+}
+
+pub fn exec(store: &Store, name: &str, command: &[String], tty: bool) -> ExitCode {
+    if let Err(code) = valid(&[name.to_string()]) {
+        return code;
+    }
+    match lifecycle::exec(store, name, command, tty) {
+        Ok(ended) => ExitCode::from(ended.exit_code()),
+        Err(error) => ExitCode::from(report(&error)),
+    }
+}
+
+pub fn wait(store: &Store, name: &str) -> ExitCode {
+    for_each(&[name.to_string()], |name| {
+        let exit = lifecycle::wait(store, name)?;
+        println!("{}", exit.code);
+        Ok(())
+    })
+}
