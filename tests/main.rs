@@ -4,5 +4,6 @@ mod util;
 
 mod corpus;
 mod examples;
+mod lifecycle;
 mod schema;
 mod up;
