@@ -47,9 +47,10 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
-    /// Run the container in the foreground and exit with its command's status.
+    /// Run the container in the foreground and exit with its command's status (or, with -d,
+    /// in the background).
     #[command(
-        after_help = "Examples:\n  sudo launcher up examples/hello/Container.toml\n  launcher up examples/busybox/Container.toml -- echo hi   # replaces `command`\n\nExit status: the command's own; 128+N when killed by signal N; 125 the launcher failed;\n126 the command cannot be run; 127 the command was not found."
+        after_help = "Examples:\n  sudo launcher up examples/hello/Container.toml\n  launcher up examples/busybox/Container.toml -- echo hi   # replaces `command`\n  launcher up -d examples/service/Container.toml           # in the background\n\nExit status: the command's own; 128+N when killed by signal N; 125 the launcher failed;\n126 the command cannot be run; 127 the command was not found."
     )]
     Up {
         /// The Container.toml to run.

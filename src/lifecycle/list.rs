@@ -101,7 +101,7 @@ pub fn render_rows(rows: &[Row]) -> String {
                     _ => row.record.pid.map_or("-".into(), |p| p.to_string()),
                 },
                 status(row, now),
-                row.record.command.join(" "),
+                shortened(&row.record.command.join(" ")),
                 row.record.file.display().to_string(),
             ]
         })
@@ -127,6 +127,16 @@ pub fn render_rows(rows: &[Row]) -> String {
         out.push('\n');
     }
     out
+}
+
+/// A long command, cut to fit a table (`inspect` and `--format json` have it whole).
+fn shortened(command: &str) -> String {
+    const WIDTH: usize = 32;
+    if command.chars().count() <= WIDTH {
+        return command.to_string();
+    }
+    let cut: String = command.chars().take(WIDTH - 3).collect();
+    format!("{cut}...")
 }
 
 /// `ps --format json`: one object per container.

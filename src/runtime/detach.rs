@@ -24,7 +24,7 @@ fn monitor(what: &str) -> impl FnOnce(Errno) -> RunError + '_ {
     }
 }
 
-/// Forks the monitor. The child leaves the caller's session and terminal, puts stdin, stdout
+/// Forks the monitor. The child leaves the caller's session, terminal and folder, puts stdin, stdout
 /// and stderr on /dev/null (so that whoever reads the launcher's output is not kept waiting
 /// by the monitor), runs `body` with the write end of a pipe to the caller, and exits with
 /// what it returns. The caller gets the monitor's pid and the read end of that pipe.
@@ -34,8 +34,10 @@ pub fn fork_monitor(body: impl FnOnce(OwnedFd) -> i32) -> Result<(libc::pid_t, O
     match sys::fork().map_err(monitor("fork the monitor"))? {
         0 => {
             drop(ready_read);
-            let detached =
-                sys::setsid().is_ok() && (0..3).all(|fd| sys::dup2(null.as_raw_fd(), fd).is_ok());
+            // Out of the caller's folder too, so that it does not keep a mount busy.
+            let detached = sys::setsid().is_ok()
+                && sys::chdir(c"/").is_ok()
+                && (0..3).all(|fd| sys::dup2(null.as_raw_fd(), fd).is_ok());
             drop(null);
             let code = if detached { body(ready_write) } else { 125 };
             sys::exit_now(code)
