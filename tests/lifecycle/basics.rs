@@ -280,3 +280,30 @@ fn logs_keep_the_newest_output_within_the_cap() {
     );
     assert!(logs.stdout.len() as u64 <= 2 * cap);
 }
+
+#[test]
+fn the_service_example_runs_detached_as_the_readme_shows() {
+    let lab = Lab::new(Mode::Root);
+    let rootfs = crate::util::repo().join("rootfs");
+    if !rootfs.join("bin/busybox").exists() {
+        crate::util::fill_busybox(&rootfs);
+    }
+    let file = crate::util::repo().join("examples/service/Container.toml");
+    // Its name is fixed, "service": unique within this test's own state folder.
+    lab.names.borrow_mut().push("service".into());
+    lab.up_d(&file);
+    eventually(Duration::from_secs(5), "it ticks", || {
+        text(&lab.run(&["logs", "service"]).stdout).contains("tick 1")
+    });
+    let exec = lab.run(&["exec", "service", "--", "hostname"]);
+    assert_eq!(text(&exec.stdout).trim(), "service");
+    let stopping = Instant::now();
+    let stop = lab.run(&["stop", "service"]);
+    assert_eq!(stop.status.code(), Some(0), "{}", text(&stop.stderr));
+    assert!(
+        stopping.elapsed() < Duration::from_secs(4),
+        "SIGINT did not end it"
+    );
+    assert!(text(&lab.run(&["logs", "service"]).stdout).ends_with("bye\n"));
+    assert_eq!(lab.ps_entry("service").unwrap()["exit_code"], 0);
+}

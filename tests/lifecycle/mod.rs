@@ -32,7 +32,7 @@ pub struct Lab {
     pub mode: Mode,
     root: tempfile::TempDir,
     folders: RefCell<Vec<TempContainer>>,
-    names: RefCell<Vec<String>>,
+    pub names: RefCell<Vec<String>>,
     /// (pid, start time) of every container and monitor process seen: killed at the end if
     /// `rm -f` left any.
     seen: RefCell<Vec<(i32, u64)>>,
@@ -175,8 +175,11 @@ impl Drop for Lab {
             let _ = self.command(&["rm", "-f", name]).output();
         }
         // Whatever `rm -f` could not end (a bug, a damaged record): the processes this test
-        // saw, each checked by its start time so a recycled pid is left alone.
-        for &(pid, start) in self.seen.borrow().iter() {
+        // saw, each checked by its start time so a recycled pid is left alone, and every
+        // monitor started with this test's own state folder (its containers die with it).
+        let mut seen = self.seen.borrow().clone();
+        seen.extend(monitors_of(self.root()));
+        for &(pid, start) in &seen {
             if start_time(pid) == Some(start) {
                 let _ = nix::sys::signal::kill(
                     nix::unistd::Pid::from_raw(pid),
@@ -185,6 +188,25 @@ impl Drop for Lab {
             }
         }
     }
+}
+
+/// The launcher processes whose command line names the state folder `root`.
+fn monitors_of(root: &Path) -> Vec<(i32, u64)> {
+    let needle = root.display().to_string();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<i32>().ok())
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            cmdline
+                .split(|&b| b == 0)
+                .any(|arg| arg == needle.as_bytes())
+        })
+        .filter_map(|pid| Some((pid, start_time(pid)?)))
+        .collect()
 }
 
 pub fn text(bytes: &[u8]) -> String {
