@@ -34,6 +34,10 @@ pub enum Command {
         /// Output format of the diagnostics.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Treat security warnings (CAP_SYS_ADMIN, seccomp unconfined, host network, a
+        /// read-write bind of a host system folder) as errors.
+        #[arg(long)]
+        strict: bool,
     },
     /// Print, step by step, what `up` would do, without doing it.
     #[command(

@@ -25,7 +25,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let store = || manage::store(cli.root.clone());
     match cli.command {
-        Command::Check { file, format } => check(&file, format),
+        Command::Check {
+            file,
+            format,
+            strict,
+        } => check(&file, format, strict),
         Command::Plan { file, format } => plan(&file, format),
         Command::Up {
             file,
@@ -120,14 +124,32 @@ fn report_failure(failure: &Failure, format: Format) -> u8 {
     }
 }
 
-fn check(file: &Path, format: Format) -> ExitCode {
+fn check(file: &Path, format: Format, strict: bool) -> ExitCode {
     match checked_plan(file, Vec::new()) {
         Ok((plan, source)) => {
-            match format {
-                Format::Json => println!("{:#}", Problems::new(source).to_json()),
-                Format::Text => println!("{}: valid, {} steps", file.display(), plan.steps.len()),
+            // The security lint reads the file as written; loading it again costs a
+            // millisecond, and only `check` pays it.
+            let mut warnings = Problems::new(source);
+            if let Ok(loaded) = config::load(file) {
+                warnings.list = config::lint(&loaded, &plan);
             }
-            ExitCode::SUCCESS
+            if strict {
+                for problem in &mut warnings.list {
+                    problem.level = diagnostic::Level::Error;
+                }
+            }
+            match format {
+                Format::Json => println!("{:#}", warnings.to_json()),
+                Format::Text if warnings.list.is_empty() => {
+                    println!("{}: valid, {} steps", file.display(), plan.steps.len())
+                }
+                Format::Text => eprint!("{}", diagnostic::render_problems(&warnings, style())),
+            }
+            if warnings.errors() > 0 {
+                ExitCode::from(EXIT_INVALID)
+            } else {
+                ExitCode::SUCCESS
+            }
         }
         Err(failure) => ExitCode::from(report_failure(&failure, format)),
     }
@@ -136,12 +158,14 @@ fn check(file: &Path, format: Format) -> ExitCode {
 fn plan(file: &Path, format: Format) -> ExitCode {
     match checked_plan(file, Vec::new()) {
         Ok((plan, _)) => {
-            let mut out = std::io::stdout().lock();
+            // One buffer, written at once: stdout is line-buffered, and a plan of a thousand
+            // mounts is tens of thousands of lines.
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             let written = match format {
                 Format::Json => writeln!(out, "{:#}", plan.to_json()),
                 Format::Text => write!(out, "{plan}"),
             };
-            if written.is_err() {
+            if written.and_then(|()| out.flush()).is_err() {
                 return ExitCode::from(EXIT_USAGE);
             }
             ExitCode::SUCCESS
@@ -185,7 +209,12 @@ fn up(file: &Path, args: Vec<String>) -> ExitCode {
         Err(failure) => return ExitCode::from(up_failure_code(&failure)),
     };
     match runtime::up(&plan) {
-        Ok(ended) => ExitCode::from(ended.exit_code()),
+        Ok(ended) => {
+            if let Some(why) = ended.explain() {
+                eprintln!("launcher: container \"{}\" {why}", plan.name);
+            }
+            ExitCode::from(ended.exit_code())
+        }
         Err(RunError::Step(failed)) => {
             eprint!("{}", render_step_failure(&plan, &source, &failed));
             ExitCode::from(failed.exit_code(&plan))

@@ -5,5 +5,6 @@ mod util;
 mod corpus;
 mod examples;
 mod lifecycle;
+mod limits;
 mod schema;
 mod up;

@@ -76,6 +76,21 @@ pub struct ContainerFile {
     /// Default: `SIGTERM`, then SIGKILL after 10 seconds.
     #[serde(default)]
     pub stop: super::stop::StopTable,
+
+    /// Resource limits, enforced with cgroups (v2, or the v1 controllers). Default: none, and
+    /// then no cgroup is made.
+    #[serde(default)]
+    pub resources: ResourcesTable,
+
+    /// Per-process limits (setrlimit), inherited by every process of the container. Default:
+    /// the launcher's own.
+    #[serde(default)]
+    pub rlimits: RlimitsTable,
+
+    /// Security settings. Default: Docker's capabilities, no new privileges, the default seccomp
+    /// profile, masked and read-only paths of /proc and /sys.
+    #[serde(default)]
+    pub security: SecurityTable,
 }
 
 /// `rootfs = "path"` or a `[rootfs]` table.
@@ -266,4 +281,171 @@ impl<'de> Deserialize<'de> for RootfsSpec {
         }
         deserializer.deserialize_any(Visitor)
     }
+}
+
+/// `[resources]`: limits for the whole container, in its own cgroup under `launcher/`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResourcesTable {
+    /// Memory limit: bytes or a size such as `"256MiB"`. Past it the kernel reclaims, then
+    /// kills (reported as "out of memory", status 137). Default: no limit.
+    #[schemars(with = "Option<Size>")]
+    pub memory: Option<Spanned<Size>>,
+
+    /// Memory plus swap, as Docker's `--memory-swap`: at least `memory`; equal to it means no
+    /// swap. Needs `memory`. Default: no swap limit of its own.
+    #[schemars(with = "Option<Size>")]
+    pub memory_swap: Option<Spanned<Size>>,
+
+    /// CPU time, in CPUs: `1.5` is 150 ms of CPU per 100 ms period (quota/period). At least
+    /// 0.01. Default: no limit.
+    #[schemars(with = "Option<f64>")]
+    pub cpus: Option<Spanned<f64>>,
+
+    /// Relative CPU weight under contention, 1 to 10000 (cgroup v2 `cpu.weight`; v1 shares are
+    /// derived from it). Default: 100, the kernel's.
+    #[schemars(with = "Option<u64>")]
+    pub cpu_weight: Option<Spanned<u64>>,
+
+    /// Most processes and threads the container may have at once. Default: no limit.
+    #[schemars(with = "Option<u64>")]
+    pub pids: Option<Spanned<u64>>,
+}
+
+/// `[rlimits]`: each is a number (soft and hard), `"unlimited"`, or `{ soft = N, hard = N }`.
+/// A hard limit above the launcher's own needs CAP_SYS_RESOURCE and no user namespace.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RlimitsTable {
+    /// RLIMIT_AS: address space, bytes.
+    #[serde(rename = "as")]
+    #[schemars(rename = "as", with = "Option<Rlimit>")]
+    pub address_space: Option<Spanned<Rlimit>>,
+    /// RLIMIT_CORE: core file size, bytes.
+    #[schemars(with = "Option<Rlimit>")]
+    pub core: Option<Spanned<Rlimit>>,
+    /// RLIMIT_CPU: CPU time, seconds.
+    #[schemars(with = "Option<Rlimit>")]
+    pub cpu: Option<Spanned<Rlimit>>,
+    /// RLIMIT_DATA: data segment, bytes.
+    #[schemars(with = "Option<Rlimit>")]
+    pub data: Option<Spanned<Rlimit>>,
+    /// RLIMIT_FSIZE: file size, bytes.
+    #[schemars(with = "Option<Rlimit>")]
+    pub fsize: Option<Spanned<Rlimit>>,
+    /// RLIMIT_LOCKS: file locks.
+    #[schemars(with = "Option<Rlimit>")]
+    pub locks: Option<Spanned<Rlimit>>,
+    /// RLIMIT_MEMLOCK: locked memory, bytes.
+    #[schemars(with = "Option<Rlimit>")]
+    pub memlock: Option<Spanned<Rlimit>>,
+    /// RLIMIT_MSGQUEUE: POSIX message queues, bytes.
+    #[schemars(with = "Option<Rlimit>")]
+    pub msgqueue: Option<Spanned<Rlimit>>,
+    /// RLIMIT_NICE: ceiling of the nice value (20 - limit).
+    #[schemars(with = "Option<Rlimit>")]
+    pub nice: Option<Spanned<Rlimit>>,
+    /// RLIMIT_NOFILE: open files.
+    #[schemars(with = "Option<Rlimit>")]
+    pub nofile: Option<Spanned<Rlimit>>,
+    /// RLIMIT_NPROC: processes of the user.
+    #[schemars(with = "Option<Rlimit>")]
+    pub nproc: Option<Spanned<Rlimit>>,
+    /// RLIMIT_RSS: resident set, bytes (ignored by Linux, accepted for compatibility).
+    #[schemars(with = "Option<Rlimit>")]
+    pub rss: Option<Spanned<Rlimit>>,
+    /// RLIMIT_RTPRIO: real-time priority.
+    #[schemars(with = "Option<Rlimit>")]
+    pub rtprio: Option<Spanned<Rlimit>>,
+    /// RLIMIT_RTTIME: real-time CPU time, microseconds.
+    #[schemars(with = "Option<Rlimit>")]
+    pub rttime: Option<Spanned<Rlimit>>,
+    /// RLIMIT_SIGPENDING: queued signals.
+    #[schemars(with = "Option<Rlimit>")]
+    pub sigpending: Option<Spanned<Rlimit>>,
+    /// RLIMIT_STACK: stack size, bytes.
+    #[schemars(with = "Option<Rlimit>")]
+    pub stack: Option<Spanned<Rlimit>>,
+}
+
+/// One rlimit: a number for both soft and hard, `"unlimited"`, or a table.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Rlimit {
+    /// Soft and hard limit.
+    Both(LimitValue),
+    /// Separate soft and hard limits; soft at most hard.
+    Pair {
+        /// The limit the kernel enforces; a process may raise it up to `hard`.
+        soft: LimitValue,
+        /// The ceiling of `soft`.
+        hard: LimitValue,
+    },
+}
+
+/// A number, or `"unlimited"`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum LimitValue {
+    /// A count, bytes or seconds, per the limit.
+    Number(u64),
+    /// `"unlimited"`.
+    Word(Unlimited),
+}
+
+/// The word `"unlimited"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Unlimited {
+    /// No limit.
+    Unlimited,
+}
+
+/// `[security]`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityTable {
+    /// Capabilities, from Docker's default 14 (CHOWN, DAC_OVERRIDE, FSETID, FOWNER, MKNOD,
+    /// NET_RAW, SETGID, SETUID, SETFCAP, SETPCAP, NET_BIND_SERVICE, SYS_CHROOT, KILL,
+    /// AUDIT_WRITE): `add` and `drop` take names with or without `CAP_`, or `"ALL"`. They set
+    /// the bounding, permitted, effective and inheritable sets; the ambient set is left empty.
+    #[serde(default)]
+    pub capabilities: CapabilitiesTable,
+
+    /// Set no_new_privs: no exec can gain privileges (setuid, file capabilities).
+    /// Default: `true`.
+    #[schemars(with = "Option<bool>")]
+    pub no_new_privileges: Option<Spanned<bool>>,
+
+    /// `"default"` (an allow-list at least as strict as Docker's), `"unconfined"`, or the path
+    /// of a Docker/OCI JSON profile, relative to this file. Default: `"default"`.
+    #[schemars(with = "Option<String>")]
+    pub seccomp: Option<Spanned<String>>,
+
+    /// Paths hidden from the container, added to the defaults (/proc/kcore, /proc/keys,
+    /// /proc/timer_list, /proc/sched_debug, /proc/acpi, /proc/scsi, /sys/firmware, ...):
+    /// a file is covered with /dev/null, a folder with an empty read-only tmpfs.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub masked_paths: Vec<Spanned<String>>,
+
+    /// Paths made read-only, added to the defaults (/proc/sys, /proc/sysrq-trigger,
+    /// /proc/irq, /proc/bus, /proc/fs).
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub readonly_paths: Vec<Spanned<String>>,
+}
+
+/// `capabilities = { add = [...], drop = [...] }`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CapabilitiesTable {
+    /// Capabilities added to the default set (`"NET_ADMIN"`, `"CAP_SYS_PTRACE"`, `"ALL"`).
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub add: Vec<Spanned<String>>,
+    /// Capabilities removed, after `add` (`"ALL"` removes every one).
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub drop: Vec<Spanned<String>>,
 }

@@ -16,6 +16,18 @@ use crate::diagnostic::{Problem, Problems, SourceFile};
 use file::ContainerFile;
 
 pub use validate::plan;
+
+/// Security warnings about the file (`check` shows them; `check --strict` fails on them).
+pub fn lint(loaded: &Loaded, plan: &crate::plan::Plan) -> Vec<Problem> {
+    let capabilities = plan
+        .find(|a| match a {
+            crate::plan::Action::Capabilities { set } => Some(set),
+            _ => None,
+        })
+        .cloned()
+        .unwrap_or_default();
+    validate::security::lint(&loaded.file, &capabilities)
+}
 pub use values::{check_name, parse_mode, parse_size};
 
 /// A Container.toml that parsed and has the right shape.
@@ -68,6 +80,18 @@ pub fn parse(source: SourceFile) -> Result<Loaded, LoadError> {
     if !syntax_errors.is_empty() {
         return Err(LoadError::Invalid(problems));
     }
+    // serde first: a valid file (the common case) costs no schema. Only when it fails does
+    // the shape check walk the file against the schema, to report every problem at once.
+    let deserializer = toml::de::Deserializer::from(document.clone());
+    let serde_error: toml::de::Error = match serde::Deserialize::deserialize(deserializer) {
+        Ok(file) => {
+            return Ok(Loaded {
+                source: problems.source,
+                file,
+            });
+        }
+        Err(error) => error,
+    };
     let schema = crate::schema::container_schema();
     let first_line = 0..text.find('\n').unwrap_or(text.len());
     shape::ShapeChecker::new(&schema).check_document(
@@ -75,23 +99,11 @@ pub fn parse(source: SourceFile) -> Result<Loaded, LoadError> {
         first_line,
         &mut problems.list,
     );
-    if !problems.list.is_empty() {
-        return Err(LoadError::Invalid(problems));
+    if problems.list.is_empty() {
+        // The shape check found nothing serde did: still point at the file.
+        problems.list.push(syntax_problem(&serde_error, &text));
     }
-    let deserializer = toml::de::Deserializer::from(document);
-    match serde::Deserialize::deserialize(deserializer) {
-        Ok(file) => Ok(Loaded {
-            source: problems.source,
-            file,
-        }),
-        Err(error) => {
-            // The shape check accepts what serde accepts; this is a safety net that still
-            // points at the file.
-            let error: toml::de::Error = error;
-            problems.list.push(syntax_problem(&error, &text));
-            Err(LoadError::Invalid(problems))
-        }
-    }
+    Err(LoadError::Invalid(problems))
 }
 
 /// The span of a key's value in a Container.toml, by its path (`mount[2].source`,

@@ -8,6 +8,11 @@ use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 
+#[path = "resources.rs"]
+mod resources;
+#[path = "security.rs"]
+pub(super) mod security;
+
 use super::Loaded;
 use super::file::{ContainerFile, MountEntry, MountType, NetMode, RootfsSpec, Size, Switch};
 use super::values::{check_hostname, check_name, container_path, parse_mode, parse_size};
@@ -94,6 +99,13 @@ impl Builder<'_> {
         let ns_origin = self.section_origin("namespaces");
         let net = namespaces.net;
         self.push(Action::Namespaces(namespaces), ns_origin);
+        let resources = self.resources(file);
+        let rlimits = self.rlimits(file);
+        let security = self.security(file);
+        // From the parent, before the child runs a step: setup is accounted and limited too.
+        if let Some((cgroup, origin)) = resources {
+            self.push(Action::Cgroup(cgroup), origin);
+        }
         // Before any mount: a mount made while / is shared would appear on the host.
         self.push(Action::PrivatePropagation, Origin::Default);
         let rootfs_origin = self.origin("rootfs", &file.rootfs);
@@ -148,6 +160,20 @@ impl Builder<'_> {
             let origin = self.net_origin(file);
             self.push(Action::LoopbackUp, origin);
         }
+        // After every mount, so that nothing is mounted over a mask; before pivot_root, while
+        // the paths are still reached through the new root's descriptor.
+        self.push(
+            Action::MaskPaths {
+                paths: security.masked.0,
+            },
+            security.masked.1,
+        );
+        self.push(
+            Action::ReadonlyPaths {
+                paths: security.readonly.0,
+            },
+            security.readonly.1,
+        );
         self.push(Action::PivotRoot, Origin::Default);
         // After pivot_root: the pseudo-terminal comes from the container's own devpts, so
         // that it is named in the container and /dev/console can be bound to it.
@@ -174,8 +200,27 @@ impl Builder<'_> {
         if let Some((hostname, origin)) = hostname {
             self.push(Action::Hostname { hostname }, origin);
         }
+        if let Some((limits, origin)) = rlimits {
+            self.push(Action::Rlimits { limits }, origin);
+        }
         self.push(Action::Workdir { path: workdir.0 }, workdir.1);
         self.push(Action::User(user.0), user.1);
+        // Loading a filter without no_new_privs needs CAP_SYS_ADMIN: then it goes before the
+        // capabilities are dropped; otherwise last, so it filters as little setup as it can.
+        let seccomp = Action::Seccomp(security.seccomp.0);
+        if security.no_new_privileges.is_none() {
+            self.push(seccomp.clone(), security.seccomp.1.clone());
+        }
+        self.push(
+            Action::Capabilities {
+                set: security.capabilities.0,
+            },
+            security.capabilities.1,
+        );
+        if let Some(origin) = security.no_new_privileges {
+            self.push(Action::NoNewPrivileges, origin);
+            self.push(seccomp, security.seccomp.1);
+        }
         self.push(Action::CloseFds, Origin::Default);
         self.push(Action::Exec(exec.0), exec.1);
         name

@@ -234,6 +234,7 @@ fn monitor(plan: &Plan, store: &Store, lock: &NameLock, record: Record, ready: O
     match ended {
         Ok(ended) => {
             record.exit = Some(exit_status(ended));
+            record.error = ended.explain();
         }
         Err(RunError::Step(failed)) if state.ready.is_some() => {
             state.tell(&Ready::StepFailed {

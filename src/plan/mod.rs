@@ -13,7 +13,10 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-pub use step::{Action, DevSetup, Exec, IdMap, MountKind, MountSpec, NamespaceSet, UserIds};
+pub use step::{
+    Action, CgroupPlan, CgroupWrite, DevSetup, Exec, IdMap, MountKind, MountSpec, NamespaceSet,
+    RlimitSpec, SeccompPlan, UserIds, human_size,
+};
 
 pub use join::JoinSpec;
 pub use stop::{Signal, StopPolicy, human_duration, parse_duration};

@@ -16,6 +16,9 @@ pub enum Action {
     Namespaces(NamespaceSet),
     /// Write the user namespace's uid and gid maps (from the parent, `setgroups` denied first).
     IdMaps { uid: IdMap, gid: IdMap },
+    /// Create the container's cgroup under `launcher/`, write its limits and move the first
+    /// process in, from the parent, before the child runs any step.
+    Cgroup(CgroupPlan),
     /// Give the container a pseudo-terminal; `None` decides at start (stdin a tty or not).
     Terminal { enabled: Option<bool> },
     /// Make every mount under `/` a slave of the host's, before any other mount, so that no
@@ -31,16 +34,29 @@ pub enum Action {
     Dev(DevSetup),
     /// Bring the loopback interface of the new network namespace up.
     LoopbackUp,
+    /// Hide paths: /dev/null over files, an empty read-only tmpfs over folders.
+    MaskPaths { paths: Vec<String> },
+    /// Make paths read-only (bound onto themselves, read-only).
+    ReadonlyPaths { paths: Vec<String> },
     /// Switch the root to the new root and detach the old one.
     PivotRoot,
     /// Make `/` read-only, after every mount point inside it exists.
     ReadonlyRoot,
     /// Set the hostname in the new UTS namespace.
     Hostname { hostname: String },
+    /// Set resource limits (setrlimit).
+    Rlimits { limits: Vec<RlimitSpec> },
     /// Change to the working folder, checked to be inside the new root.
     Workdir { path: String },
     /// Switch to the command's groups, gid and uid.
     User(UserIds),
+    /// Reduce the bounding, permitted, effective and inheritable sets to `set`; clear ambient.
+    Capabilities { set: Vec<String> },
+    /// PR_SET_NO_NEW_PRIVS: no exec gains privileges.
+    NoNewPrivileges,
+    /// Load the seccomp filter: the last step before exec (or before capabilities are dropped
+    /// when `no_new_privileges = false`, since loading then needs CAP_SYS_ADMIN).
+    Seccomp(SeccompPlan),
     /// Close every file descriptor but stdin, stdout and stderr.
     CloseFds,
     /// Run the command.
@@ -66,6 +82,55 @@ pub struct IdMap {
     pub inside: u32,
     pub outside: u32,
     pub count: u32,
+}
+
+/// Limits of the container's cgroup, and, once preflight has looked at the host, the files
+/// written for them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CgroupPlan {
+    pub memory: Option<u64>,
+    /// Memory plus swap (Docker's `--memory-swap`).
+    pub memory_swap: Option<u64>,
+    /// CPU quota and period, in microseconds.
+    pub cpu_quota: Option<(u64, u64)>,
+    pub cpu_weight: Option<u64>,
+    pub pids: Option<u64>,
+    /// "v1" or "v2"; set by preflight.
+    pub version: Option<String>,
+    /// The cgroup folders (one per v1 controller, one for v2); set by preflight.
+    pub paths: Vec<String>,
+    /// The files written, in order; set by preflight.
+    pub writes: Vec<CgroupWrite>,
+}
+
+/// One cgroup file and the value written to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CgroupWrite {
+    pub file: String,
+    pub value: String,
+}
+
+/// One rlimit; `None` is unlimited.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RlimitSpec {
+    /// The key in `[rlimits]`: "nofile".
+    pub name: String,
+    pub soft: Option<u64>,
+    pub hard: Option<u64>,
+}
+
+/// The seccomp profile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SeccompPlan {
+    /// "default", "unconfined", or the profile's path.
+    pub profile: String,
+    /// Size of the compiled BPF program, in bytes; set by preflight.
+    pub size: Option<usize>,
+    /// Syscall names the profile lists that this machine's libseccomp does not know.
+    pub unknown_names: Vec<String>,
+    /// The compiled program; set by preflight.
+    #[serde(skip)]
+    pub bpf: Vec<u8>,
 }
 
 /// The kinds of mount, with what each one needs.
@@ -159,6 +224,34 @@ impl fmt::Display for Action {
             Action::Mount(spec) => write!(f, "{spec}"),
             Action::Dev(dev) => write!(f, "mount /dev: tmpfs, {}, pts, shm", dev.devices.join(" ")),
             Action::LoopbackUp => f.write_str("bring loopback up"),
+            Action::Cgroup(cgroup) => write!(f, "{cgroup}"),
+            Action::MaskPaths { paths } => write!(f, "mask {}", paths.join(" ")),
+            Action::ReadonlyPaths { paths } => write!(f, "make read-only {}", paths.join(" ")),
+            Action::Rlimits { limits } => {
+                let list: Vec<String> = limits
+                    .iter()
+                    .map(|l| format!("{}={}/{}", l.name, limit_text(l.soft), limit_text(l.hard)))
+                    .collect();
+                write!(f, "set rlimits (soft/hard): {}", list.join(" "))
+            }
+            Action::Capabilities { set } => {
+                let names: Vec<&str> = set.iter().map(|c| c.trim_start_matches("CAP_")).collect();
+                if names.is_empty() {
+                    f.write_str("capabilities: none")
+                } else {
+                    write!(f, "capabilities ({}): {}", names.len(), names.join(" "))
+                }
+            }
+            Action::NoNewPrivileges => f.write_str("set no_new_privs"),
+            Action::Seccomp(seccomp) => match seccomp.size {
+                _ if seccomp.profile == "unconfined" => f.write_str("seccomp: none (unconfined)"),
+                Some(size) => write!(
+                    f,
+                    "load seccomp profile \"{}\" ({size} bytes of BPF)",
+                    seccomp.profile
+                ),
+                None => write!(f, "load seccomp profile \"{}\"", seccomp.profile),
+            },
             Action::PivotRoot => f.write_str("pivot_root into the new root, detach the old one"),
             Action::ReadonlyRoot => f.write_str("make / read-only"),
             Action::Hostname { hostname } => write!(f, "set hostname \"{hostname}\""),
@@ -269,6 +362,46 @@ impl fmt::Display for Exec {
             }
         }
         Ok(())
+    }
+}
+
+fn limit_text(value: Option<u64>) -> String {
+    value.map_or_else(|| "unlimited".to_string(), |v| v.to_string())
+}
+
+impl fmt::Display for CgroupPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.writes.is_empty() {
+            let writes: Vec<String> = self
+                .writes
+                .iter()
+                .map(|w| format!("{}={}", w.file, w.value))
+                .collect();
+            return write!(
+                f,
+                "cgroup {} {}: {}",
+                self.version.as_deref().unwrap_or(""),
+                self.paths.join(" "),
+                writes.join(" ")
+            );
+        }
+        let mut parts = Vec::new();
+        if let Some(memory) = self.memory {
+            parts.push(format!("memory {}", human_size(memory)));
+        }
+        if let Some(swap) = self.memory_swap {
+            parts.push(format!("memory+swap {}", human_size(swap)));
+        }
+        if let Some((quota, period)) = self.cpu_quota {
+            parts.push(format!("cpu {quota}/{period} us"));
+        }
+        if let Some(weight) = self.cpu_weight {
+            parts.push(format!("cpu weight {weight}"));
+        }
+        if let Some(pids) = self.pids {
+            parts.push(format!("pids {pids}"));
+        }
+        write!(f, "cgroup with {}", parts.join(", "))
     }
 }
 

@@ -3,6 +3,9 @@
 //! user namespaces are allowed. Fills in what only the host can tell: "auto" user namespaces,
 //! the id maps, the command's path, the user's ids.
 
+mod cgroups;
+mod limits;
+pub mod seccomp;
 mod view;
 
 use std::os::unix::fs::PermissionsExt;
@@ -54,6 +57,7 @@ pub fn check(plan: &mut Plan, source: &SourceFile, caller: Caller) -> Result<(),
             _ => {}
         }
     }
+    limits::check(plan, user_ns && caller.uid != 0, user_ns, &mut problems);
     if user_ns && let Some((uid, gid)) = map_ids {
         // Without newuidmap, an unprivileged user can map exactly one id: its own, onto the
         // container user's. As root, the same single mapping keeps things predictable.

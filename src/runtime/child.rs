@@ -6,7 +6,7 @@ use std::os::fd::{AsFd, OwnedFd, RawFd};
 use super::prepare::{ExecOp, Op, Prepared};
 use super::rootfs::{self, Failure};
 use super::sys::{self, Errno};
-use super::{channel, init, mounts, tty};
+use super::{channel, init, mounts, security, tty};
 
 /// What the child inherits from the parent, besides the plan.
 pub struct ChildContext {
@@ -137,6 +137,10 @@ fn step(
             groups,
             set_groups,
         } => {
+            // Keep the permitted capabilities across the uid change; the capabilities step
+            // then reduces them to the container's set.
+            sys::prctl(libc::PR_SET_KEEPCAPS, 1)
+                .map_err(|e| (e, "keep capabilities across the uid change".into()))?;
             if *set_groups {
                 sys::setgroups(groups)
                     .map_err(|e| (e, format!("set supplementary groups {groups:?}")))?;
@@ -147,6 +151,12 @@ fn step(
             sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong)
                 .map_err(|e| (e, "set the parent-death signal".into()))
         }
+        Op::Mask(paths) => mounts::mask(root.as_ref().ok_or_else(no_root)?.as_fd(), paths),
+        Op::Readonly(paths) => mounts::readonly(root.as_ref().ok_or_else(no_root)?.as_fd(), paths),
+        Op::Rlimits(limits) => security::apply_rlimits(limits),
+        Op::Capabilities(keep) => security::apply_capabilities(keep),
+        Op::NoNewPrivileges => security::apply_no_new_privileges(),
+        Op::Seccomp(program) => security::apply_seccomp(program),
         Op::CloseFds => {
             sys::cloexec_from(3).map_err(|e| (e, "mark inherited descriptors close-on-exec".into()))
         }

@@ -2,6 +2,7 @@
 //! the first ones in the parent (namespaces, id maps), the rest in the container's first
 //! process, and stays as the container's monitor until the command ends.
 
+mod cgroups;
 mod channel;
 mod child;
 pub mod detach;
@@ -13,6 +14,7 @@ mod prepare;
 mod process;
 pub mod procfs;
 mod rootfs;
+mod security;
 pub mod sys;
 mod tty;
 
@@ -20,6 +22,7 @@ use std::fmt;
 
 use crate::plan::Plan;
 
+pub use security::rlimit_resource;
 pub use sys::Errno;
 
 /// A step that failed, as reported by the process that ran it.
@@ -98,14 +101,30 @@ pub enum Ended {
     Exited(i32),
     /// The command (or the container's init) was killed by this signal.
     Signaled(i32),
+    /// The kernel killed a process of the container for lack of memory (`resources.memory`).
+    OutOfMemory { limit: Option<u64> },
 }
 
 impl Ended {
+    /// A line for the user when the end needs explaining ("killed: out of memory, limit
+    /// 32 MiB"); `None` for a plain exit.
+    pub fn explain(self) -> Option<String> {
+        match self {
+            Ended::OutOfMemory { limit: Some(limit) } => Some(format!(
+                "killed: out of memory, limit {}",
+                crate::plan::human_size(limit)
+            )),
+            Ended::OutOfMemory { limit: None } => Some("killed: out of memory".into()),
+            _ => None,
+        }
+    }
+
     /// The launcher's exit status: the command's own code, or 128 + the signal.
     pub fn exit_code(self) -> u8 {
         match self {
             Ended::Exited(code) => (code & 0xff) as u8,
             Ended::Signaled(signal) => (128 + signal).min(255) as u8,
+            Ended::OutOfMemory { .. } => 128 + libc::SIGKILL as u8,
         }
     }
 }

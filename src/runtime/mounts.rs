@@ -174,3 +174,53 @@ pub fn dev(root: BorrowedFd<'_>, op: &DevOp) -> Result<(), Failure> {
     }
     Ok(())
 }
+
+/// Hides each path that exists: a file under /dev/null, a folder under an empty read-only
+/// tmpfs. A path that does not exist has nothing to hide.
+pub fn mask(root: BorrowedFd<'_>, paths: &[std::ffi::CString]) -> Result<(), Failure> {
+    for path in paths {
+        let shown = format!("/{}", path.to_string_lossy());
+        let target = match sys::open_in_root(root, path, libc::O_PATH) {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT) => continue,
+            Err(e) => return Err((e, format!("open {shown} to mask it"))),
+        };
+        let is_dir = sys::is_dir(target.as_fd()).map_err(|e| (e, format!("stat {shown}")))?;
+        let cover = if is_dir {
+            sys::new_mount(
+                c"tmpfs",
+                &[(c"size", Some(c"0")), (c"mode", Some(c"0"))],
+                sys::MOUNT_ATTR_READONLY
+                    | sys::MOUNT_ATTR_NOSUID
+                    | sys::MOUNT_ATTR_NODEV
+                    | sys::MOUNT_ATTR_NOEXEC,
+            )
+        } else {
+            let null = sys::open_in_root(root, c"dev/null", libc::O_PATH)
+                .map_err(|e| (e, "open the container's /dev/null".to_string()))?;
+            sys::clone_tree_at(null.as_fd(), false)
+        }
+        .map_err(|e| (e, format!("make the cover for {shown}")))?;
+        sys::attach(cover.as_fd(), target.as_fd()).map_err(|e| (e, format!("mask {shown}")))?;
+    }
+    Ok(())
+}
+
+/// Makes each path that exists read-only, by binding it onto itself read-only.
+pub fn readonly(root: BorrowedFd<'_>, paths: &[std::ffi::CString]) -> Result<(), Failure> {
+    for path in paths {
+        let shown = format!("/{}", path.to_string_lossy());
+        let target = match sys::open_in_root(root, path, libc::O_PATH) {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT) => continue,
+            Err(e) => return Err((e, format!("open {shown} to make it read-only"))),
+        };
+        let tree = sys::clone_tree_at(target.as_fd(), true)
+            .map_err(|e| (e, format!("bind {shown} onto itself")))?;
+        sys::set_readonly(tree.as_fd(), true)
+            .map_err(|e| (e, format!("make {shown} read-only")))?;
+        sys::attach(tree.as_fd(), target.as_fd())
+            .map_err(|e| (e, format!("make {shown} read-only")))?;
+    }
+    Ok(())
+}

@@ -21,6 +21,8 @@ pub struct Prepared {
     pub user_ns: bool,
     /// A pseudo-terminal (decided now for `terminal = "auto"`).
     pub terminal: bool,
+    /// The container's cgroup, made by the parent.
+    pub cgroup: Option<crate::plan::CgroupPlan>,
     pub ops: Vec<Op>,
 }
 
@@ -48,6 +50,15 @@ pub enum Op {
     },
     CloseFds,
     Exec(ExecOp),
+    /// Paths to hide, relative to the new root.
+    Mask(Vec<CString>),
+    /// Paths to make read-only, relative to the new root.
+    Readonly(Vec<CString>),
+    Rlimits(Vec<(libc::__rlimit_resource_t, libc::rlimit)>),
+    Capabilities(caps::CapsHashSet),
+    NoNewPrivileges,
+    /// A compiled seccomp program (struct sock_filter array), or none (unconfined).
+    Seccomp(Vec<libc::sock_filter>),
 }
 
 pub struct MountOp {
@@ -113,6 +124,7 @@ pub fn prepare(plan: &Plan) -> Result<Prepared, RunError> {
         id_maps: None,
         user_ns: false,
         terminal: false,
+        cgroup: None,
         ops: Vec::with_capacity(plan.steps.len()),
     };
     for (i, step) in plan.steps.iter().enumerate() {
@@ -174,6 +186,16 @@ pub fn prepare(plan: &Plan) -> Result<Prepared, RunError> {
                 }
             }
             Action::CloseFds => Op::CloseFds,
+            Action::Cgroup(cgroup) => {
+                prepared.cgroup = Some(cgroup.clone());
+                Op::Parent
+            }
+            Action::MaskPaths { paths } => Op::Mask(relative_paths(paths, i)?),
+            Action::ReadonlyPaths { paths } => Op::Readonly(relative_paths(paths, i)?),
+            Action::Rlimits { limits } => Op::Rlimits(super::security::rlimits(limits)),
+            Action::Capabilities { set } => Op::Capabilities(super::security::capability_set(set)),
+            Action::NoNewPrivileges => Op::NoNewPrivileges,
+            Action::Seccomp(seccomp) => Op::Seccomp(super::security::bpf_program(&seccomp.bpf)),
             Action::Exec(exec) => {
                 let program = exec
                     .path
@@ -199,6 +221,13 @@ pub fn prepare(plan: &Plan) -> Result<Prepared, RunError> {
         prepared.ops.push(op);
     }
     Ok(prepared)
+}
+
+fn relative_paths(paths: &[String], step: usize) -> Result<Vec<CString>, RunError> {
+    paths
+        .iter()
+        .map(|p| c(p.trim_start_matches('/'), step, "path"))
+        .collect()
 }
 
 fn mount_op(spec: &MountSpec, step: usize) -> Result<MountOp, RunError> {

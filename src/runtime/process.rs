@@ -4,6 +4,7 @@
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
+use super::cgroups::Cgroup;
 use super::child::{self, ChildContext};
 use super::init::status_code;
 use super::prepare::Prepared;
@@ -96,6 +97,19 @@ pub fn run(plan: &Plan, prepared: &Prepared, watcher: &mut dyn Watcher) -> Resul
     // the monitor loop instead of killing the launcher.
     let signal_mask = sys::block_signals(&signals).map_err(monitor("block signals"))?;
 
+    // The cgroup is made before the clone (a failure leaves no process to clean up) and
+    // joined before the child runs its first step.
+    let cgroup_step = step_index(plan, |a| matches!(a, Action::Cgroup(_)));
+    let cgroup = match &prepared.cgroup {
+        Some(limits) => Some(Cgroup::create(limits).map_err(|(errno, detail)| {
+            RunError::Step(StepFailed {
+                step: cgroup_step,
+                errno,
+                detail,
+            })
+        })?),
+        None => None,
+    };
     let namespaces_step = step_index(plan, |a| matches!(a, Action::Namespaces(_)));
     let pid = match sys::clone_process(prepared.clone_flags) {
         Ok(pid) => pid,
@@ -133,6 +147,15 @@ pub fn run(plan: &Plan, prepared: &Prepared, watcher: &mut dyn Watcher) -> Resul
             })
         })?;
     }
+    if let Some(cgroup) = &cgroup {
+        cgroup.join(pid).map_err(|(errno, detail)| {
+            RunError::Step(StepFailed {
+                step: cgroup_step,
+                errno,
+                detail,
+            })
+        })?;
+    }
     sys::write_all(go_write.as_raw_fd(), b"g").map_err(monitor("start the container's process"))?;
     drop(go_write);
 
@@ -154,6 +177,17 @@ pub fn run(plan: &Plan, prepared: &Prepared, watcher: &mut dyn Watcher) -> Resul
     let signal_fd = sys::signalfd(&signals).map_err(monitor("create a signalfd"))?;
     let status = watcher.watch(pid, signal_fd, master)?;
     guard.armed = false;
+    // Killed by SIGKILL with the kernel's OOM counter up: the memory limit did it.
+    let killed = (libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL)
+        || (libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 128 + libc::SIGKILL);
+    if killed
+        && let Some(cgroup) = &cgroup
+        && cgroup.oom_kills() > 0
+    {
+        return Ok(Ended::OutOfMemory {
+            limit: prepared.cgroup.as_ref().and_then(|c| c.memory),
+        });
+    }
     Ok(if libc::WIFSIGNALED(status) {
         Ended::Signaled(libc::WTERMSIG(status))
     } else {

@@ -736,6 +736,58 @@ pub fn pty_number(master: RawFd) -> SysResult<u32> {
     check(unsafe { libc::ioctl(master, libc::TIOCGPTN, &mut n) }).map(|_| n)
 }
 
+pub fn setrlimit(resource: libc::__rlimit_resource_t, limit: &libc::rlimit) -> SysResult<()> {
+    // SAFETY: limit is a valid rlimit.
+    check(unsafe { libc::setrlimit(resource, limit) }).map(drop)
+}
+
+pub fn getrlimit(resource: libc::__rlimit_resource_t) -> SysResult<libc::rlimit> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: limit is writable.
+    check(unsafe { libc::getrlimit(resource, &mut limit) }).map(|_| limit)
+}
+
+/// Loads a seccomp BPF program for this process (all threads: there is one).
+pub fn seccomp_load(program: &[libc::sock_filter]) -> SysResult<()> {
+    let prog = libc::sock_fprog {
+        len: program.len() as libc::c_ushort,
+        filter: program.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: prog points at `program`, which outlives the call; the kernel copies it.
+    check_long(unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            0,
+            &prog as *const libc::sock_fprog,
+        )
+    })
+    .map(drop)
+}
+
+/// [`clone_tree`] of what an open descriptor refers to.
+pub fn clone_tree_at(fd: BorrowedFd<'_>, recursive: bool) -> SysResult<OwnedFd> {
+    let flags = OPEN_TREE_CLONE
+        | libc::O_CLOEXEC as libc::c_uint
+        | libc::AT_EMPTY_PATH as libc::c_uint
+        | if recursive { AT_RECURSIVE } else { 0 };
+    // SAFETY: the empty path with AT_EMPTY_PATH makes the call act on fd.
+    check_long(unsafe { libc::syscall(libc::SYS_open_tree, fd.as_raw_fd(), c"".as_ptr(), flags) })
+        .map(owned)
+}
+
+/// Whether an open descriptor (O_PATH included) refers to a folder.
+pub fn is_dir(fd: BorrowedFd<'_>) -> SysResult<bool> {
+    // SAFETY: stat is plain data, filled by fstat.
+    let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fd is open; stat is writable.
+    check(unsafe { libc::fstat(fd.as_raw_fd(), &mut stat) })?;
+    Ok(stat.st_mode & libc::S_IFMT == libc::S_IFDIR)
+}
+
 // Lifecycle: the lock of a container's state folder, pidfds that pin a process so a signal
 // cannot reach a recycled pid, and joining a running container's namespaces (`launcher exec`).
 

@@ -1,0 +1,357 @@
+//! Which cgroup hierarchy holds each controller the container's limits need, and the files
+//! the limits become: cgroup v2 where the unified hierarchy has the controllers, else the v1
+//! hierarchies (as on hybrid hosts). Read from /proc/self/mountinfo.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::plan::{CgroupPlan, CgroupWrite};
+
+/// The cgroup hierarchies mounted on this host.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Hierarchies {
+    /// Mount point of cgroup2 and the controllers its root offers.
+    pub unified: Option<(PathBuf, Vec<String>)>,
+    /// v1 controller → mount point.
+    pub v1: BTreeMap<String, PathBuf>,
+}
+
+impl Hierarchies {
+    /// Reads the host's hierarchies; `controllers_of` reads a v2 root's `cgroup.controllers`.
+    pub fn from_mountinfo(
+        mountinfo: &str,
+        controllers_of: impl Fn(&Path) -> Option<String>,
+    ) -> Self {
+        let mut found = Hierarchies::default();
+        for line in mountinfo.lines() {
+            let Some((before, after)) = line.split_once(" - ") else {
+                continue;
+            };
+            let fields: Vec<&str> = before.split(' ').collect();
+            let rest: Vec<&str> = after.split(' ').collect();
+            let (Some(mount_point), Some(fstype)) = (fields.get(4), rest.first()) else {
+                continue;
+            };
+            let mount_point = PathBuf::from(unescape(mount_point));
+            match *fstype {
+                "cgroup2" if found.unified.is_none() => {
+                    let controllers = controllers_of(&mount_point)
+                        .unwrap_or_default()
+                        .split_whitespace()
+                        .map(str::to_string)
+                        .collect();
+                    found.unified = Some((mount_point, controllers));
+                }
+                "cgroup" => {
+                    for option in rest.get(2).copied().unwrap_or("").split(',') {
+                        if matches!(
+                            option,
+                            "memory"
+                                | "cpu"
+                                | "pids"
+                                | "cpuacct"
+                                | "cpuset"
+                                | "blkio"
+                                | "devices"
+                                | "freezer"
+                        ) {
+                            found
+                                .v1
+                                .entry(option.to_string())
+                                .or_insert_with(|| mount_point.clone());
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        found
+    }
+
+    /// This host's.
+    pub fn current() -> Self {
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        Self::from_mountinfo(&mountinfo, |root| {
+            std::fs::read_to_string(root.join("cgroup.controllers")).ok()
+        })
+    }
+}
+
+/// mountinfo escapes spaces and the like as \040.
+fn unescape(field: &str) -> String {
+    let mut out = String::new();
+    let mut chars = field.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            let code: String = chars.by_ref().take(3).collect();
+            if let Ok(byte) = u8::from_str_radix(&code, 8) {
+                out.push(byte as char);
+                continue;
+            }
+            out.push('\\');
+            out.push_str(&code);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Why the limits cannot be enforced here: (the key that needs it, the reason).
+pub type Refusal = (&'static str, String);
+
+/// Fills `plan.version`, `plan.paths` and `plan.writes` for container `name`.
+pub fn resolve(
+    plan: &mut CgroupPlan,
+    name: &str,
+    hosts: &Hierarchies,
+    rootless: bool,
+) -> Result<(), Refusal> {
+    let mut needed: Vec<(&'static str, &'static str)> = Vec::new();
+    if plan.memory.is_some() {
+        needed.push(("memory", "resources.memory"));
+    }
+    if plan.memory_swap.is_some() {
+        needed.push(("memory", "resources.memory_swap"));
+    }
+    if plan.cpu_quota.is_some() {
+        needed.push(("cpu", "resources.cpus"));
+    }
+    if plan.cpu_weight.is_some() {
+        needed.push(("cpu", "resources.cpu_weight"));
+    }
+    if plan.pids.is_some() {
+        needed.push(("pids", "resources.pids"));
+    }
+    if rootless {
+        let key = needed.first().map_or("resources", |(_, key)| key);
+        return Err((
+            key,
+            "cgroup limits need root: this host delegates no cgroup to the user".into(),
+        ));
+    }
+    let in_v2 = |c: &str| {
+        hosts
+            .unified
+            .as_ref()
+            .is_some_and(|(_, have)| have.iter().any(|h| h == c))
+    };
+    let in_v1 = |c: &str| hosts.v1.contains_key(c);
+    if let Some((controller, key)) = needed.iter().find(|(c, _)| !in_v2(c) && !in_v1(c)) {
+        return Err((
+            key,
+            format!(
+                "the {controller} controller is not available (neither in cgroup v2 nor mounted as v1)"
+            ),
+        ));
+    }
+    if let Some((root, _)) = &hosts.unified
+        && needed.iter().all(|(c, _)| in_v2(c))
+    {
+        resolve_v2(plan, name, root, &needed);
+        return Ok(());
+    }
+    if let Some((controller, key)) = needed.iter().find(|(c, _)| !in_v1(c)) {
+        return Err((
+            key,
+            format!(
+                "the {controller} controller is in cgroup v2 while others are only in v1; the launcher does not split one container across both"
+            ),
+        ));
+    }
+    resolve_v1(plan, name, hosts, &needed)
+}
+
+fn resolve_v2(plan: &mut CgroupPlan, name: &str, root: &Path, needed: &[(&str, &str)]) {
+    let mut controllers: Vec<&str> = needed.iter().map(|(c, _)| *c).collect();
+    controllers.dedup();
+    let enable = controllers
+        .iter()
+        .map(|c| format!("+{c}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let parent = root.join("launcher");
+    let dir = parent.join(name);
+    let mut writes = vec![
+        write(&root.join("cgroup.subtree_control"), enable.clone()),
+        write(&parent.join("cgroup.subtree_control"), enable),
+    ];
+    if let Some(memory) = plan.memory {
+        writes.push(write(&dir.join("memory.max"), memory.to_string()));
+    }
+    if let Some(total) = plan.memory_swap {
+        let swap = total.saturating_sub(plan.memory.unwrap_or(0));
+        writes.push(write(&dir.join("memory.swap.max"), swap.to_string()));
+    }
+    if let Some((quota, period)) = plan.cpu_quota {
+        writes.push(write(&dir.join("cpu.max"), format!("{quota} {period}")));
+    }
+    if let Some(weight) = plan.cpu_weight {
+        writes.push(write(&dir.join("cpu.weight"), weight.to_string()));
+    }
+    if let Some(pids) = plan.pids {
+        writes.push(write(&dir.join("pids.max"), pids.to_string()));
+    }
+    plan.version = Some("v2".into());
+    plan.paths = vec![dir.display().to_string()];
+    plan.writes = writes;
+}
+
+fn resolve_v1(
+    plan: &mut CgroupPlan,
+    name: &str,
+    hosts: &Hierarchies,
+    needed: &[(&str, &str)],
+) -> Result<(), Refusal> {
+    let dir = |controller: &str| hosts.v1[controller].join("launcher").join(name);
+    let mut paths: Vec<PathBuf> = Vec::new();
+    for (controller, _) in needed {
+        let path = dir(controller);
+        if !paths.contains(&path) {
+            paths.push(path);
+        }
+    }
+    let mut writes = Vec::new();
+    if let Some(memory) = plan.memory {
+        writes.push(write(
+            &dir("memory").join("memory.limit_in_bytes"),
+            memory.to_string(),
+        ));
+    }
+    if let Some(total) = plan.memory_swap {
+        if !hosts.v1["memory"]
+            .join("memory.memsw.limit_in_bytes")
+            .exists()
+        {
+            return Err((
+                "resources.memory_swap",
+                "swap accounting is off on this host (boot with swapaccount=1)".into(),
+            ));
+        }
+        writes.push(write(
+            &dir("memory").join("memory.memsw.limit_in_bytes"),
+            total.to_string(),
+        ));
+    }
+    if let Some((quota, period)) = plan.cpu_quota {
+        writes.push(write(
+            &dir("cpu").join("cpu.cfs_period_us"),
+            period.to_string(),
+        ));
+        writes.push(write(
+            &dir("cpu").join("cpu.cfs_quota_us"),
+            quota.to_string(),
+        ));
+    }
+    if let Some(weight) = plan.cpu_weight {
+        // The conversion runc and systemd use between v2 weight and v1 shares.
+        let shares = 2 + (weight.saturating_sub(1)) * 262_142 / 9_999;
+        writes.push(write(&dir("cpu").join("cpu.shares"), shares.to_string()));
+    }
+    if let Some(pids) = plan.pids {
+        writes.push(write(&dir("pids").join("pids.max"), pids.to_string()));
+    }
+    plan.version = Some("v1".into());
+    plan.paths = paths.iter().map(|p| p.display().to_string()).collect();
+    plan.writes = writes;
+    Ok(())
+}
+
+fn write(file: &Path, value: String) -> CgroupWrite {
+    CgroupWrite {
+        file: file.display().to_string(),
+        value,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HYBRID: &str = "31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw,mode=755\n\
+        32 31 0:29 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n\
+        35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n\
+        39 31 0:36 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n\
+        41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n";
+
+    const UNIFIED: &str = "31 23 0:28 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n";
+
+    fn limits() -> CgroupPlan {
+        CgroupPlan {
+            memory: Some(32 << 20),
+            memory_swap: None,
+            cpu_quota: Some((50_000, 100_000)),
+            cpu_weight: Some(100),
+            pids: Some(20),
+            version: None,
+            paths: Vec::new(),
+            writes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_hybrid_host_uses_the_v1_controllers() {
+        let hosts = Hierarchies::from_mountinfo(HYBRID, |_| Some(String::new()));
+        assert_eq!(hosts.v1["memory"], PathBuf::from("/sys/fs/cgroup/memory"));
+        let mut plan = limits();
+        resolve(&mut plan, "web", &hosts, false).unwrap();
+        assert_eq!(plan.version.as_deref(), Some("v1"));
+        let files: Vec<(&str, &str)> = plan
+            .writes
+            .iter()
+            .map(|w| (w.file.as_str(), w.value.as_str()))
+            .collect();
+        assert!(files.contains(&(
+            "/sys/fs/cgroup/memory/launcher/web/memory.limit_in_bytes",
+            "33554432"
+        )));
+        assert!(files.contains(&("/sys/fs/cgroup/cpu/launcher/web/cpu.cfs_quota_us", "50000")));
+        assert!(files.contains(&("/sys/fs/cgroup/cpu/launcher/web/cpu.shares", "2597")));
+        assert!(files.contains(&("/sys/fs/cgroup/pids/launcher/web/pids.max", "20")));
+        assert_eq!(plan.paths.len(), 3);
+    }
+
+    #[test]
+    fn a_unified_host_with_the_controllers_uses_v2() {
+        let hosts =
+            Hierarchies::from_mountinfo(UNIFIED, |_| Some("cpuset cpu io memory pids".into()));
+        let mut plan = limits();
+        resolve(&mut plan, "web", &hosts, false).unwrap();
+        assert_eq!(plan.version.as_deref(), Some("v2"));
+        assert_eq!(plan.paths, ["/sys/fs/cgroup/launcher/web"]);
+        let files: Vec<(&str, &str)> = plan
+            .writes
+            .iter()
+            .map(|w| (w.file.as_str(), w.value.as_str()))
+            .collect();
+        assert_eq!(
+            files[0],
+            (
+                "/sys/fs/cgroup/cgroup.subtree_control",
+                "+memory +cpu +pids"
+            )
+        );
+        assert!(files.contains(&("/sys/fs/cgroup/launcher/web/memory.max", "33554432")));
+        assert!(files.contains(&("/sys/fs/cgroup/launcher/web/cpu.max", "50000 100000")));
+        assert!(files.contains(&("/sys/fs/cgroup/launcher/web/cpu.weight", "100")));
+        assert!(files.contains(&("/sys/fs/cgroup/launcher/web/pids.max", "20")));
+    }
+
+    #[test]
+    fn a_missing_controller_names_the_key() {
+        let hosts = Hierarchies::from_mountinfo(UNIFIED, |_| Some("cpu memory".into()));
+        let mut plan = limits();
+        let (key, why) = resolve(&mut plan, "web", &hosts, false).unwrap_err();
+        assert_eq!(key, "resources.pids");
+        assert!(why.contains("pids"), "{why}");
+    }
+
+    #[test]
+    fn rootless_limits_are_refused() {
+        let hosts = Hierarchies::from_mountinfo(UNIFIED, |_| Some("cpu memory pids".into()));
+        let mut plan = limits();
+        let (key, why) = resolve(&mut plan, "web", &hosts, true).unwrap_err();
+        assert_eq!(key, "resources.memory");
+        assert!(why.contains("root"), "{why}");
+    }
+}

@@ -1,0 +1,418 @@
+//! Resource limits and security boundaries, for real: cgroups, rlimits, capabilities,
+//! no_new_privs, seccomp, masked and read-only paths, and the security lint. As root.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use crate::util::{TempContainer, require_root};
+
+/// tests/fixtures/probe.c, built static once per test run.
+fn probe_binary() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("launcher-probe-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("cannot create a folder for the probe");
+        let out = dir.join("probe");
+        let status = Command::new("gcc")
+            .args(["-static", "-O2", "-o"])
+            .arg(&out)
+            .arg(crate::util::repo().join("tests/fixtures/probe.c"))
+            .status()
+            .expect("cannot run gcc: install gcc and libc6-dev (static libc) to build tests/fixtures/probe.c");
+        assert!(status.success(), "gcc -static failed on tests/fixtures/probe.c: install libc6-dev");
+        out
+    })
+}
+
+/// A busybox container with the probe at /probe; `body` must not set `rootfs`.
+fn container(body: &str) -> TempContainer {
+    require_root();
+    let container = TempContainer::new(&format!("rootfs = \"rootfs\"\n{body}"));
+    crate::util::fill_busybox(&container.path("rootfs"));
+    std::fs::copy(probe_binary(), container.path("rootfs/probe")).expect("cannot copy the probe");
+    container
+}
+
+fn up(container: &TempContainer, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_launcher"));
+    cmd.arg("up")
+        .arg(container.file())
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null());
+    if !args.is_empty() {
+        cmd.arg("--").args(args);
+    }
+    cmd.output().expect("cannot run the launcher")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Runs `script` with sh in a container of `body`; returns stdout, failing on a bad exit.
+fn sh_in(body: &str, script: &str) -> String {
+    let container = container(body);
+    let output = up(&container, &["/bin/sh", "-c", script]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    text(&output.stdout)
+}
+
+fn status_field(status: &str, field: &str) -> String {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("no {field} in /proc/self/status:\n{status}"))
+        .trim()
+        .to_string()
+}
+
+/// The cgroup folders a plan writes to, from `launcher plan --format json`.
+fn planned_cgroup(container: &TempContainer) -> (Vec<String>, Vec<(String, String)>) {
+    let output = Command::new(env!("CARGO_BIN_EXE_launcher"))
+        .args(["plan", "--format", "json"])
+        .arg(container.file())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let plan: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let step = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step"] == "cgroup")
+        .expect("no cgroup step in the plan")
+        .clone();
+    let paths = step["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_string())
+        .collect();
+    let writes = step["writes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            (
+                w["file"].as_str().unwrap().to_string(),
+                w["value"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    (paths, writes)
+}
+
+#[test]
+fn a_container_over_its_memory_limit_is_killed_and_reported_as_out_of_memory() {
+    let container = container(
+        "command = [\"/bin/dd\", \"if=/dev/zero\", \"of=/dev/null\", \"bs=100M\", \"count=1\"]\n[resources]\nmemory = \"32MiB\"\n",
+    );
+    let (paths, _) = planned_cgroup(&container);
+    let output = up(&container, &[]);
+    let err = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(137), "{err}");
+    assert!(err.contains("killed: out of memory, limit 32 MiB"), "{err}");
+    for path in paths {
+        assert!(
+            !Path::new(&path).exists(),
+            "the cgroup {path} is still there"
+        );
+    }
+}
+
+#[test]
+fn a_pids_limit_of_20_refuses_the_21st_process() {
+    // init and the probe are two of the twenty.
+    let out = sh_in(
+        "command = [\"/bin/true\"]\ninit = true\n[resources]\npids = 20\n",
+        "exec /probe forks",
+    );
+    assert!(out.starts_with("forks: 18 "), "{out}");
+    assert!(out.contains("Resource temporarily unavailable"), "{out}");
+}
+
+#[test]
+fn cpus_become_the_cgroup_quota_and_the_cgroup_is_gone_afterwards() {
+    let container = container("command = [\"sleep\", \"30\"]\n[resources]\ncpus = 0.5\n");
+    let (paths, writes) = planned_cgroup(&container);
+    let quota = writes
+        .iter()
+        .find(|(file, _)| file.ends_with("cpu.cfs_quota_us") || file.ends_with("cpu.max"))
+        .expect("no CPU quota written")
+        .clone();
+    assert!(quota.1 == "50000" || quota.1 == "50000 100000", "{quota:?}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_launcher"))
+        .arg("up")
+        .arg(container.file())
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let procs = Path::new(&paths[0]).join("cgroup.procs");
+    while std::fs::read_to_string(&procs)
+        .unwrap_or_default()
+        .trim()
+        .is_empty()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the container never joined {}",
+            procs.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let written = std::fs::read_to_string(&quota.0).unwrap();
+    assert!(written.starts_with("50000"), "{} holds {written}", quota.0);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::SIGTERM,
+    )
+    .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(143));
+    for path in paths {
+        assert!(
+            !Path::new(&path).exists(),
+            "the cgroup {path} is still there"
+        );
+    }
+}
+
+#[test]
+fn an_rlimit_shows_in_proc_self_limits() {
+    let out = sh_in(
+        "command = [\"/bin/true\"]\n[rlimits]\nnofile = { soft = 100, hard = 200 }\ncore = 0\n",
+        "grep -E 'Max (open files|core file size)' /proc/self/limits",
+    );
+    let files = out
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect(&out);
+    assert_eq!(
+        files.split_whitespace().skip(3).take(2).collect::<Vec<_>>(),
+        ["100", "200"],
+        "{out}"
+    );
+    let core = out
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .expect(&out);
+    assert_eq!(
+        core.split_whitespace().skip(4).take(2).collect::<Vec<_>>(),
+        ["0", "0"],
+        "{out}"
+    );
+}
+
+#[test]
+fn an_rlimit_above_the_hosts_hard_limit_is_a_clear_error() {
+    // In a user namespace a hard limit can never be raised, whatever the caller's capabilities.
+    let hard = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .unwrap()
+        .1;
+    let container = container(&format!(
+        "command = [\"/bin/true\"]\n[rlimits]\nnofile = {}\n",
+        hard + 1
+    ));
+    crate::util::chown_tree(container.dir.path(), 65534, 65534);
+    let output = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            env!("CARGO_BIN_EXE_launcher"),
+            "check",
+        ])
+        .arg(container.file())
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "300")
+        .output()
+        .unwrap();
+    let err = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(err.contains("rlimits.nofile"), "{err}");
+    assert!(err.contains("above the launcher's own"), "{err}");
+    assert!(err.contains(&format!("> the host's {hard}")), "{err}");
+}
+
+const DOCKER_DEFAULT_CAPS: &str = "00000000a80425fb";
+
+#[test]
+fn a_default_container_has_dockers_capabilities_no_new_privs_and_a_seccomp_filter() {
+    let out = sh_in(
+        "command = [\"/bin/true\"]\n",
+        "cat /proc/self/status; for s in mount umount unshare keyctl reboot init_module; do /probe $s; done; \
+         /probe ptrace 1; /probe ptrace 99999; echo kcore=$(cat /proc/kcore 2>/dev/null | wc -c); \
+         echo x > /proc/sys/kernel/domainname && echo SYS-WRITABLE; true",
+    );
+    assert_eq!(status_field(&out, "CapEff"), DOCKER_DEFAULT_CAPS, "{out}");
+    assert_eq!(status_field(&out, "CapBnd"), DOCKER_DEFAULT_CAPS, "{out}");
+    assert_eq!(status_field(&out, "CapAmb"), "0000000000000000", "{out}");
+    assert_eq!(status_field(&out, "NoNewPrivs"), "1");
+    assert_eq!(status_field(&out, "Seccomp"), "2");
+    for call in [
+        "mount",
+        "umount",
+        "unshare",
+        "keyctl",
+        "reboot",
+        "init_module",
+        "ptrace",
+    ] {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(&format!("{call}:")))
+            .unwrap_or_else(|| panic!("{call} not probed: {out}"));
+        assert!(line.contains("refused"), "{line}");
+    }
+    assert!(!out.lines().any(|l| l.ends_with(": allowed")), "{out}");
+    assert!(out.contains("kcore=0"), "{out}");
+    assert!(
+        !out.contains("SYS-WRITABLE"),
+        "/proc/sys is writable: {out}"
+    );
+}
+
+#[test]
+fn adding_sys_admin_allows_mount_and_unshare() {
+    let out = sh_in(
+        "command = [\"/bin/true\"]\n[security]\ncapabilities = { add = [\"SYS_ADMIN\"] }\n",
+        "grep CapEff /proc/self/status; /probe mount; /probe unshare; true",
+    );
+    let eff = u64::from_str_radix(&status_field(&out, "CapEff"), 16).unwrap();
+    assert_eq!(eff, 0xa80425fb | (1 << 21), "{out}");
+    assert!(out.contains("mount: allowed"), "{out}");
+    assert!(out.contains("unshare: allowed"), "{out}");
+}
+
+#[test]
+fn seccomp_unconfined_lifts_the_filter_but_not_the_capabilities() {
+    let out = sh_in(
+        "command = [\"/bin/true\"]\n[security]\nseccomp = \"unconfined\"\n",
+        "grep Seccomp: /proc/self/status; /probe keyctl; /probe mount; true",
+    );
+    assert_eq!(status_field(&out, "Seccomp"), "0");
+    assert!(out.contains("keyctl: allowed"), "{out}");
+    assert!(
+        out.contains("mount: refused"),
+        "without CAP_SYS_ADMIN mount stays refused: {out}"
+    );
+}
+
+#[test]
+fn a_docker_format_profile_loads_and_filters() {
+    let container =
+        container("command = [\"/probe\", \"mkdir\"]\n[security]\nseccomp = \"profile.json\"\n");
+    std::fs::write(
+        container.path("profile.json"),
+        r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}"#,
+    )
+    .unwrap();
+    let plan = Command::new(env!("CARGO_BIN_EXE_launcher"))
+        .arg("plan")
+        .arg(container.file())
+        .output()
+        .unwrap();
+    assert!(
+        text(&plan.stdout).contains("bytes of BPF"),
+        "{}",
+        text(&plan.stdout)
+    );
+    let output = up(&container, &[]);
+    assert!(
+        text(&output.stdout).contains("mkdir: refused (Permission denied)"),
+        "{}",
+        text(&output.stdout)
+    );
+}
+
+#[test]
+fn a_broken_profile_is_a_diagnostic_at_the_key() {
+    let container =
+        container("command = [\"/bin/true\"]\n\n[security]\nseccomp = \"broken.json\"\n");
+    std::fs::write(
+        container.path("broken.json"),
+        "{\"defaultAction\": \"SCMP_ACT_ALLOW\",\n \"syscalls\": [ }",
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_launcher"))
+        .arg("check")
+        .arg(container.file())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let err = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(err.contains("security.seccomp"), "{err}");
+    assert!(
+        err.contains("Container.toml:5:11"),
+        "not at the key's line: {err}"
+    );
+    assert!(
+        err.contains("line 2"),
+        "the profile's own line is not named: {err}"
+    );
+}
+
+#[test]
+fn the_lint_warns_and_strict_makes_the_warnings_errors() {
+    require_root();
+    let container = TempContainer::new(
+        "command = [\"/bin/true\"]\n[rootfs]\nhost = true\n[namespaces]\nnet = \"host\"\n[security]\nseccomp = \"unconfined\"\n\
+         capabilities = { add = [\"SYS_ADMIN\"] }\n[[mount]]\ntype = \"bind\"\nsource = \"/etc\"\ntarget = \"/tmp/etc\"\n",
+    );
+    let run = |strict: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_launcher"));
+        cmd.arg("check").arg(container.file()).env("NO_COLOR", "1");
+        if strict {
+            cmd.arg("--strict");
+        }
+        cmd.output().unwrap()
+    };
+    let lenient = run(false);
+    let err = text(&lenient.stderr);
+    assert_eq!(lenient.status.code(), Some(0), "{err}");
+    for key in [
+        "namespaces.net",
+        "security.seccomp",
+        "security.capabilities.add",
+        "mount[1].source",
+    ] {
+        assert!(err.contains(key), "no warning about {key}: {err}");
+    }
+    assert!(err.contains("0 errors, 4 warnings"), "{err}");
+    let strict = run(true);
+    assert_eq!(strict.status.code(), Some(1));
+    assert!(
+        text(&strict.stderr).contains("4 errors, 0 warnings"),
+        "{}",
+        text(&strict.stderr)
+    );
+}
+
+#[test]
+fn masked_and_readonly_paths_can_be_extended() {
+    let container = container(
+        "command = [\"/bin/true\"]\n[security]\nmasked_paths = [\"/etc/secret\"]\nreadonly_paths = [\"/etc\"]\n",
+    );
+    std::fs::write(container.path("rootfs/etc/secret"), "secret\n").unwrap();
+    let output = up(
+        &container,
+        &[
+            "/bin/sh",
+            "-c",
+            "wc -c < /etc/secret; touch /etc/new && echo ETC-WRITABLE; true",
+        ],
+    );
+    let out = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(out.starts_with("0\n"), "the masked file still reads: {out}");
+    assert!(!out.contains("ETC-WRITABLE"), "{out}");
+}
