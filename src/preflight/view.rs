@@ -13,9 +13,11 @@ pub struct ContainerView {
     root: PathBuf,
     host: bool,
     /// (container target, host source), longest target first.
-    binds: Vec<(String, PathBuf)>,
+    binds: std::sync::Arc<Vec<(String, PathBuf)>>,
     /// Targets of mounts that start empty (tmpfs, /dev, /proc, ...).
-    fresh: Vec<String>,
+    fresh: std::sync::Arc<std::collections::BTreeSet<String>>,
+    /// A mount target to ignore: the view as it is before that mount.
+    excluded: Option<String>,
 }
 
 pub struct Resolved {
@@ -33,47 +35,46 @@ const MAX_LINKS: usize = 40;
 
 impl ContainerView {
     pub fn from_plan(plan: &Plan) -> Self {
+        let mut fresh = std::collections::BTreeSet::new();
+        let mut binds = Vec::new();
         let mut view = ContainerView {
             root: PathBuf::from("/"),
             host: false,
-            binds: Vec::new(),
-            fresh: Vec::new(),
+            binds: Default::default(),
+            fresh: Default::default(),
+            excluded: None,
         };
         for step in &plan.steps {
             match &step.action {
                 Action::BindRootfs { path } => view.root = path.clone(),
                 Action::HostRootfs => view.host = true,
-                Action::Dev(DevSetup { .. }) => view.fresh.push("/dev".into()),
+                Action::Dev(DevSetup { .. }) => {
+                    fresh.insert("/dev".to_string());
+                }
                 Action::Mount(spec) => match &spec.kind {
-                    MountKind::Bind { source } => {
-                        view.binds.push((spec.target.clone(), source.clone()))
+                    MountKind::Bind { source } => binds.push((spec.target.clone(), source.clone())),
+                    _ => {
+                        fresh.insert(spec.target.clone());
                     }
-                    _ => view.fresh.push(spec.target.clone()),
                 },
                 _ => {}
             }
         }
-        view.binds.sort_by_key(|(t, _)| std::cmp::Reverse(t.len()));
+        binds.sort_by_key(|(t, _)| std::cmp::Reverse(t.len()));
+        view.binds = std::sync::Arc::new(binds);
+        view.fresh = std::sync::Arc::new(fresh);
         view
     }
 
-    /// The view without the mount at `target`: what is there before it is mounted.
+    /// The view without the mount at `target`: what is there before it is mounted. Cheap:
+    /// the mount lists are shared, not copied (a file may have a thousand mounts).
     pub fn without(&self, target: &str) -> ContainerView {
         ContainerView {
             root: self.root.clone(),
             host: self.host,
-            binds: self
-                .binds
-                .iter()
-                .filter(|(t, _)| t != target)
-                .cloned()
-                .collect(),
-            fresh: self
-                .fresh
-                .iter()
-                .filter(|t| *t != target)
-                .cloned()
-                .collect(),
+            binds: self.binds.clone(),
+            fresh: self.fresh.clone(),
+            excluded: Some(target.to_string()),
         }
     }
 
@@ -83,7 +84,22 @@ impl ContainerView {
 
     /// Whether `path` is on or under a mount that starts empty (tmpfs, /dev, /proc).
     pub fn is_fresh(&self, path: &str) -> bool {
-        self.fresh.iter().any(|f| under(path, f))
+        // Each folder on the way down, "/" first: a lookup each, not a scan of every mount.
+        let mut prefix = String::from("/");
+        let fresh = |p: &str| self.fresh.contains(p) && self.excluded.as_deref() != Some(p);
+        if fresh(&prefix) {
+            return true;
+        }
+        for part in path.split('/').filter(|p| !p.is_empty()) {
+            if prefix.len() > 1 {
+                prefix.push('/');
+            }
+            prefix.push_str(part);
+            if fresh(&prefix) {
+                return true;
+            }
+        }
+        false
     }
 
     /// "the root filesystem /srv/rootfs", for messages.
@@ -97,8 +113,8 @@ impl ContainerView {
 
     /// Where a container path (absolute, no symlinks in it) lives on the host.
     fn host_path(&self, path: &str) -> PathBuf {
-        for (target, source) in &self.binds {
-            if under(path, target) {
+        for (target, source) in self.binds.iter() {
+            if under(path, target) && self.excluded.as_deref() != Some(target.as_str()) {
                 let rest = path[target.len()..].trim_start_matches('/');
                 return if rest.is_empty() {
                     source.clone()
