@@ -185,6 +185,7 @@ pub fn remove(store: &Store, name: &str, force: bool) -> Result<(), LifecycleErr
         Err(error) => return Err(error.into()),
     };
     if !observe_alive(&record) {
+        crate::runtime::remove_leftover_cgroups(&record.join.cgroups);
         return Ok(store.remove(name, lock)?);
     }
     if !force {
@@ -201,6 +202,7 @@ pub fn remove(store: &Store, name: &str, force: bool) -> Result<(), LifecycleErr
         let _ = monitor.signal(libc::SIGKILL);
         let _ = monitor.wait_exit(Some(AFTER_KILL));
     }
+    crate::runtime::remove_leftover_cgroups(&record.join.cgroups);
     match store.lock_existing(name)? {
         Some(lock) => Ok(store.remove(name, lock)?),
         // Removed meanwhile by another `rm`.

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Action, NetMode, Plan};
+use super::{Action, NetMode, Plan, RlimitSpec};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JoinSpec {
@@ -22,6 +22,20 @@ pub struct JoinSpec {
     /// The namespaces the container has of its own, named as in /proc/PID/ns: `user`, `mnt`,
     /// `uts`, `ipc`, `net`, `pid`, `cgroup`. The others are the host's already.
     pub namespaces: Vec<String>,
+    /// The container's cgroup folders (one per v1 controller, one for v2); none without
+    /// `[resources]`.
+    #[serde(default)]
+    pub cgroups: Vec<String>,
+    #[serde(default)]
+    pub rlimits: Vec<RlimitSpec>,
+    /// The capability set (canonical names).
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+    #[serde(default)]
+    pub no_new_privileges: bool,
+    /// The compiled seccomp program, in hex; empty when unconfined.
+    #[serde(default)]
+    pub seccomp: String,
 }
 
 impl JoinSpec {
@@ -63,6 +77,38 @@ impl JoinSpec {
             set_groups: !(user_ns && euid != 0),
             env: plan.exec().map(|e| e.env.clone()).unwrap_or_default(),
             namespaces,
+            cgroups: plan
+                .find(|a| match a {
+                    Action::Cgroup(cgroup) => Some(&cgroup.paths),
+                    _ => None,
+                })
+                .cloned()
+                .unwrap_or_default(),
+            rlimits: plan
+                .find(|a| match a {
+                    Action::Rlimits { limits } => Some(limits),
+                    _ => None,
+                })
+                .cloned()
+                .unwrap_or_default(),
+            capabilities: plan
+                .find(|a| match a {
+                    Action::Capabilities { set } => Some(set),
+                    _ => None,
+                })
+                .cloned()
+                .unwrap_or_default(),
+            no_new_privileges: plan
+                .steps
+                .iter()
+                .any(|s| matches!(s.action, Action::NoNewPrivileges)),
+            seccomp: plan
+                .find(|a| match a {
+                    Action::Seccomp(seccomp) => Some(&seccomp.bpf),
+                    _ => None,
+                })
+                .map(|bpf| bpf.iter().map(|b| format!("{b:02x}")).collect())
+                .unwrap_or_default(),
         }
     }
 }

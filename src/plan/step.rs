@@ -111,7 +111,7 @@ pub struct CgroupWrite {
 }
 
 /// One rlimit; `None` is unlimited.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct RlimitSpec {
     /// The key in `[rlimits]`: "nofile".
     pub name: String,

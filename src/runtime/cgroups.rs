@@ -125,6 +125,19 @@ fn make_folder(path: &Path) -> Result<(), Failure> {
     }
 }
 
+/// Removes cgroup folders a container left when its monitor was killed before it could
+/// (`launcher rm`). Folders that still hold processes stay: rmdir refuses them.
+pub fn remove_leftovers(paths: &[String]) {
+    drop(Cgroup {
+        paths: paths
+            .iter()
+            .map(PathBuf::from)
+            .filter(|p| p.exists())
+            .collect(),
+        version: String::new(),
+    });
+}
+
 fn procs(path: &Path) -> String {
     std::fs::read_to_string(path.join("cgroup.procs"))
         .unwrap_or_default()

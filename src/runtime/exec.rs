@@ -11,7 +11,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
 use super::process::{FORWARDED, Foreground, Watcher};
 use super::sys::{self, Errno};
-use super::{Ended, channel, errno_text, init::status_code, procfs};
+use super::{Ended, channel, errno_text, init::status_code, procfs, security};
 use crate::plan::JoinSpec;
 
 /// Which process to run where.
@@ -87,9 +87,26 @@ pub fn exec(request: &ExecRequest) -> Result<Ended, ExecError> {
     // The child runs the launcher's code inside the container until it execs: nothing there
     // may open /proc/PID/exe, the launcher's binary (CVE-2019-5736).
     sys::prctl(libc::PR_SET_DUMPABLE, 0).map_err(join("make the launcher non-dumpable"))?;
+    // The cgroup files are opened while the host's /sys/fs/cgroup is still in view; the
+    // process writes itself into them, and they are closed before exec.
+    let cgroup_procs = request
+        .join
+        .cgroups
+        .iter()
+        .map(|dir| {
+            let file = format!("{dir}/cgroup.procs");
+            sys::cstring(&file)
+                .and_then(|path| sys::open(&path, libc::O_WRONLY))
+                .map_err(|errno| ExecError::Join {
+                    what: format!("open {file}"),
+                    errno,
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     join_namespaces(request)?;
 
-    let prepared = Prepared::new(request).map_err(join("prepare the command"))?;
+    let mut prepared = Prepared::new(request).map_err(join("prepare the command"))?;
+    prepared.cgroup_procs = cgroup_procs;
     let (report_read, report_write) = sys::pipe().map_err(join("create the error channel"))?;
     let sockets = match request.tty {
         true => Some(sys::socketpair().map_err(join("create the terminal socket"))?),
@@ -201,6 +218,11 @@ struct Prepared {
     envp: Vec<CString>,
     /// Where to look for the program: itself when it has a `/`, else each folder of `PATH`.
     candidates: Vec<CString>,
+    /// `cgroup.procs` of each of the container's cgroup folders, open for writing.
+    cgroup_procs: Vec<OwnedFd>,
+    rlimits: Vec<(libc::__rlimit_resource_t, libc::rlimit)>,
+    capabilities: caps::CapsHashSet,
+    seccomp: Vec<libc::sock_filter>,
 }
 
 impl Prepared {
@@ -234,8 +256,19 @@ impl Prepared {
                 .map(|(k, v)| sys::cstring(format!("{k}={v}")))
                 .collect::<Result<_, _>>()?,
             candidates,
+            cgroup_procs: Vec::new(),
+            rlimits: security::rlimits(&request.join.rlimits),
+            capabilities: security::capability_set(&request.join.capabilities),
+            seccomp: security::bpf_program(&hex(&request.join.seccomp).ok_or(Errno::EINVAL)?),
         })
     }
+}
+
+fn hex(text: &str) -> Option<Vec<u8>> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 /// Kills and reaps the process unless disarmed.
@@ -329,7 +362,7 @@ fn set_up(prepared: &Prepared, join: &JoinSpec, socket: Option<RawFd>) -> Result
             format!("the working folder {shown} lies outside the container"),
         ));
     }
-    confine_before_user(join)?;
+    confine_before_user(prepared)?;
     if join.set_groups {
         sys::setgroups(&join.groups)
             .map_err(at(&format!("set supplementary groups {:?}", join.groups)))?;
@@ -339,19 +372,36 @@ fn set_up(prepared: &Prepared, join: &JoinSpec, socket: Option<RawFd>) -> Result
     // Changing credentials clears the parent-death signal; set it again.
     sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong)
         .map_err(at("set the parent-death signal"))?;
-    confine_after_user(join)?;
+    confine_after_user(prepared, join)?;
     sys::cloexec_from(3).map_err(at("mark inherited descriptors close-on-exec"))
 }
 
-/// Issue 5 fills this in: what the container's first process got before its user changed —
-/// its cgroup and rlimits — so that an exec'd process has the same limits.
-fn confine_before_user(_join: &JoinSpec) -> Result<(), Failure> {
-    Ok(())
+/// What the container's first process got before its user changed: its cgroup and rlimits,
+/// so an exec'd process counts against the same limits.
+fn confine_before_user(prepared: &Prepared) -> Result<(), Failure> {
+    for procs in &prepared.cgroup_procs {
+        // "0" is the writing process itself, whatever its pid looks like from here.
+        sys::write_all(procs.as_raw_fd(), b"0")
+            .map_err(|e| (e, "join the container's cgroup".to_string()))?;
+    }
+    security::apply_rlimits(&prepared.rlimits)?;
+    // Keep the permitted capabilities across the uid change, to reduce them after it.
+    sys::prctl(libc::PR_SET_KEEPCAPS, 1)
+        .map_err(|e| (e, "keep capabilities across the uid change".to_string()))
 }
 
-/// Issue 5 fills this in: capabilities, no_new_privs, then seccomp last, as the container's
-/// command got them.
-fn confine_after_user(_join: &JoinSpec) -> Result<(), Failure> {
+/// Capabilities, no_new_privs and seccomp, as the container's command got them: the filter
+/// last, or before the capabilities are dropped when no_new_privs is off (loading it then
+/// needs CAP_SYS_ADMIN).
+fn confine_after_user(prepared: &Prepared, join: &JoinSpec) -> Result<(), Failure> {
+    if !join.no_new_privileges {
+        security::apply_seccomp(&prepared.seccomp)?;
+    }
+    security::apply_capabilities(&prepared.capabilities)?;
+    if join.no_new_privileges {
+        security::apply_no_new_privileges()?;
+        security::apply_seccomp(&prepared.seccomp)?;
+    }
     Ok(())
 }
 

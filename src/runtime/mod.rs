@@ -22,6 +22,7 @@ use std::fmt;
 
 use crate::plan::Plan;
 
+pub use cgroups::remove_leftovers as remove_leftover_cgroups;
 pub use security::rlimit_resource;
 pub use sys::Errno;
 

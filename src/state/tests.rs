@@ -42,6 +42,11 @@ fn record(name: &str) -> Record {
             set_groups: true,
             env: vec![("PATH".into(), "/bin".into())],
             namespaces: vec!["mnt".into()],
+            cgroups: Vec::new(),
+            rlimits: Vec::new(),
+            capabilities: vec!["CAP_CHOWN".into()],
+            no_new_privileges: true,
+            seccomp: String::new(),
         },
         plan: serde_json::json!({"name": name}),
     }

@@ -307,3 +307,62 @@ fn the_service_example_runs_detached_as_the_readme_shows() {
     assert!(text(&lab.run(&["logs", "service"]).stdout).ends_with("bye\n"));
     assert_eq!(lab.ps_entry("service").unwrap()["exit_code"], 0);
 }
+
+#[test]
+fn an_exec_process_gets_the_containers_cgroup_limits_and_security() {
+    let lab = Lab::new(Mode::Root);
+    let name = lab.name("confined");
+    let file = lab.container(
+        &name,
+        "command = [\"sleep\", \"60\"]\n[resources]\npids = 50\n[rlimits]\nnofile = { soft = 123, hard = 456 }\n\
+         [security]\ncapabilities = { drop = [\"NET_RAW\"] }\n",
+    );
+    lab.up_d(&file);
+    let inside = lab.run(&[
+        "exec",
+        &name,
+        "--",
+        "sh",
+        "-c",
+        "grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status; grep 'open files' /proc/self/limits; cat /proc/self/cgroup",
+    ]);
+    let out = text(&inside.stdout);
+    assert_eq!(
+        inside.status.code(),
+        Some(0),
+        "{out}{}",
+        text(&inside.stderr)
+    );
+    let field = |key: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}:")))
+            .unwrap_or_else(|| panic!("no {key}: {out}"))
+            .trim()
+            .to_string()
+    };
+    // Docker's 14 without NET_RAW (bit 13).
+    assert_eq!(
+        field("CapEff"),
+        format!("{:016x}", 0xa80425fbu64 & !(1 << 13)),
+        "{out}"
+    );
+    assert_eq!(field("CapBnd"), field("CapEff"));
+    assert_eq!(field("NoNewPrivs"), "1");
+    assert_eq!(field("Seccomp"), "2");
+    let files = out
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect(&out);
+    assert_eq!(
+        files.split_whitespace().skip(3).take(2).collect::<Vec<_>>(),
+        ["123", "456"]
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.contains("pids") && l.ends_with(&format!("/launcher/{name}")))
+            || out
+                .lines()
+                .any(|l| l.starts_with("0::") && l.ends_with(&format!("/launcher/{name}"))),
+        "the exec'd process is not in the container's cgroup: {out}"
+    );
+}

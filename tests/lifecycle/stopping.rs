@@ -161,3 +161,43 @@ fn rm_refuses_a_running_container_and_rm_f_stops_it() {
     assert_gone(&processes, Duration::from_secs(5), "after rm -f");
     assert!(!lab.root().join(&name).exists());
 }
+
+#[test]
+fn rm_removes_the_cgroup_a_killed_monitor_left() {
+    let lab = Lab::new(Mode::Root);
+    let name = lab.name("orphan-cgroup");
+    let file = lab.container(
+        &name,
+        "command = [\"sleep\", \"1000\"]\n[resources]\npids = 30\n",
+    );
+    lab.up_d(&file);
+    let info = lab.inspect(&name);
+    let monitor = info["monitor_pid"].as_i64().unwrap() as i32;
+    let cgroups: Vec<String> = info["plan"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step"] == "cgroup")
+        .expect("no cgroup step in the recorded plan")["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_string())
+        .collect();
+    assert!(!cgroups.is_empty());
+    assert!(std::path::Path::new(&cgroups[0]).exists());
+    // The test started this monitor (through `up -d`): it may end it, by pid.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(monitor),
+        nix::sys::signal::SIGKILL,
+    )
+    .unwrap();
+    eventually(Duration::from_secs(5), "ps shows it stopped", || {
+        lab.ps_entry(&name).is_some_and(|e| e["state"] == "stopped")
+    });
+    let rm = lab.run(&["rm", &name]);
+    assert_eq!(rm.status.code(), Some(0), "{}", text(&rm.stderr));
+    eventually(Duration::from_secs(5), "the cgroup is gone", || {
+        cgroups.iter().all(|c| !std::path::Path::new(c).exists())
+    });
+}
