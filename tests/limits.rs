@@ -416,3 +416,73 @@ fn masked_and_readonly_paths_can_be_extended() {
     assert!(out.starts_with("0\n"), "the masked file still reads: {out}");
     assert!(!out.contains("ETC-WRITABLE"), "{out}");
 }
+
+#[test]
+fn a_device_node_made_inside_opens_nothing() {
+    // Root in the container keeps CAP_MKNOD (Docker's set), but the filesystems it can write
+    // are nodev: no node it makes reaches a host device.
+    let out = sh_in(
+        "command = [\"/bin/true\"]\n",
+        "for dir in /dev /tmp /; do mknod $dir/disk b 8 0 && { head -c 1 $dir/disk >/dev/null 2>&1 && echo OPENED-$dir || echo refused-$dir; }; done; \
+         head -c 1 /dev/zero | wc -c; grep CapInh /proc/self/status",
+    );
+    assert!(
+        !out.contains("OPENED"),
+        "a device node made in the container opened: {out}"
+    );
+    assert!(out.contains("refused-/dev"), "{out}");
+    assert!(
+        out.contains("1\n"),
+        "the container's own /dev/zero does not work: {out}"
+    );
+    assert_eq!(status_field(&out, "CapInh"), "0000000000000000", "{out}");
+}
+
+#[test]
+fn the_cgroup_namespace_is_rooted_at_the_containers_cgroup() {
+    let out = sh_in(
+        "command = [\"/bin/true\"]\n[resources]\npids = 40\n",
+        "cat /proc/self/cgroup",
+    );
+    let pids = out
+        .lines()
+        .find(|l| l.contains(":pids:") || l.starts_with("0::"))
+        .unwrap_or_else(|| panic!("no pids or unified line: {out}"));
+    assert!(
+        pids.ends_with(":/"),
+        "the container sees the host's cgroup layout: {out}"
+    );
+}
+
+#[test]
+fn without_no_new_privileges_a_non_root_user_still_gets_the_seccomp_filter() {
+    let out = sh_in(
+        "command = [\"/bin/true\"]\nuser = \"65534:65534\"\n[security]\nno_new_privileges = false\n",
+        "grep -E '^(Uid|NoNewPrivs|Seccomp|CapEff):' /proc/self/status",
+    );
+    assert!(out.contains("65534"), "{out}");
+    assert_eq!(status_field(&out, "NoNewPrivs"), "0");
+    assert_eq!(status_field(&out, "Seccomp"), "2");
+    assert_eq!(status_field(&out, "CapEff"), "0000000000000000");
+}
+
+#[test]
+fn without_init_the_command_starts_with_default_signal_dispositions() {
+    let container = container(
+        "init = false\ncommand = [\"/bin/sh\", \"-c\", \"yes | head -n 1; grep SigIgn /proc/1/status\"]\n",
+    );
+    let output = up(&container, &[]);
+    let (out, err) = (text(&output.stdout), text(&output.stderr));
+    assert_eq!(output.status.code(), Some(0), "{out}{err}");
+    assert!(
+        !err.contains("Broken pipe") && !err.contains("write error"),
+        "SIGPIPE was ignored: {err}"
+    );
+    // The command (PID 1 here) did not inherit an ignored SIGPIPE (signal 13).
+    let ignored = u64::from_str_radix(&status_field(&out, "SigIgn"), 16).unwrap();
+    assert_eq!(
+        ignored & (1 << 12),
+        0,
+        "SIGPIPE ignored in the command: {out}"
+    );
+}

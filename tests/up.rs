@@ -599,3 +599,15 @@ fn an_interactive_shell_in_a_terminal_runs_commands_and_ctrl_c_stops_only_the_fo
         "terminal output flags not restored"
     );
 }
+
+#[test]
+fn host_mode_gives_a_fresh_run_so_host_sockets_are_out_of_reach() {
+    require_root();
+    let container = TempContainer::new(
+        "command = [\"/bin/sh\", \"-c\", \"ls -A /run | wc -l; grep ' /run ' /proc/self/mountinfo | grep -c tmpfs\"]\n[rootfs]\nhost = true\n",
+    );
+    let output = up(&container, &[]);
+    let out = text(&output.stdout);
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    assert_eq!(out.lines().collect::<Vec<_>>(), ["0", "1"], "{out}");
+}

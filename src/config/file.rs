@@ -111,7 +111,7 @@ pub struct RootfsTable {
     #[schemars(with = "Option<String>")]
     pub path: Option<Spanned<String>>,
 
-    /// Use the host's own `/`, read-only, with a fresh /proc, /dev and /tmp: runs programs
+    /// Use the host's own `/`, read-only, with a fresh /proc, /dev, /tmp and /run: runs programs
     /// installed on the host with nothing downloaded. Default: `false`.
     #[schemars(with = "Option<bool>")]
     pub host: Option<Spanned<bool>>,

@@ -31,7 +31,7 @@ pub const DEFAULT_CAPABILITIES: [&str; 14] = [
 ];
 
 /// Paths of /proc and /sys hidden from every container (Docker's, and runc's).
-pub const DEFAULT_MASKED: [&str; 11] = [
+pub const DEFAULT_MASKED: [&str; 12] = [
     "/proc/acpi",
     "/proc/asound",
     "/proc/interrupts",
@@ -42,6 +42,7 @@ pub const DEFAULT_MASKED: [&str; 11] = [
     "/proc/scsi",
     "/proc/timer_list",
     "/proc/timer_stats",
+    "/sys/devices/virtual/powercap",
     "/sys/firmware",
 ];
 

@@ -139,19 +139,22 @@ impl Builder<'_> {
         if !user_targets.contains(&"/dev") {
             self.push(Action::Dev(DevSetup::standard()), Origin::Default);
         }
-        // The host's / is read-only: give the container a /tmp it can write.
-        if readonly_root_is_host && !user_targets.contains(&"/tmp") {
-            self.push(
-                Action::Mount(MountSpec {
-                    kind: MountKind::Tmpfs {
-                        size: None,
-                        mode: 0o1777,
-                    },
-                    target: "/tmp".into(),
-                    readonly: false,
-                }),
-                rootfs_origin,
-            );
+        // The host's / is read-only: give the container a /tmp it can write, and a /run of its
+        // own: read-only does not stop connect() on the host's sockets there (systemd,
+        // container engines, the user's session bus), which would be a way out.
+        if readonly_root_is_host {
+            for (target, mode) in [("/tmp", 0o1777), ("/run", 0o755)] {
+                if !user_targets.contains(&target) {
+                    self.push(
+                        Action::Mount(MountSpec {
+                            kind: MountKind::Tmpfs { size: None, mode },
+                            target: target.into(),
+                            readonly: false,
+                        }),
+                        rootfs_origin.clone(),
+                    );
+                }
+            }
         }
         for (spec, origin) in mounts {
             self.push(Action::Mount(spec), origin);
@@ -204,13 +207,14 @@ impl Builder<'_> {
             self.push(Action::Rlimits { limits }, origin);
         }
         self.push(Action::Workdir { path: workdir.0 }, workdir.1);
-        self.push(Action::User(user.0), user.1);
-        // Loading a filter without no_new_privs needs CAP_SYS_ADMIN: then it goes before the
-        // capabilities are dropped; otherwise last, so it filters as little setup as it can.
+        // Loading a filter without no_new_privs needs CAP_SYS_ADMIN in the effective set,
+        // which a non-root user loses with its uid: then it goes before the user changes;
+        // otherwise last, so it filters as little setup as it can.
         let seccomp = Action::Seccomp(security.seccomp.0);
         if security.no_new_privileges.is_none() {
             self.push(seccomp.clone(), security.seccomp.1.clone());
         }
+        self.push(Action::User(user.0), user.1);
         self.push(
             Action::Capabilities {
                 set: security.capabilities.0,

@@ -109,7 +109,8 @@ pub fn compile_cached(
         .map(|b| format!("{b:02x}"))
         .collect();
     let file = cache.join(format!("{key}.bpf"));
-    if let Ok(bytes) = std::fs::read(&file)
+    if private_folder(cache)
+        && let Some(bytes) = read_private(&file)
         && let Some(compiled) = decode(&bytes)
     {
         return Ok(compiled);
@@ -117,6 +118,34 @@ pub fn compile_cached(
     let compiled = compile(text, capabilities)?;
     let _ = store(cache, &file, &compiled);
     Ok(compiled)
+}
+
+/// The cache is trusted only in a folder of our own that nobody else can write to: a planted
+/// program would lift the filter.
+fn private_folder(folder: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(folder).is_ok_and(|m| {
+        m.is_dir() && m.uid() == nix::unistd::geteuid().as_raw() && m.mode() & 0o022 == 0
+    })
+}
+
+/// An entry, if it is a regular file of ours (not a symlink), writable by nobody else.
+fn read_private(file: &std::path::Path) -> Option<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let mut opened = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(file)
+        .ok()?;
+    let meta = opened.metadata().ok()?;
+    if !meta.is_file() || meta.uid() != nix::unistd::geteuid().as_raw() || meta.mode() & 0o022 != 0
+    {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    opened.read_to_end(&mut bytes).ok()?;
+    Some(bytes)
 }
 
 /// Cache entry: u32 length of the unknown names (newline-separated), the names, the program.

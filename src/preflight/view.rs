@@ -162,9 +162,17 @@ impl ContainerView {
         Ok(Resolved { host, meta })
     }
 
+    /// Reads a small text file of the container (/etc/passwd). The root filesystem is the
+    /// container's to change: only a regular file is read, at most 1 MiB, without blocking (a
+    /// FIFO or a device there must not hang or flood `check`).
     pub fn read_to_string(&self, path: &str) -> Option<String> {
         let resolved = self.resolve(path).ok()?;
-        std::fs::read_to_string(resolved.host).ok()
+        let mut text = String::new();
+        open_regular(&resolved.host)?
+            .take(1 << 20)
+            .read_to_string(&mut text)
+            .ok()?;
+        Some(text)
     }
 }
 
@@ -184,12 +192,18 @@ fn under(path: &str, base: &str) -> bool {
 
 /// The ELF interpreter (PT_INTERP) or the `#!` interpreter of an executable file.
 pub fn interpreter(file: &Path) -> Option<Interpreter> {
+    // The program headers and PT_INTERP sit in the first page of nearly every ELF file; read
+    // more only when they do not (this runs at every container start).
     let mut head = Vec::with_capacity(4096);
-    std::fs::File::open(file)
-        .ok()?
-        .take(64 * 1024)
-        .read_to_end(&mut head)
-        .ok()?;
+    let mut opened = open_regular(file)?;
+    (&mut opened).take(4096).read_to_end(&mut head).ok()?;
+    if head.starts_with(b"\x7fELF")
+        && head.len() == 4096
+        && elf_interpreter(&head).is_none()
+        && !elf_headers_within(&head)
+    {
+        opened.take(60 * 1024).read_to_end(&mut head).ok()?;
+    }
     if let Some(rest) = head.strip_prefix(b"#!") {
         let line = rest.split(|b| *b == b'\n').next()?;
         let line = String::from_utf8_lossy(line);
@@ -203,6 +217,39 @@ pub fn interpreter(file: &Path) -> Option<Interpreter> {
         kind: "ELF interpreter",
         path,
     })
+}
+
+/// Opens `path` only if it is a regular file, without blocking on a FIFO.
+fn open_regular(path: &Path) -> Option<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .ok()?;
+    file.metadata().ok()?.is_file().then_some(file)
+}
+
+/// Whether the program header table lies inside `head` (then no PT_INTERP means none).
+fn elf_headers_within(head: &[u8]) -> bool {
+    let wide = head.get(4) == Some(&2);
+    let little = head.get(5) == Some(&1);
+    let read = |at: usize, len: usize| -> Option<u64> {
+        let bytes = head.get(at..at + len)?;
+        Some(bytes.iter().enumerate().fold(0u64, |value, (i, _)| {
+            let b = if little { bytes[len - 1 - i] } else { bytes[i] };
+            (value << 8) | u64::from(b)
+        }))
+    };
+    let table = if wide {
+        (read(0x20, 8), read(0x36, 2), read(0x38, 2))
+    } else {
+        (read(0x1c, 4), read(0x2a, 2), read(0x2c, 2))
+    };
+    match table {
+        (Some(offset), Some(size), Some(count)) => offset + size * count <= head.len() as u64,
+        _ => false,
+    }
 }
 
 /// Reads PT_INTERP from the program headers of a little- or big-endian, 32- or 64-bit ELF.
@@ -255,6 +302,14 @@ mod tests {
         let found = interpreter(Path::new("/bin/sh")).expect("no interpreter read from /bin/sh");
         assert_eq!(found.kind, "ELF interpreter");
         assert!(found.path.starts_with("/lib"), "{}", found.path);
+    }
+
+    #[test]
+    fn a_static_binary_has_no_interpreter() {
+        // busybox-static, as the tests' root filesystems use.
+        if let Some(found) = interpreter(Path::new("/bin/busybox")) {
+            panic!("busybox-static has no interpreter, read {}", found.path);
+        }
     }
 
     #[test]

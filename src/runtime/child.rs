@@ -53,10 +53,48 @@ pub fn run(prepared: &Prepared, ctx: &ChildContext) -> ! {
         sys::exit_now(SETUP_FAILED);
     }
     sys::close(ctx.go);
+    // From here on this process may share namespaces with the container's: nothing in it may
+    // open /proc/PID/exe, the launcher's binary (CVE-2019-5736). exec gives the command its
+    // own dumpable state back.
+    if sys::prctl(libc::PR_SET_DUMPABLE, 0).is_err() {
+        sys::exit_now(SETUP_FAILED);
+    }
+    if prepared.cgroup_namespace
+        && let Err(errno) = sys::unshare(libc::CLONE_NEWCGROUP)
+    {
+        let step = prepared
+            .ops
+            .iter()
+            .position(|op| matches!(op, Op::Parent))
+            .unwrap_or(0);
+        channel::send(
+            ctx.report,
+            step,
+            errno,
+            "create the cgroup namespace (in the container's cgroup)",
+        );
+        sys::exit_now(SETUP_FAILED);
+    }
 
+    // The host paths the steps bind, opened before any mount changes what a path means.
+    let mut host = Vec::with_capacity(prepared.host_paths.len());
+    for path in &prepared.host_paths {
+        match sys::open(&path.path, libc::O_PATH) {
+            Ok(fd) => host.push(fd),
+            Err(errno) => {
+                channel::send(
+                    ctx.report,
+                    path.step,
+                    errno,
+                    &format!("open {}", path.shown),
+                );
+                sys::exit_now(SETUP_FAILED);
+            }
+        }
+    }
     let mut root: Option<OwnedFd> = None;
     for (index, op) in prepared.ops.iter().enumerate() {
-        if let Err((errno, detail)) = step(op, prepared, ctx, &mut root) {
+        if let Err((errno, detail)) = step(op, prepared, ctx, &host, &mut root) {
             channel::send(ctx.report, index, errno, &detail);
             sys::exit_now(SETUP_FAILED);
         }
@@ -89,23 +127,28 @@ fn step(
     op: &Op,
     prepared: &Prepared,
     ctx: &ChildContext,
+    host: &[OwnedFd],
     root: &mut Option<OwnedFd>,
 ) -> Result<(), Failure> {
     match op {
         Op::Parent => Ok(()),
         Op::PrivatePropagation => rootfs::private_propagation(),
-        Op::Rootfs { source } => {
-            *root = Some(rootfs::bind_root(source.as_deref())?);
+        Op::Rootfs { folder } => {
+            let folder = folder.map(|i| (&prepared.host_paths[i], host[i].as_fd()));
+            *root = Some(rootfs::bind_root(folder)?);
             Ok(())
         }
-        Op::Mount(mount) => mounts::mount(root.as_ref().ok_or_else(no_root)?.as_fd(), mount),
-        Op::Dev(dev) => mounts::dev(root.as_ref().ok_or_else(no_root)?.as_fd(), dev),
+        Op::Mount(mount) => {
+            let root = root.as_ref().ok_or_else(no_root)?;
+            mounts::mount(root.as_fd(), mount, prepared, host)
+        }
+        Op::Dev(dev) => mounts::dev(root.as_ref().ok_or_else(no_root)?.as_fd(), dev, host),
         Op::LoopbackUp => {
             sys::loopback_up().map_err(|e| (e, "bring the loopback interface up".into()))
         }
-        Op::PivotRoot => {
-            *root = None;
-            rootfs::pivot_root()
+        Op::PivotRoot { staged } => {
+            let new_root = root.take().ok_or_else(no_root)?;
+            rootfs::pivot_root(new_root.as_fd(), *staged)
         }
         Op::Terminal => match (prepared.terminal, ctx.tty_socket) {
             (true, Some(socket)) => tty::attach_in_container(socket),
@@ -154,7 +197,7 @@ fn step(
         Op::Mask(paths) => mounts::mask(root.as_ref().ok_or_else(no_root)?.as_fd(), paths),
         Op::Readonly(paths) => mounts::readonly(root.as_ref().ok_or_else(no_root)?.as_fd(), paths),
         Op::Rlimits(limits) => security::apply_rlimits(limits),
-        Op::Capabilities(keep) => security::apply_capabilities(keep),
+        Op::Capabilities(keep, last) => security::apply_capabilities(keep, *last),
         Op::NoNewPrivileges => security::apply_no_new_privileges(),
         Op::Seccomp(program) => security::apply_seccomp(program),
         Op::CloseFds => {
@@ -179,6 +222,8 @@ fn exec_command(exec: &ExecOp, prepared: &Prepared, ctx: &ChildContext) -> Errno
         .chain(std::iter::once(std::ptr::null()))
         .collect();
     if !exec.init {
+        // Rust's runtime ignores SIGPIPE; the command must start with the defaults.
+        sys::reset_signal_dispositions();
         if let Err(errno) = sys::set_signal_mask(&ctx.signal_mask) {
             return errno;
         }

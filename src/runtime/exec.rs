@@ -363,6 +363,11 @@ fn set_up(prepared: &Prepared, join: &JoinSpec, socket: Option<RawFd>) -> Result
         ));
     }
     confine_before_user(prepared)?;
+    // Without no_new_privs, loading the filter needs CAP_SYS_ADMIN in the effective set,
+    // which a non-root user loses with its uid: load it first then.
+    if !join.no_new_privileges {
+        security::apply_seccomp(&prepared.seccomp)?;
+    }
     if join.set_groups {
         sys::setgroups(&join.groups)
             .map_err(at(&format!("set supplementary groups {:?}", join.groups)))?;
@@ -391,13 +396,9 @@ fn confine_before_user(prepared: &Prepared) -> Result<(), Failure> {
 }
 
 /// Capabilities, no_new_privs and seccomp, as the container's command got them: the filter
-/// last, or before the capabilities are dropped when no_new_privs is off (loading it then
-/// needs CAP_SYS_ADMIN).
+/// last (or, with no_new_privs off, before the user changed: see the caller).
 fn confine_after_user(prepared: &Prepared, join: &JoinSpec) -> Result<(), Failure> {
-    if !join.no_new_privileges {
-        security::apply_seccomp(&prepared.seccomp)?;
-    }
-    security::apply_capabilities(&prepared.capabilities)?;
+    security::apply_capabilities(&prepared.capabilities, security::last_capability())?;
     if join.no_new_privileges {
         security::apply_no_new_privileges()?;
         security::apply_seccomp(&prepared.seccomp)?;

@@ -4,7 +4,7 @@
 use std::ffi::CStr;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
-use super::prepare::{DevOp, MountOp, MountOpKind, OLD_ROOT};
+use super::prepare::{DevOp, MountOp, MountOpKind, Prepared};
 use super::rootfs::Failure;
 use super::sys::{self, Errno};
 
@@ -53,19 +53,34 @@ pub fn resolve_target(root: BorrowedFd<'_>, target: &CStr, file: bool) -> Result
 }
 
 /// Makes the mount of one `[[mount]]` entry (or a default one) and attaches it.
-pub fn mount(root: BorrowedFd<'_>, op: &MountOp) -> Result<(), Failure> {
+pub fn mount(
+    root: BorrowedFd<'_>,
+    op: &MountOp,
+    prepared: &Prepared,
+    host: &[OwnedFd],
+) -> Result<(), Failure> {
     let (mount, what) = match &op.kind {
         MountOpKind::Bind { source, readonly } => {
-            let shown = source
-                .to_string_lossy()
-                .trim_start_matches(OLD_ROOT)
-                .to_string();
-            let tree =
-                sys::clone_tree(source, true).map_err(|e| (e, format!("bind {shown}: open it")))?;
-            if *readonly {
-                sys::set_readonly(tree.as_fd(), true)
-                    .map_err(|e| (e, format!("make the bind of {shown} read-only")))?;
-            }
+            let shown = &prepared.host_paths[*source].shown;
+            let tree = sys::clone_tree_at(host[*source].as_fd(), true)
+                .map_err(|e| (e, format!("bind {shown}: copy its mount")))?;
+            // nodev: a device node in a bound folder opens nothing (there is no device cgroup
+            // to stop it otherwise).
+            let attrs = sys::MOUNT_ATTR_NODEV as u64
+                | if *readonly {
+                    sys::MOUNT_ATTR_READONLY as u64
+                } else {
+                    0
+                };
+            sys::set_mount_attrs(tree.as_fd(), attrs, true).map_err(|e| {
+                (
+                    e,
+                    format!(
+                        "make the bind of {shown} nodev{}",
+                        if *readonly { " and read-only" } else { "" }
+                    ),
+                )
+            })?;
             (tree, format!("bind {shown} on {}", op.shown))
         }
         MountOpKind::Fs {
@@ -97,11 +112,13 @@ pub fn mount(root: BorrowedFd<'_>, op: &MountOp) -> Result<(), Failure> {
 
 /// The container's /dev: a small tmpfs with the standard device nodes, a devpts of its own,
 /// /dev/shm and the usual links.
-pub fn dev(root: BorrowedFd<'_>, op: &DevOp) -> Result<(), Failure> {
+pub fn dev(root: BorrowedFd<'_>, op: &DevOp, host: &[OwnedFd]) -> Result<(), Failure> {
     let tmpfs = sys::new_mount(
         c"tmpfs",
         &[(c"mode", Some(c"755")), (c"size", Some(c"65536k"))],
-        sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC,
+        // nodev: the nodes above are bind mounts of the host's; a node made here later by a
+        // process with CAP_MKNOD opens nothing.
+        sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC | sys::MOUNT_ATTR_NODEV,
     )
     .map_err(|e| (e, "create the tmpfs for /dev".to_string()))?;
     let target = resolve_target(root, c"dev", false)
@@ -110,27 +127,19 @@ pub fn dev(root: BorrowedFd<'_>, op: &DevOp) -> Result<(), Failure> {
         .map_err(|e| (e, "mount tmpfs on /dev".to_string()))?;
     let dev = sys::open_in_root(root, c"dev", libc::O_PATH | libc::O_DIRECTORY)
         .map_err(|e| (e, "open /dev".to_string()))?;
-    for (name, major, minor) in &op.devices {
+    for (name, node) in &op.devices {
         let shown = format!("/dev/{}", name.to_string_lossy());
-        if op.bind_devices {
-            let host = sys::cstring(format!("{OLD_ROOT}/dev/{}", name.to_string_lossy()))
-                .map_err(|e| (e, shown.clone()))?;
-            let node = sys::clone_tree(&host, false)
-                .map_err(|e| (e, format!("bind the host's {shown}")))?;
-            let file = sys::openat(
-                dev.as_fd(),
-                name,
-                libc::O_CREAT | libc::O_WRONLY | libc::O_NOFOLLOW,
-                0o666,
-            )
-            .map_err(|e| (e, format!("create {shown}")))?;
-            sys::attach(node.as_fd(), file.as_fd())
-                .map_err(|e| (e, format!("bind the host's {shown}")))?;
-        } else {
-            let number = libc::makedev(*major, *minor);
-            sys::mknodat(dev.as_fd(), name, libc::S_IFCHR | 0o666, number)
-                .map_err(|e| (e, format!("mknod {shown}")))?;
-        }
+        let node = sys::clone_tree_at(host[*node].as_fd(), false)
+            .map_err(|e| (e, format!("bind the host's {shown}")))?;
+        let file = sys::openat(
+            dev.as_fd(),
+            name,
+            libc::O_CREAT | libc::O_WRONLY | libc::O_NOFOLLOW,
+            0o666,
+        )
+        .map_err(|e| (e, format!("create {shown}")))?;
+        sys::attach(node.as_fd(), file.as_fd())
+            .map_err(|e| (e, format!("bind the host's {shown}")))?;
     }
     for dir in [c"pts", c"shm"] {
         sys::mkdirat(dev.as_fd(), dir, 0o755)

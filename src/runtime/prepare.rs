@@ -3,13 +3,15 @@
 //! and exec. `ops[i]` is the operation of `plan.steps[i]`.
 
 use std::ffi::CString;
+use std::path::Path;
 
 use super::sys::{self, Errno};
 use super::{RunError, StepFailed};
 use crate::plan::{Action, DevSetup, IdMap, MountKind, MountSpec, NetMode, Plan};
 
-/// Where the host's / is while the container's root is built, and the folder the new root is
-/// assembled in; both live on a private tmpfs staged over /tmp in the new mount namespace.
+/// With `rootfs.host`: where the host's / is while the container's root is built, and the
+/// folder the new root is assembled in; both live on a private tmpfs staged over /tmp in the
+/// new mount namespace. A root filesystem folder needs no staging: it is bound onto itself.
 pub const STAGE: &str = "/tmp";
 pub const OLD_ROOT: &str = "/oldroot";
 pub const NEW_ROOT: &str = "/newroot";
@@ -23,6 +25,10 @@ pub struct Prepared {
     pub terminal: bool,
     /// The container's cgroup, made by the parent.
     pub cgroup: Option<crate::plan::CgroupPlan>,
+    /// A cgroup namespace, unshared by the child after it joined its cgroup.
+    pub cgroup_namespace: bool,
+    /// Host paths the child opens before its first mount.
+    pub host_paths: Vec<HostPath>,
     pub ops: Vec<Op>,
 }
 
@@ -32,13 +38,17 @@ pub enum Op {
     Terminal,
     PrivatePropagation,
     /// Stage the tmpfs root, then bind `source` (a folder, or the host's / when `None`).
+    /// A root filesystem folder, opened by the launcher (`None`: the host's /).
     Rootfs {
-        source: Option<CString>,
+        folder: Option<HostIndex>,
     },
     Mount(MountOp),
     Dev(DevOp),
     LoopbackUp,
-    PivotRoot,
+    /// pivot_root into the new root; `staged`: the host's / is at /oldroot, detached first.
+    PivotRoot {
+        staged: bool,
+    },
     ReadonlyRoot,
     Hostname(Vec<u8>),
     Workdir(CString),
@@ -55,7 +65,8 @@ pub enum Op {
     /// Paths to make read-only, relative to the new root.
     Readonly(Vec<CString>),
     Rlimits(Vec<(libc::__rlimit_resource_t, libc::rlimit)>),
-    Capabilities(caps::CapsHashSet),
+    /// The set to keep, and the highest capability number of this kernel.
+    Capabilities(caps::CapsHashSet, u8),
     NoNewPrivileges,
     /// A compiled seccomp program (struct sock_filter array), or none (unconfined).
     Seccomp(Vec<libc::sock_filter>),
@@ -73,7 +84,7 @@ pub struct MountOp {
 
 pub enum MountOpKind {
     Bind {
-        source: CString,
+        source: HostIndex,
         readonly: bool,
     },
     Fs {
@@ -84,10 +95,9 @@ pub enum MountOpKind {
 }
 
 pub struct DevOp {
-    /// Device nodes to make: (name, major, minor).
-    pub devices: Vec<(CString, u32, u32)>,
-    /// Inside a user namespace mknod is refused: bind the host's nodes instead.
-    pub bind_devices: bool,
+    /// The host's device nodes bound into the container's /dev (a tmpfs mounted nodev, so
+    /// that no node made in it later opens a device): (name, the host's node, opened).
+    pub devices: Vec<(CString, HostIndex)>,
     /// Mount options of /dev/pts.
     pub devpts: Vec<(CString, Option<CString>)>,
 }
@@ -125,8 +135,12 @@ pub fn prepare(plan: &Plan) -> Result<Prepared, RunError> {
         user_ns: false,
         terminal: false,
         cgroup: None,
+        cgroup_namespace: false,
+        host_paths: Vec::new(),
         ops: Vec::with_capacity(plan.steps.len()),
     };
+    // Whether the host's / is staged at /oldroot (rootfs.host) when pivot_root comes.
+    let mut staged = false;
     for (i, step) in plan.steps.iter().enumerate() {
         let op = match &step.action {
             Action::Namespaces(set) => {
@@ -136,7 +150,6 @@ pub fn prepare(plan: &Plan) -> Result<Prepared, RunError> {
                     (set.ipc, libc::CLONE_NEWIPC),
                     (set.pid, libc::CLONE_NEWPID),
                     (set.net == NetMode::None, libc::CLONE_NEWNET),
-                    (set.cgroup, libc::CLONE_NEWCGROUP),
                     (set.user == Some(true), libc::CLONE_NEWUSER),
                 ] {
                     if on {
@@ -144,6 +157,9 @@ pub fn prepare(plan: &Plan) -> Result<Prepared, RunError> {
                     }
                 }
                 prepared.clone_flags = flags;
+                // Unshared by the child once it is in its cgroup: the namespace's root is the
+                // cgroup of whoever makes it, which must be the container's, not the launcher's.
+                prepared.cgroup_namespace = set.cgroup;
                 prepared.user_ns = set.user == Some(true);
                 Op::Parent
             }
@@ -157,13 +173,16 @@ pub fn prepare(plan: &Plan) -> Result<Prepared, RunError> {
             }
             Action::PrivatePropagation => Op::PrivatePropagation,
             Action::BindRootfs { path } => Op::Rootfs {
-                source: Some(c(format!("{OLD_ROOT}{}", path.display()), i, "rootfs")?),
+                folder: Some(host_path(&mut prepared.host_paths, path, i, "rootfs")?),
             },
-            Action::HostRootfs => Op::Rootfs { source: None },
-            Action::Mount(spec) => Op::Mount(mount_op(spec, i)?),
-            Action::Dev(dev) => Op::Dev(dev_op(dev, prepared.user_ns)),
+            Action::HostRootfs => {
+                staged = true;
+                Op::Rootfs { folder: None }
+            }
+            Action::Mount(spec) => Op::Mount(mount_op(spec, i, &mut prepared.host_paths)?),
+            Action::Dev(dev) => Op::Dev(dev_op(dev, i, &mut prepared.host_paths)?),
             Action::LoopbackUp => Op::LoopbackUp,
-            Action::PivotRoot => Op::PivotRoot,
+            Action::PivotRoot => Op::PivotRoot { staged },
             Action::ReadonlyRoot => Op::ReadonlyRoot,
             Action::Hostname { hostname } => Op::Hostname(hostname.as_bytes().to_vec()),
             Action::Workdir { path } => Op::Workdir(c(path, i, "workdir")?),
@@ -193,9 +212,26 @@ pub fn prepare(plan: &Plan) -> Result<Prepared, RunError> {
             Action::MaskPaths { paths } => Op::Mask(relative_paths(paths, i)?),
             Action::ReadonlyPaths { paths } => Op::Readonly(relative_paths(paths, i)?),
             Action::Rlimits { limits } => Op::Rlimits(super::security::rlimits(limits)),
-            Action::Capabilities { set } => Op::Capabilities(super::security::capability_set(set)),
+            Action::Capabilities { set } => Op::Capabilities(
+                super::security::capability_set(set),
+                super::security::last_capability(),
+            ),
             Action::NoNewPrivileges => Op::NoNewPrivileges,
-            Action::Seccomp(seccomp) => Op::Seccomp(super::security::bpf_program(&seccomp.bpf)),
+            Action::Seccomp(seccomp) => {
+                // Only "unconfined" runs without a filter; a profile not compiled (a front
+                // end that skipped preflight) is an error, never a silent lack of one.
+                if seccomp.profile != "unconfined" && seccomp.bpf.is_empty() {
+                    return Err(RunError::Step(StepFailed {
+                        step: i,
+                        errno: Errno::EINVAL,
+                        detail: format!(
+                            "the seccomp profile \"{}\" was not compiled",
+                            seccomp.profile
+                        ),
+                    }));
+                }
+                Op::Seccomp(super::security::bpf_program(&seccomp.bpf))
+            }
             Action::Exec(exec) => {
                 let program = exec
                     .path
@@ -230,7 +266,7 @@ fn relative_paths(paths: &[String], step: usize) -> Result<Vec<CString>, RunErro
         .collect()
 }
 
-fn mount_op(spec: &MountSpec, step: usize) -> Result<MountOp, RunError> {
+fn mount_op(spec: &MountSpec, step: usize, paths: &mut Vec<HostPath>) -> Result<MountOp, RunError> {
     let target = c(spec.target.trim_start_matches('/'), step, "target")?;
     let ro = if spec.readonly {
         sys::MOUNT_ATTR_READONLY
@@ -244,10 +280,9 @@ fn mount_op(spec: &MountSpec, step: usize) -> Result<MountOp, RunError> {
             let file = std::fs::metadata(source)
                 .map(|m| !m.is_dir())
                 .unwrap_or(false);
-            let source = c(format!("{OLD_ROOT}{}", source.display()), step, "source")?;
             (
                 MountOpKind::Bind {
-                    source,
+                    source: host_path(paths, source, step, "source")?,
                     readonly: spec.readonly,
                 },
                 file,
@@ -312,35 +347,49 @@ fn mount_op(spec: &MountSpec, step: usize) -> Result<MountOp, RunError> {
     })
 }
 
-fn dev_op(dev: &DevSetup, user_ns: bool) -> DevOp {
-    let number = |name: &str| match name {
-        "null" => (1, 3),
-        "zero" => (1, 5),
-        "full" => (1, 7),
-        "random" => (1, 8),
-        "urandom" => (1, 9),
-        "tty" => (5, 0),
-        _ => (0, 0),
-    };
-    let mut devpts = vec![
+fn dev_op(dev: &DevSetup, step: usize, paths: &mut Vec<HostPath>) -> Result<DevOp, RunError> {
+    let devpts = vec![
         opt("newinstance", None),
         opt("ptmxmode", Some("0666".into())),
         opt("mode", Some("0620".into())),
     ];
-    // gid 5 (tty) exists only where the host's ids are seen unmapped.
-    if !user_ns {
-        devpts.push(opt("gid", Some("5".into())));
-    }
-    DevOp {
-        devices: dev
-            .devices
-            .iter()
-            .map(|d| {
-                let (major, minor) = number(d);
-                (CString::new(d.as_str()).unwrap_or_default(), major, minor)
-            })
-            .collect(),
-        bind_devices: user_ns,
-        devpts,
-    }
+    let devices = dev
+        .devices
+        .iter()
+        .map(|d| {
+            Ok((
+                c(d, step, "device")?,
+                host_path(paths, &Path::new("/dev").join(d), step, "device")?,
+            ))
+        })
+        .collect::<Result<_, RunError>>()?;
+    Ok(DevOp { devices, devpts })
+}
+
+/// A host path the child opens (O_PATH) first thing, in its own mount namespace, before any
+/// mount: the steps then bind what these descriptors refer to, so no later lookup (through a
+/// staged /oldroot, or a symlink swapped meanwhile) can change what gets mounted.
+pub struct HostPath {
+    pub path: CString,
+    pub shown: String,
+    /// The step that needs it, for the report when it cannot be opened.
+    pub step: usize,
+}
+
+/// Index into `Prepared::host_paths` (and the child's opened descriptors).
+pub type HostIndex = usize;
+
+fn host_path(
+    paths: &mut Vec<HostPath>,
+    path: &Path,
+    step: usize,
+    what: &str,
+) -> Result<HostIndex, RunError> {
+    let cpath = c(path.as_os_str().as_encoded_bytes(), step, what)?;
+    paths.push(HostPath {
+        path: cpath,
+        shown: path.display().to_string(),
+        step,
+    });
+    Ok(paths.len() - 1)
 }

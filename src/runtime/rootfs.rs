@@ -1,13 +1,14 @@
 //! The root filesystem: propagation, the staging tmpfs, the bind of the new root, pivot_root.
 //!
-//! As bubblewrap does, the new root is assembled on a private tmpfs: the host's / is moved to
-//! /oldroot of that tmpfs and the container's root is bound at /newroot. Every host path is
-//! then reached as /oldroot/..., and nothing is ever mounted on the host's own tree.
+//! A root filesystem folder is bound onto itself and becomes the new root: every mount is made
+//! below that bind, in this private mount namespace. For `rootfs.host`, as bubblewrap does, the
+//! new root is assembled on a private tmpfs: the host's / is moved to /oldroot of that tmpfs
+//! and bound, read-only, at /newroot; host paths are then reached as /oldroot/.... Either way
+//! nothing is ever mounted on the host's own tree.
 
-use std::ffi::CStr;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
-use super::prepare::{NEW_ROOT, OLD_ROOT, STAGE};
+use super::prepare::{HostPath, NEW_ROOT, OLD_ROOT, STAGE};
 use super::sys::{self, Errno};
 
 /// A failed operation: errno and what was being done to which path.
@@ -25,9 +26,26 @@ pub fn private_propagation() -> Result<(), Failure> {
         .map_err(fail("make / rslave (mount --make-rslave /)"))
 }
 
-/// Stages a tmpfs over /tmp, pivots into it with the host's / at /oldroot, and binds the
-/// root filesystem (or, with `None`, the host's / read-only) at /newroot.
-pub fn bind_root(source: Option<&CStr>) -> Result<OwnedFd, Failure> {
+/// Binds the root filesystem folder (opened by the launcher) onto itself, or, with `None`,
+/// stages a tmpfs over /tmp, pivots into it with the host's / at /oldroot, and binds the host's
+/// / read-only at /newroot. Returns a descriptor of the new root's mount.
+pub fn bind_root(folder: Option<(&HostPath, BorrowedFd<'_>)>) -> Result<OwnedFd, Failure> {
+    let Some((folder, fd)) = folder else {
+        return bind_host_root();
+    };
+    let shown = &folder.shown;
+    let tree =
+        sys::clone_tree_at(fd, true).map_err(fail(format!("bind {shown} as the new root")))?;
+    // nodev: the container's devices are the ones bound into its /dev, nothing from the
+    // root filesystem (which may hold device nodes from an unpacked image).
+    sys::set_mount_attrs(tree.as_fd(), sys::MOUNT_ATTR_NODEV as u64, true)
+        .map_err(fail(format!("make the root filesystem {shown} nodev")))?;
+    sys::attach(tree.as_fd(), fd).map_err(fail(format!("bind {shown} onto itself")))?;
+    // The descriptor of a mount once attached refers to its root: the new root.
+    Ok(tree)
+}
+
+fn bind_host_root() -> Result<OwnedFd, Failure> {
     let stage = sys::cstring(STAGE).map_err(fail("stage"))?;
     sys::mount(
         Some(c"tmpfs"),
@@ -46,47 +64,33 @@ pub fn bind_root(source: Option<&CStr>) -> Result<OwnedFd, Failure> {
         "pivot_root into the staging tmpfs on {STAGE}"
     )))?;
     sys::chdir(c"/").map_err(fail("enter the staging root"))?;
-
-    let (source, recursive_readonly) = match source {
-        Some(path) => (path, false),
-        None => (c"/oldroot", true),
-    };
-    let shown = source
-        .to_string_lossy()
-        .trim_start_matches(OLD_ROOT)
-        .to_string();
-    let shown = if shown.is_empty() {
-        "/".to_string()
-    } else {
-        shown
-    };
     let tree =
-        sys::clone_tree(source, true).map_err(fail(format!("bind {shown} as the new root")))?;
-    if recursive_readonly {
-        sys::set_readonly(tree.as_fd(), true).map_err(fail(
-            "make the host's / read-only (with every mount under it)",
-        ))?;
-    }
+        sys::clone_tree(c"/oldroot", true).map_err(fail("bind the host's / as the new root"))?;
+    let attrs = sys::MOUNT_ATTR_READONLY as u64 | sys::MOUNT_ATTR_NODEV as u64;
+    sys::set_mount_attrs(tree.as_fd(), attrs, true).map_err(fail(
+        "make the host's / read-only and nodev (with every mount under it)",
+    ))?;
     let new_root = sys::cstring(NEW_ROOT).map_err(fail("new root"))?;
     let target = sys::open(&new_root, libc::O_PATH | libc::O_DIRECTORY)
         .map_err(fail(format!("open {NEW_ROOT}")))?;
     sys::attach(tree.as_fd(), target.as_fd())
-        .map_err(fail(format!("attach {shown} as the new root")))?;
+        .map_err(fail("attach the host's / as the new root"))?;
     // Reopen: the descriptor must refer to the attached mount, not the folder under it.
-    sys::open(&new_root, libc::O_PATH | libc::O_DIRECTORY)
-        .map_err(fail(format!("open the new root {shown}")))
+    sys::open(&new_root, libc::O_PATH | libc::O_DIRECTORY).map_err(fail("open the new root"))
 }
 
-/// Detaches the host's tree, makes /newroot the root and drops the staging tmpfs.
-pub fn pivot_root() -> Result<(), Failure> {
-    let old_root = sys::cstring(OLD_ROOT).map_err(fail("old root"))?;
-    sys::umount_detach(&old_root).map_err(fail("detach the host's / (umount /oldroot)"))?;
-    let new_root = sys::cstring(NEW_ROOT).map_err(fail("new root"))?;
-    sys::chdir(&new_root).map_err(fail("enter the new root"))?;
+/// Makes `new_root` the root and detaches the old one (after the staged host tree, when the
+/// host's / was staged).
+pub fn pivot_root(new_root: BorrowedFd<'_>, staged: bool) -> Result<(), Failure> {
+    if staged {
+        let old_root = sys::cstring(OLD_ROOT).map_err(fail("old root"))?;
+        sys::umount_detach(&old_root).map_err(fail("detach the host's / (umount /oldroot)"))?;
+    }
+    sys::fchdir(new_root).map_err(fail("enter the new root"))?;
     // pivot_root(".", "."): the old root ends up under the new one and is detached at once,
     // with no folder needed for it.
     sys::pivot_root(c".", c".").map_err(fail("pivot_root into the new root"))?;
-    sys::umount_detach(c".").map_err(fail("detach the staging root"))?;
+    sys::umount_detach(c".").map_err(fail("detach the old root"))?;
     sys::chdir(c"/").map_err(fail("enter /"))
 }
 

@@ -95,15 +95,16 @@ fn caps_failure(what: &str) -> impl FnOnce(caps::errors::CapsError) -> Failure +
     move |error| (Errno::last(), format!("{what}: {error}"))
 }
 
-/// Reduces every capability set to `keep`: bounding first (which needs CAP_SETPCAP, so the
+/// Reduces the capability sets to `keep`: bounding first (which needs CAP_SETPCAP, so the
 /// effective set is refilled from the permitted one that PR_SET_KEEPCAPS kept across the uid
-/// change), then inheritable, permitted and effective; ambient is cleared.
-pub fn apply_capabilities(keep: &CapsHashSet) -> Result<(), Failure> {
+/// change), then permitted and effective. Inheritable and ambient are emptied: an inheritable
+/// set would hand its capabilities to any program with inheritable file capabilities, even
+/// run by a non-root user (CVE-2022-24769).
+pub fn apply_capabilities(keep: &CapsHashSet, last: u8) -> Result<(), Failure> {
     let permitted = caps::read(None, CapSet::Permitted)
         .map_err(caps_failure("read the permitted capabilities"))?;
     caps::set(None, CapSet::Effective, &permitted)
         .map_err(caps_failure("raise the effective capabilities"))?;
-    let last = last_capability();
     for index in 0..=last {
         let in_keep = keep.iter().any(|c| c.index() == index);
         if !in_keep {
@@ -117,16 +118,16 @@ pub fn apply_capabilities(keep: &CapsHashSet) -> Result<(), Failure> {
     }
     caps::clear(None, CapSet::Ambient).map_err(caps_failure("clear the ambient capabilities"))?;
     let keep_now: CapsHashSet = keep.intersection(&permitted).copied().collect();
-    caps::set(None, CapSet::Inheritable, &keep_now)
-        .map_err(caps_failure("set the inheritable capabilities"))?;
+    caps::clear(None, CapSet::Inheritable)
+        .map_err(caps_failure("clear the inheritable capabilities"))?;
     caps::set(None, CapSet::Effective, &keep_now)
         .map_err(caps_failure("set the effective capabilities"))?;
     caps::set(None, CapSet::Permitted, &keep_now)
         .map_err(caps_failure("set the permitted capabilities"))
 }
 
-/// The highest capability number this kernel knows.
-fn last_capability() -> u8 {
+/// The highest capability number this kernel knows (read before the clone).
+pub fn last_capability() -> u8 {
     std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
         .ok()
         .and_then(|s| s.trim().parse().ok())

@@ -105,8 +105,13 @@ struct MountAttr {
 /// Makes the mount at `fd` read-only, with every mount below it when `recursive`.
 /// `mount_setattr(2)` (Linux 5.12) does it in one call, submounts included.
 pub fn set_readonly(fd: BorrowedFd<'_>, recursive: bool) -> SysResult<()> {
+    set_mount_attrs(fd, MOUNT_ATTR_RDONLY, recursive)
+}
+
+/// Sets `MOUNT_ATTR_*` flags on the mount at `fd` (and every mount below it when `recursive`).
+pub fn set_mount_attrs(fd: BorrowedFd<'_>, attrs: u64, recursive: bool) -> SysResult<()> {
     let attr = MountAttr {
-        attr_set: MOUNT_ATTR_RDONLY,
+        attr_set: attrs,
         attr_clr: 0,
         propagation: 0,
         userns_fd: 0,
@@ -402,14 +407,40 @@ pub fn set_signal_mask(mask: &libc::sigset_t) -> SysResult<()> {
     check(unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, mask, std::ptr::null_mut()) }).map(drop)
 }
 
-/// Puts every signal back to its default action (a forked child inherits ignored signals).
+/// Puts every signal back to its default action: a forked child inherits ignored signals
+/// (Rust's runtime ignores SIGPIPE; a caller may have ignored others), and exec keeps them
+/// ignored. The raw system call, because glibc's wrappers refuse its two internal real-time
+/// signals (32 and 33), which a caller may have left ignored too.
 pub fn reset_signal_dispositions() {
-    for signal in 1..libc::SIGRTMAX() {
+    /// The kernel's `struct sigaction` (x86_64 and aarch64 layout).
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: usize,
+        flags: u64,
+        restorer: usize,
+        mask: u64,
+    }
+    let default = KernelSigaction {
+        handler: 0, // SIG_DFL
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    for signal in 1..=64 {
         if signal == libc::SIGKILL || signal == libc::SIGSTOP {
             continue;
         }
-        // SAFETY: SIG_DFL is always a valid disposition; errors for invalid numbers are ignored.
-        unsafe { libc::signal(signal, libc::SIG_DFL) };
+        // SAFETY: default is a valid kernel sigaction of the size passed; the old action is
+        // not asked for; errors for signals the kernel lacks are ignored.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                signal,
+                &default as *const KernelSigaction,
+                std::ptr::null_mut::<KernelSigaction>(),
+                std::mem::size_of::<u64>(),
+            )
+        };
     }
 }
 
@@ -856,4 +887,14 @@ pub fn close_fds_except(keep: &[RawFd]) -> SysResult<()> {
             None => return close_range(next, libc::c_uint::MAX),
         }
     }
+}
+
+pub fn fchdir(fd: BorrowedFd<'_>) -> SysResult<()> {
+    // SAFETY: fd is an open descriptor.
+    check(unsafe { libc::fchdir(fd.as_raw_fd()) }).map(drop)
+}
+
+pub fn unshare(flags: libc::c_int) -> SysResult<()> {
+    // SAFETY: plain integer argument.
+    check(unsafe { libc::unshare(flags) }).map(drop)
 }
