@@ -39,8 +39,11 @@
 #  - crun run / runc run: a bundle from `runc spec` edited with jq: args /bin/true, terminal
 #    false, root = the rootfs read-write, hostname "bench", namespaces pid, ipc, uts, mount
 #    [, network]; the mounts cut to what the launcher makes (/proc, /dev, /dev/pts, /dev/shm:
-#    not /sys, /sys/fs/cgroup, /dev/mqueue), no maskedPaths/readonlyPaths (the launcher has no
-#    masking yet), no linux.resources. The spec's capabilities, rlimits and noNewPrivileges stay.
+#    not /sys, /sys/fs/cgroup, /dev/mqueue), no linux.resources. Security as the launcher's
+#    defaults: the spec's maskedPaths and readonlyPaths (the same lists), Docker's 14
+#    capabilities in every set, noNewPrivileges, and the launcher's default seccomp profile
+#    (src/preflight/seccomp-default.json) turned into OCI form for x86_64 with jq, so crun
+#    and runc compile and load the same filter the launcher loads.
 #    crun runs with --cgroup-manager=disabled (no cgroup, as every other contender): that is the
 #    "crun" row and the reference of the ratios; "crun-cgroupfs" is crun's default (a cgroup per
 #    container), for information. runc has no way to skip cgroups: it creates them every run.
@@ -188,6 +191,25 @@ write_toml launcher-init-net.toml true none '["/bin/true"]'
 write_toml launcher-host.toml false host '["/bin/true"]'
 write_toml launcher-init-host.toml true host '["/bin/true"]'
 
+# Docker's default capabilities, which the launcher gives a container by default.
+docker_caps='["CAP_AUDIT_WRITE","CAP_CHOWN","CAP_DAC_OVERRIDE","CAP_FOWNER","CAP_FSETID","CAP_KILL","CAP_MKNOD","CAP_NET_BIND_SERVICE","CAP_NET_RAW","CAP_SETFCAP","CAP_SETGID","CAP_SETPCAP","CAP_SETUID","CAP_SYS_CHROOT"]'
+# The launcher's default seccomp profile (Docker's format) in OCI form for x86_64 and those
+# capabilities: the rules whose includes/excludes apply, without them.
+jq --argjson caps "$docker_caps" '
+    def has($list): . as $c | $list | index($c) != null;
+    {
+        defaultAction, defaultErrnoRet,
+        architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        syscalls: [
+            .syscalls[]
+            | select((.includes.caps // []) | all(has($caps)))
+            | select((.includes.arches // []) | (length == 0 or index("amd64") != null))
+            | select((.excludes.caps // []) | any(has($caps)) | not)
+            | select((.excludes.arches // []) | index("amd64") == null)
+            | {names, action} + (if .errnoRet then {errnoRet} else {} end) + (if .args then {args} else {} end)
+        ]
+    }' "$repo/src/preflight/seccomp-default.json" >"$tmp/seccomp-oci.json"
+
 # An OCI bundle: $1 folder, $2 "net" or "host", $3 the command (a JSON array).
 make_bundle() {
     mkdir -p "$1"
@@ -201,9 +223,11 @@ make_bundle() {
         | .hostname = "bench"
         | .mounts |= map(select(.destination | IN("/proc", "/dev", "/dev/pts", "/dev/shm")))
         | .linux.namespaces = ($namespaces | map({type: .}))
-        | .linux.maskedPaths = []
-        | .linux.readonlyPaths = []
-        | del(.linux.resources)' "$1/config.json" >"$1/config.json.new"
+        | .process.capabilities = {bounding: $caps, effective: $caps, permitted: $caps, inheritable: $caps}
+        | .process.noNewPrivileges = true
+        | .linux.seccomp = $seccomp
+        | del(.linux.resources)' --argjson caps "$docker_caps" --slurpfile seccomp "$tmp/seccomp-oci.json" \
+        "$1/config.json" | jq '.linux.seccomp = .linux.seccomp[0]' >"$1/config.json.new"
     mv "$1/config.json.new" "$1/config.json"
 }
 make_bundle "$tmp/bundle-net" net '["/bin/true"]'

@@ -9,6 +9,9 @@ use libseccomp::{
 };
 use serde::Deserialize;
 
+/// Bumped whenever the way programs are compiled changes, so no cached program outlives it.
+const COMPILER_REVISION: u32 = 2;
+
 /// The default profile: an allow-list at least as strict as Docker's.
 pub const DEFAULT_PROFILE: &str = include_str!("seccomp-default.json");
 
@@ -86,28 +89,10 @@ pub fn compile_cached(
     capabilities: &[String],
     cache: Option<&std::path::Path>,
 ) -> Result<Compiled, String> {
-    use sha2::{Digest, Sha256};
     let Some(cache) = cache else {
         return compile(text, capabilities);
     };
-    let mut hasher = Sha256::new();
-    for part in [
-        env!("CARGO_PKG_VERSION"),
-        text,
-        &capabilities.join(","),
-        &format!("{:?}", ScmpArch::native()),
-        std::fs::read_to_string("/proc/sys/kernel/osrelease")
-            .unwrap_or_default()
-            .trim(),
-    ] {
-        hasher.update((part.len() as u64).to_le_bytes());
-        hasher.update(part.as_bytes());
-    }
-    let key: String = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let key = cache_key(text, capabilities);
     let file = cache.join(format!("{key}.bpf"));
     if private_folder(cache)
         && let Some(bytes) = read_private(&file)
@@ -118,6 +103,55 @@ pub fn compile_cached(
     let compiled = compile(text, capabilities)?;
     let _ = store(cache, &file, &compiled);
     Ok(compiled)
+}
+
+/// What the program depends on: profile, capabilities, architecture, kernel, launcher
+/// version. The built-in profile is the binary's own, so its key needs no hash of its text (and
+/// no SHA-256, whose CPU probing traps to the hypervisor in a VM, on every start); any other
+/// profile is keyed by a SHA-256 of it, which nobody can collide with another.
+fn cache_key(text: &str, capabilities: &[String]) -> String {
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let context = format!(
+        "{}.{COMPILER_REVISION}|{:?}|{}|{}",
+        env!("CARGO_PKG_VERSION"),
+        ScmpArch::native(),
+        kernel.trim(),
+        capabilities.join(",")
+    );
+    if text == DEFAULT_PROFILE {
+        // The capabilities as one bitmask keep the name short (a name is at most 255 bytes).
+        let mask = capabilities
+            .iter()
+            .filter_map(|c| c.parse::<caps::Capability>().ok())
+            .fold(0u64, |mask, c| mask | c.bitmask());
+        let plain = format!(
+            "default-{}.{COMPILER_REVISION}-{:?}-{}-{mask:016x}",
+            env!("CARGO_PKG_VERSION"),
+            ScmpArch::native(),
+            kernel.trim()
+        );
+        return plain
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+    }
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for part in [context.as_str(), text] {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part.as_bytes());
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The cache is trusted only in a folder of our own that nobody else can write to: a planted
@@ -197,6 +231,10 @@ pub fn compile(text: &str, capabilities: &[String]) -> Result<Compiled, String> 
     let default = action(&profile.default_action, default_errno)?;
     let mut ctx = ScmpFilterContext::new(default)
         .map_err(|e| format!("libseccomp refused the default action: {e}"))?;
+    // A binary tree of system call numbers instead of a list: each call of the container
+    // then costs a few comparisons instead of up to a few hundred (libseccomp 2.5).
+    ctx.set_ctl_optimize(2)
+        .map_err(|e| format!("libseccomp refused the binary-tree optimisation: {e}"))?;
     let native = ScmpArch::native();
     for arch in extra_arches(&profile, native) {
         // Compat architectures the kernel lacks are not an error: nothing can call them.

@@ -111,7 +111,7 @@ pub fn mount(
 }
 
 /// The container's /dev: a small tmpfs with the standard device nodes, a devpts of its own,
-/// /dev/shm and the usual links.
+/// /dev/shm (a world-writable sticky folder in it) and the usual links.
 pub fn dev(root: BorrowedFd<'_>, op: &DevOp, host: &[OwnedFd]) -> Result<(), Failure> {
     let tmpfs = sys::new_mount(
         c"tmpfs",
@@ -160,16 +160,11 @@ pub fn dev(root: BorrowedFd<'_>, op: &DevOp, host: &[OwnedFd]) -> Result<(), Fai
         .map_err(|e| (e, "open /dev/pts".to_string()))?;
     sys::attach(pts.as_fd(), pts_dir.as_fd())
         .map_err(|e| (e, "mount devpts on /dev/pts".to_string()))?;
-    let shm = sys::new_mount(
-        c"tmpfs",
-        &[(c"mode", Some(c"1777")), (c"size", Some(c"65536k"))],
-        sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC,
-    )
-    .map_err(|e| (e, "create the tmpfs for /dev/shm".to_string()))?;
-    let shm_dir = sys::open_in_root(root, c"dev/shm", libc::O_PATH | libc::O_DIRECTORY)
+    // /dev/shm is a folder of /dev's tmpfs (nosuid, nodev, noexec, 64 MiB), as bubblewrap
+    // makes it: a superblock fewer at every start.
+    let shm_dir = sys::open_in_root(root, c"dev/shm", libc::O_RDONLY | libc::O_DIRECTORY)
         .map_err(|e| (e, "open /dev/shm".to_string()))?;
-    sys::attach(shm.as_fd(), shm_dir.as_fd())
-        .map_err(|e| (e, "mount tmpfs on /dev/shm".to_string()))?;
+    sys::fchmod(shm_dir.as_fd(), 0o1777).map_err(|e| (e, "chmod 1777 /dev/shm".to_string()))?;
     for (link, target) in [
         (c"ptmx", c"pts/ptmx"),
         (c"fd", c"/proc/self/fd"),
@@ -187,6 +182,10 @@ pub fn dev(root: BorrowedFd<'_>, op: &DevOp, host: &[OwnedFd]) -> Result<(), Fai
 /// Hides each path that exists: a file under /dev/null, a folder under an empty read-only
 /// tmpfs. A path that does not exist has nothing to hide.
 pub fn mask(root: BorrowedFd<'_>, paths: &[std::ffi::CString]) -> Result<(), Failure> {
+    // One /dev/null and one empty tmpfs serve every mask: each further cover is a copy of
+    // the first, not a new superblock.
+    let mut null: Option<OwnedFd> = None;
+    let mut empty: Option<OwnedFd> = None;
     for path in paths {
         let shown = format!("/{}", path.to_string_lossy());
         let target = match sys::open_in_root(root, path, libc::O_PATH) {
@@ -195,22 +194,31 @@ pub fn mask(root: BorrowedFd<'_>, paths: &[std::ffi::CString]) -> Result<(), Fai
             Err(e) => return Err((e, format!("open {shown} to mask it"))),
         };
         let is_dir = sys::is_dir(target.as_fd()).map_err(|e| (e, format!("stat {shown}")))?;
-        let cover = if is_dir {
-            sys::new_mount(
+        let cover = match (is_dir, &empty, &null) {
+            (true, Some(first), _) => sys::clone_tree_at(first.as_fd(), false),
+            (true, None, _) => sys::new_mount(
                 c"tmpfs",
                 &[(c"size", Some(c"0")), (c"mode", Some(c"0"))],
                 sys::MOUNT_ATTR_READONLY
                     | sys::MOUNT_ATTR_NOSUID
                     | sys::MOUNT_ATTR_NODEV
                     | sys::MOUNT_ATTR_NOEXEC,
-            )
-        } else {
-            let null = sys::open_in_root(root, c"dev/null", libc::O_PATH)
-                .map_err(|e| (e, "open the container's /dev/null".to_string()))?;
-            sys::clone_tree_at(null.as_fd(), false)
+            ),
+            (false, _, Some(null)) => sys::clone_tree_at(null.as_fd(), false),
+            (false, _, None) => {
+                let opened = sys::open_in_root(root, c"dev/null", libc::O_PATH)
+                    .map_err(|e| (e, "open the container's /dev/null".to_string()))?;
+                let cover = sys::clone_tree_at(opened.as_fd(), false);
+                null = Some(opened);
+                cover
+            }
         }
         .map_err(|e| (e, format!("make the cover for {shown}")))?;
         sys::attach(cover.as_fd(), target.as_fd()).map_err(|e| (e, format!("mask {shown}")))?;
+        if is_dir && empty.is_none() {
+            // Attached, the descriptor now names a mount that can be copied.
+            empty = Some(cover);
+        }
     }
     Ok(())
 }
