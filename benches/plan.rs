@@ -58,8 +58,8 @@ fn main() {
                 .iter()
                 .filter(|s| matches!(s.action, launcher::plan::Action::Mount(_)))
                 .count(),
-            1002,
-            "1,000 mounts, /proc and /tmp"
+            1003,
+            "1,000 mounts, /proc, /tmp and /run"
         );
     });
     let with_preflight = time(runs, || {

@@ -82,6 +82,7 @@ impl StepFailed {
             Errno::EROFS => "the file system is read-only here: with `rootfs.host` or `readonly`, mount onto folders that exist, or under /tmp".into(),
             Errno::EINVAL => "the kernel refused the arguments: check the key's value (size, mode, type), or that this kernel supports it".into(),
             Errno::ENOSPC => "out of space or a kernel limit (e.g. user.max_user_namespaces) was reached".into(),
+            Errno::ENOTDIR => "a part of the path is a file, not a folder: change the path, or move that file out of the way in the root filesystem".into(),
             Errno::EBUSY => "the target is busy: is something else mounted there?".into(),
             Errno::ENOSYS => "this kernel lacks the system call (the launcher needs Linux 5.12 or newer)".into(),
             _ => "see the step above and the errno; `launcher plan` shows every step".into(),
