@@ -486,3 +486,32 @@ fn without_init_the_command_starts_with_default_signal_dispositions() {
         "SIGPIPE ignored in the command: {out}"
     );
 }
+
+#[test]
+fn a_profile_naming_unknown_system_calls_is_a_warning() {
+    let container = container("command = [\"/bin/true\"]\n[security]\nseccomp = \"deny.json\"\n");
+    std::fs::write(
+        container.path("deny.json"),
+        r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "no_such_call"], "action": "SCMP_ACT_ERRNO"}]}"#,
+    )
+    .unwrap();
+    let check = |strict: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_launcher"));
+        cmd.arg("check")
+            .arg(container.file())
+            .env("NO_COLOR", "1")
+            .env("COLUMNS", "300");
+        if strict {
+            cmd.arg("--strict");
+        }
+        cmd.output().unwrap()
+    };
+    let lenient = check(false);
+    let err = text(&lenient.stderr);
+    assert_eq!(lenient.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("no_such_call") && err.contains("security.seccomp"),
+        "{err}"
+    );
+    assert_eq!(check(true).status.code(), Some(1));
+}

@@ -26,7 +26,29 @@ pub fn lint(loaded: &Loaded, plan: &crate::plan::Plan) -> Vec<Problem> {
         })
         .cloned()
         .unwrap_or_default();
-    validate::security::lint(&loaded.file, &capabilities)
+    let mut found = validate::security::lint(&loaded.file, &capabilities);
+    // A profile may name system calls this machine's libseccomp does not know: they are left
+    // out of the filter, which for a deny-list means not denied.
+    let unknown = plan
+        .find(|a| match a {
+            crate::plan::Action::Seccomp(seccomp) => Some(&seccomp.unknown_names),
+            _ => None,
+        })
+        .filter(|names| !names.is_empty());
+    if let (Some(names), Some(value)) = (unknown, &loaded.file.security.seccomp) {
+        found.push(
+            Problem::error("lint::seccomp-unknown-syscalls", "security.seccomp", value.span())
+                .message(format!(
+                    "the seccomp profile names {} system call(s) this machine does not know: {}",
+                    names.len(),
+                    names.join(", ")
+                ))
+                .label("left out of the filter")
+                .help("with a deny-list profile they are not denied: check the names against this kernel's system calls (`ausyscall --dump`)")
+                .warning(),
+        );
+    }
+    found
 }
 pub use values::{check_name, parse_mode, parse_size};
 
