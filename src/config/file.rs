@@ -186,6 +186,17 @@ pub enum Size {
     Text(String),
 }
 
+impl Size {
+    /// The number of bytes, or why it is not a size.
+    pub fn bytes(&self) -> Result<u64, String> {
+        match self {
+            Size::Bytes(0) => Err("a size must be at least 1 byte".to_string()),
+            Size::Bytes(n) => Ok(*n),
+            Size::Text(text) => super::values::parse_size(text),
+        }
+    }
+}
+
 /// The kinds of mount.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -5,7 +5,6 @@ use toml::Spanned;
 
 use super::Builder;
 use crate::config::file::{ContainerFile, LimitValue, Rlimit, Size};
-use crate::config::values::parse_size;
 use crate::diagnostic::Problem;
 use crate::plan::{CgroupPlan, Origin, RlimitSpec};
 
@@ -110,12 +109,9 @@ impl Builder<'_> {
     }
 
     fn size(&mut self, key: &str, value: &Spanned<Size>) -> Option<u64> {
-        let parsed = match value.get_ref() {
-            Size::Bytes(0) => Err("a size must be at least 1 byte".to_string()),
-            Size::Bytes(n) => Ok(*n),
-            Size::Text(text) => parse_size(text),
-        };
-        parsed
+        value
+            .get_ref()
+            .bytes()
             .map_err(|why| {
                 self.error(
                     Problem::error("plan::invalid-size", key, value.span())

@@ -14,8 +14,8 @@ mod resources;
 pub(super) mod security;
 
 use super::Loaded;
-use super::file::{ContainerFile, MountEntry, MountType, NetMode, RootfsSpec, Size, Switch};
-use super::values::{check_hostname, check_name, container_path, parse_mode, parse_size};
+use super::file::{ContainerFile, MountEntry, MountType, NetMode, RootfsSpec, Switch};
+use super::values::{check_hostname, check_name, container_path, parse_mode};
 use crate::diagnostic::{Problem, Problems, SourceFile};
 use crate::plan::{
     Action, DevSetup, Exec, MountKind, MountSpec, NamespaceSet, Origin, Plan, Step, UserIds,
@@ -678,12 +678,8 @@ impl Builder<'_> {
             },
             MountType::Tmpfs => {
                 let size = entry.size.as_ref().and_then(|size| {
-                    let parsed = match size.get_ref() {
-                        Size::Bytes(0) => Err("a size must be at least 1 byte".to_string()),
-                        Size::Bytes(n) => Ok(*n),
-                        Size::Text(text) => parse_size(text),
-                    };
-                    parsed
+                    size.get_ref()
+                        .bytes()
                         .map_err(|why| {
                             self.error(
                                 Problem::error(

@@ -151,7 +151,7 @@ fn step(
             rootfs::pivot_root(new_root.as_fd(), *staged)
         }
         Op::Terminal => match (prepared.terminal, ctx.tty_socket) {
-            (true, Some(socket)) => tty::attach_in_container(socket),
+            (true, Some(socket)) => tty::attach_in_container(socket, true),
             _ => Ok(()),
         },
         Op::ReadonlyRoot => rootfs::readonly_root(),

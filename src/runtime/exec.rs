@@ -352,7 +352,7 @@ fn set_up(prepared: &Prepared, join: &JoinSpec, socket: Option<RawFd>) -> Result
         .map_err(at("set the parent-death signal"))?;
     let _ = sys::setsid();
     if let Some(socket) = socket {
-        attach_terminal(socket)?;
+        super::tty::attach_in_container(socket, false)?;
     }
     let shown = join.workdir.as_str();
     sys::chdir(&prepared.workdir).map_err(at(&format!("change folder to {shown}")))?;
@@ -403,30 +403,5 @@ fn confine_after_user(prepared: &Prepared, join: &JoinSpec) -> Result<(), Failur
         security::apply_no_new_privileges()?;
         security::apply_seccomp(&prepared.seccomp)?;
     }
-    Ok(())
-}
-
-/// A pseudo-terminal from the container's own devpts (so the process sees /dev/pts/N): it
-/// becomes the controlling terminal and stdio, and its master goes to the launcher.
-fn attach_terminal(socket: RawFd) -> Result<(), Failure> {
-    let (master, slave) = sys::open_pty(c"/dev/pts/ptmx")
-        .map_err(|e| (e, "open a pseudo-terminal from /dev/pts/ptmx".to_string()))?;
-    if let Ok(size) = sys::get_winsize(0) {
-        let _ = sys::set_winsize(master.as_raw_fd(), &size);
-    }
-    sys::set_controlling_terminal(slave.as_raw_fd()).map_err(|e| {
-        (
-            e,
-            "make the pseudo-terminal the controlling terminal".to_string(),
-        )
-    })?;
-    for fd in 0..3 {
-        sys::dup2(slave.as_raw_fd(), fd)
-            .map_err(|e| (e, format!("make the pseudo-terminal fd {fd}")))?;
-    }
-    sys::send_fd(socket, master.as_raw_fd())
-        .map_err(|e| (e, "send the pseudo-terminal to the launcher".to_string()))?;
-    drop::<OwnedFd>(master);
-    sys::close(socket);
     Ok(())
 }

@@ -8,17 +8,20 @@ use super::rootfs::Failure;
 use super::sys::{self, Errno};
 
 /// In the container, after pivot_root: opens a pty, makes its slave the controlling terminal
-/// and stdio, binds it on /dev/console, and sends the master over `socket`.
-pub fn attach_in_container(socket: RawFd) -> Result<(), Failure> {
+/// and stdio, binds it on /dev/console (for the container's first process, not for `exec`), and
+/// sends the master over `socket`.
+pub fn attach_in_container(socket: RawFd, console: bool) -> Result<(), Failure> {
     let (master, slave) = sys::open_pty(c"/dev/pts/ptmx")
         .map_err(|e| (e, "open a pseudo-terminal from /dev/pts/ptmx".to_string()))?;
     // Copy the host terminal's size while stdin is still the host's.
     if let Ok(size) = sys::get_winsize(0) {
         let _ = sys::set_winsize(master.as_raw_fd(), &size);
     }
-    let number = sys::pty_number(master.as_raw_fd())
-        .map_err(|e| (e, "read the pseudo-terminal's number".to_string()))?;
-    bind_console(number)?;
+    if console {
+        let number = sys::pty_number(master.as_raw_fd())
+            .map_err(|e| (e, "read the pseudo-terminal's number".to_string()))?;
+        bind_console(number)?;
+    }
     sys::set_controlling_terminal(slave.as_raw_fd()).map_err(|e| {
         (
             e,
