@@ -2,11 +2,11 @@
 //! no_new_privs, seccomp, masked and read-only paths, and the security lint. As root.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::util::{TempContainer, require_root};
+use crate::util::{TempContainer, busybox, require_root, text, up};
 
 /// tests/fixtures/probe.c, built static once per test run.
 fn probe_binary() -> &'static Path {
@@ -28,27 +28,9 @@ fn probe_binary() -> &'static Path {
 
 /// A busybox container with the probe at /probe; `body` must not set `rootfs`.
 fn container(body: &str) -> TempContainer {
-    require_root();
-    let container = TempContainer::new(&format!("rootfs = \"rootfs\"\n{body}"));
-    crate::util::fill_busybox(&container.path("rootfs"));
+    let container = busybox(body);
     std::fs::copy(probe_binary(), container.path("rootfs/probe")).expect("cannot copy the probe");
     container
-}
-
-fn up(container: &TempContainer, args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_launcher"));
-    cmd.arg("up")
-        .arg(container.file())
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null());
-    if !args.is_empty() {
-        cmd.arg("--").args(args);
-    }
-    cmd.output().expect("cannot run the launcher")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// Runs `script` with sh in a container of `body`; returns stdout, failing on a bad exit.

@@ -6,38 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{TempContainer, require_root};
-
-/// A container folder with its own busybox root filesystem and a Container.toml of `body`
-/// (which must not set `rootfs`).
-fn busybox(body: &str) -> TempContainer {
-    require_root();
-    let container = TempContainer::new(&format!("rootfs = \"rootfs\"\n{body}"));
-    crate::util::fill_busybox(&container.path("rootfs"));
-    container
-}
-
-fn up(container: &TempContainer, args: &[&str]) -> Output {
-    let mut cmd = launcher_up(container, args);
-    cmd.stdin(Stdio::null());
-    cmd.output().expect("cannot run the launcher")
-}
-
-fn launcher_up(container: &TempContainer, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_launcher"));
-    cmd.arg("up")
-        .arg(container.file())
-        .env("NO_COLOR", "1")
-        .env("COLUMNS", "100");
-    if !args.is_empty() {
-        cmd.arg("--").args(args);
-    }
-    cmd
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use crate::util::{TempContainer, busybox, launcher_up, require_root, text, up};
 
 fn code(output: &Output) -> i32 {
     output

@@ -118,3 +118,38 @@ pub fn chown_tree(path: &Path, uid: u32, gid: u32) {
         path.display()
     );
 }
+
+/// Text of a process's output.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A container folder with its own busybox root filesystem and a Container.toml of `body`
+/// (which must not set `rootfs`). Needs root: the tests that use it run containers.
+pub fn busybox(body: &str) -> TempContainer {
+    require_root();
+    let container = TempContainer::new(&format!("rootfs = \"rootfs\"\n{body}"));
+    fill_busybox(&container.path("rootfs"));
+    container
+}
+
+/// `launcher up FILE [-- ARGS]`, without colours, ready to run.
+pub fn launcher_up(container: &TempContainer, args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_launcher"));
+    cmd.arg("up")
+        .arg(container.file())
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "100");
+    if !args.is_empty() {
+        cmd.arg("--").args(args);
+    }
+    cmd
+}
+
+/// Runs `launcher up` with no stdin and returns its output, whatever the exit status.
+pub fn up(container: &TempContainer, args: &[&str]) -> Output {
+    launcher_up(container, args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("cannot run the launcher")
+}

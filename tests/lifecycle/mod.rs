@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub use crate::util::text;
 use crate::util::{TempContainer, chown_tree, fill_busybox, require_root};
 
 /// The unprivileged user rootless tests run the launcher as.
@@ -207,10 +208,6 @@ fn monitors_of(root: &Path) -> Vec<(i32, u64)> {
         })
         .filter_map(|pid| Some((pid, start_time(pid)?)))
         .collect()
-}
-
-pub fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// The start time of a live (not zombie) process, from /proc/PID/stat.
