@@ -42,7 +42,7 @@ fn main() -> ExitCode {
             detach: true,
             ..
         } => manage::up_detached(&file, args, &store()),
-        Command::Up { file, args, .. } => up(&file, args),
+        Command::Up { file, args, .. } => up(&file, args, &store()),
         Command::Ps { all, format } => manage::ps(&store(), all, format),
         Command::Stop { timeout, names } => manage::stop(&store(), &names, timeout),
         Command::Kill { name, signal } => manage::kill(&store(), &name, &signal),
@@ -203,11 +203,15 @@ fn up_failure_code(failure: &Failure) -> u8 {
     }
 }
 
-fn up(file: &Path, args: Vec<String>) -> ExitCode {
+fn up(file: &Path, args: Vec<String>, store: &launcher::state::Store) -> ExitCode {
     let (plan, source) = match checked_plan(file, args) {
         Ok(checked) => checked,
         Err(failure) => return ExitCode::from(up_failure_code(&failure)),
     };
+    if let Err(error) = launcher::lifecycle::refuse_running_name(&plan.name, store) {
+        eprintln!("error: {error}\n  help: {}", error.hint());
+        return ExitCode::from(error.exit_code());
+    }
     match runtime::up(&plan) {
         Ok(ended) => {
             if let Some(why) = ended.explain() {

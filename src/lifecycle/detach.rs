@@ -56,6 +56,24 @@ pub fn terminal_refused(plan: &Plan) -> Option<Origin> {
     })
 }
 
+/// Refuses a name a detached container runs under, for a foreground `up`: names are
+/// unique. (A foreground container itself keeps no record: two foreground `up`s of one name
+/// are not refused.)
+pub fn refuse_running_name(name: &str, store: &Store) -> Result<(), LifecycleError> {
+    match store.read(name) {
+        Ok(Some(old)) if observe(&old).state != State::Stopped => {
+            Err(LifecycleError::AlreadyRunning {
+                name: name.to_string(),
+                pid: old.pid.unwrap_or(old.monitor_pid),
+                file: old.file,
+            })
+        }
+        // No record, a stopped one, or one that cannot be read: nothing runs under the name
+        // that we know of; `ps` names a damaged record.
+        _ => Ok(()),
+    }
+}
+
 /// Starts the checked `plan` detached.
 pub fn up_detached(plan: &Plan, store: &Store) -> Result<Detached, LifecycleError> {
     let name = plan.name.as_str();

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use control::{StopOutcome, exec, kill, remove, stop, wait};
-pub use detach::{Detached, terminal_refused, up_detached};
+pub use detach::{Detached, refuse_running_name, terminal_refused, up_detached};
 pub use list::{Row, inspect, list, render_rows, rows_json};
 pub use logs::{LOG_CAP, logs};
 

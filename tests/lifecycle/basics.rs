@@ -365,3 +365,16 @@ fn an_exec_process_gets_the_containers_cgroup_limits_and_security() {
         "the exec'd process is not in the container's cgroup: {out}"
     );
 }
+
+#[test]
+fn a_foreground_up_of_a_name_running_detached_is_refused() {
+    let lab = Lab::new(Mode::Root);
+    let name = lab.name("taken");
+    let file = lab.container(&name, "command = [\"sleep\", \"60\"]\n");
+    lab.up_d(&file);
+    let second = lab.run(&["up", &file.display().to_string(), "--", "/bin/true"]);
+    let err = text(&second.stderr);
+    assert_eq!(second.status.code(), Some(125), "{err}");
+    assert!(err.contains("is already running"), "{err}");
+    assert!(err.contains(&format!("launcher stop {name}")), "{err}");
+}
