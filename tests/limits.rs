@@ -497,3 +497,26 @@ fn a_profile_naming_unknown_system_calls_is_a_warning() {
     );
     assert_eq!(check(true).status.code(), Some(1));
 }
+
+#[test]
+fn without_a_pid_namespace_the_cgroup_ends_what_the_command_left_behind() {
+    let container = container(
+        "command = [\"/bin/sh\", \"-c\", \"setsid sleep 30 </dev/null >/dev/null 2>&1 & echo $!\"]\n[namespaces]\npid = false\n[resources]\npids = 20\n",
+    );
+    let output = up(&container, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    // Without a PID namespace, the pid printed inside is the host's.
+    let pid: i32 = text(&output.stdout).trim().parse().expect("no pid printed");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap_or_default()
+            .contains(") Z")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the container's daemon {pid} outlived it"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -138,6 +138,22 @@ pub fn remove_leftovers(paths: &[String]) {
     });
 }
 
+fn end_processes(path: &Path) {
+    let listed = procs(path);
+    if listed.is_empty() {
+        return;
+    }
+    if std::fs::write(path.join("cgroup.kill"), "1").is_ok() {
+        return;
+    }
+    for pid in listed
+        .lines()
+        .filter_map(|l| l.trim().parse::<libc::pid_t>().ok())
+    {
+        let _ = super::sys::kill(pid, libc::SIGKILL);
+    }
+}
+
 fn procs(path: &Path) -> String {
     std::fs::read_to_string(path.join("cgroup.procs"))
         .unwrap_or_default()
@@ -151,6 +167,10 @@ impl Drop for Cgroup {
         // was reaped; rmdir fails with EBUSY until then.
         let deadline = Instant::now() + Duration::from_secs(2);
         for path in self.paths.iter().rev() {
+            // Without a PID namespace, a process the command left behind (a daemon) outlives
+            // it: every process still in the container's cgroup is the container's, and ends
+            // with it (cgroup.kill on v2, SIGKILL to each listed pid on v1).
+            end_processes(path);
             while let Err(error) = std::fs::remove_dir(path) {
                 if error.kind() == std::io::ErrorKind::NotFound || Instant::now() > deadline {
                     break;
