@@ -57,6 +57,20 @@ fn status(row: &Row, now: u64) -> String {
             }
         }
         (State::Stopped, Some(exit)) => match exit.signal {
+            // "killed: out of memory, limit 32 MiB", recorded by the monitor.
+            Some(_)
+                if record
+                    .error
+                    .as_deref()
+                    .is_some_and(|e| e.contains("out of memory")) =>
+            {
+                format!(
+                    "{} ({}){}",
+                    record.error.as_deref().unwrap_or_default(),
+                    exit.code,
+                    ago(record.finished_ms)
+                )
+            }
             Some(signal) => {
                 let name = Signal::from_number(signal).map_or(signal.to_string(), |s| s.name());
                 format!(

@@ -378,3 +378,25 @@ fn a_foreground_up_of_a_name_running_detached_is_refused() {
     assert!(err.contains("is already running"), "{err}");
     assert!(err.contains(&format!("launcher stop {name}")), "{err}");
 }
+
+#[test]
+fn an_out_of_memory_kill_shows_in_ps_and_inspect() {
+    let lab = Lab::new(Mode::Root);
+    let name = lab.name("oom");
+    let file = lab.container(
+        &name,
+        "command = [\"/bin/dd\", \"if=/dev/zero\", \"of=/dev/null\", \"bs=100M\", \"count=1\"]\n[resources]\nmemory = \"32MiB\"\n",
+    );
+    lab.up_d(&file);
+    eventually(Duration::from_secs(10), "the container stops", || {
+        lab.ps_entry(&name).is_some_and(|e| e["state"] == "stopped")
+    });
+    let info = lab.inspect(&name);
+    assert_eq!(info["exit"]["code"], 137, "{info}");
+    assert_eq!(
+        info["error"], "killed: out of memory, limit 32 MiB",
+        "{info}"
+    );
+    let ps = text(&lab.run(&["ps", "-a"]).stdout);
+    assert!(ps.contains("out of memory"), "{ps}");
+}
