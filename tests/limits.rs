@@ -228,11 +228,16 @@ const DOCKER_DEFAULT_CAPS: &str = "00000000a80425fb";
 
 #[test]
 fn a_default_container_has_dockers_capabilities_no_new_privs_and_a_seccomp_filter() {
+    // The test's own pid is a host pid: the container must not be able to trace it (nor its
+    // own init, pid 1).
+    let host_pid = std::process::id();
     let out = sh_in(
         "command = [\"/bin/true\"]\n",
-        "cat /proc/self/status; for s in mount umount unshare keyctl reboot init_module; do /probe $s; done; \
-         /probe ptrace 1; /probe ptrace 99999; echo kcore=$(cat /proc/kcore 2>/dev/null | wc -c); \
-         echo x > /proc/sys/kernel/domainname && echo SYS-WRITABLE; true",
+        &format!(
+            "cat /proc/self/status; for s in mount umount unshare keyctl reboot init_module; do /probe $s; done; \
+             /probe ptrace 1; /probe ptrace {host_pid}; echo kcore=$(cat /proc/kcore 2>/dev/null | wc -c); \
+             echo x > /proc/sys/kernel/domainname && echo SYS-WRITABLE; true"
+        ),
     );
     assert_eq!(status_field(&out, "CapEff"), DOCKER_DEFAULT_CAPS, "{out}");
     assert_eq!(status_field(&out, "CapBnd"), DOCKER_DEFAULT_CAPS, "{out}");
