@@ -1,0 +1,57 @@
+//! The thin layer over the kernel: every system call the executor makes goes through here, and
+//! every `unsafe` block of the crate lives here, each with its `// SAFETY:` reason.
+//!
+//! Functions take C strings prepared before the clone, so the child allocates as little as it
+//! can, and return `Errno` so callers can attach the step and path.
+
+use std::ffi::CString;
+use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+pub use nix::errno::Errno;
+
+mod fs;
+mod mount;
+mod process;
+mod signal;
+mod tty;
+
+pub use fs::*;
+pub use mount::*;
+pub use process::*;
+pub use signal::*;
+pub use tty::*;
+
+pub type SysResult<T> = Result<T, Errno>;
+
+pub(super) fn check(ret: libc::c_int) -> SysResult<libc::c_int> {
+    if ret == -1 {
+        Err(Errno::last())
+    } else {
+        Ok(ret)
+    }
+}
+
+pub(super) fn check_long(ret: libc::c_long) -> SysResult<libc::c_long> {
+    if ret == -1 {
+        Err(Errno::last())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// A C string from a path or text; a NUL byte inside is `EINVAL` (the config layer already
+/// refuses those, so this is a safety net).
+pub fn cstring(text: impl AsRef<[u8]>) -> SysResult<CString> {
+    CString::new(text.as_ref()).map_err(|_| Errno::EINVAL)
+}
+
+pub(super) fn owned(fd: libc::c_long) -> OwnedFd {
+    // SAFETY: called only with a descriptor a syscall just returned, that nothing else owns.
+    unsafe { OwnedFd::from_raw_fd(fd as RawFd) }
+}
+
+pub fn borrow(fd: RawFd) -> BorrowedFd<'static> {
+    // SAFETY: used only for descriptors that stay open for the life of the process
+    // (stdio, or ones held in an OwnedFd by the caller for longer than the borrow).
+    unsafe { BorrowedFd::borrow_raw(fd) }
+}
