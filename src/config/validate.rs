@@ -2,24 +2,25 @@
 //! folder, sizes and modes parsed, defaults filled in, steps ordered. Every problem is
 //! collected; none stops the others from being found.
 
-use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 
+#[path = "mounts.rs"]
+mod mounts;
+#[path = "process.rs"]
+mod process;
 #[path = "resources.rs"]
 mod resources;
 #[path = "security.rs"]
 pub(super) mod security;
 
 use super::Loaded;
-use super::file::{ContainerFile, MountEntry, MountType, NetMode, RootfsSpec, Switch};
-use super::values::{check_hostname, check_name, container_path, parse_mode};
+use super::file::{ContainerFile, NetMode, RootfsSpec, Switch};
+use super::values::{check_hostname, check_name};
 use crate::diagnostic::{Problem, Problems, SourceFile};
-use crate::plan::{
-    Action, DevSetup, Exec, MountKind, MountSpec, NamespaceSet, Origin, Plan, Step, UserIds,
-};
+use crate::plan::{Action, DevSetup, MountKind, MountSpec, NamespaceSet, Origin, Plan, Step};
 
 /// The environment every container starts from; `env` is merged over it.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -429,320 +430,10 @@ impl Builder<'_> {
             None => None,
         }
     }
-
-    fn exec(&mut self, file: &ContainerFile, name: &str) -> (Exec, Origin) {
-        let command = &file.command;
-        if command.get_ref().is_empty() {
-            self.error(
-                Problem::error("plan::empty-command", "command", command.span())
-                    .message("`command` is empty")
-                    .label("nothing to run")
-                    .help("give the program and its arguments, e.g. command = [\"/bin/sh\"]"),
-            );
-        }
-        for (i, arg) in command.get_ref().iter().enumerate() {
-            let key = format!("command[{}]", i + 1);
-            if arg.get_ref().contains('\0') {
-                self.error(
-                    Problem::error("plan::nul-in-command", key.clone(), arg.span())
-                        .message("a command argument holds a NUL byte")
-                        .label("NUL byte")
-                        .help("remove the \\u0000"),
-                );
-            } else if i == 0 && arg.get_ref().is_empty() {
-                self.error(
-                    Problem::error("plan::empty-command", key, arg.span())
-                        .message("the program name is empty")
-                        .label("empty")
-                        .help("give a program, e.g. \"/bin/sh\" or \"sh\""),
-                );
-            }
-        }
-        let mut env: BTreeMap<String, String> = BTreeMap::new();
-        env.insert("PATH".into(), DEFAULT_PATH.into());
-        env.insert("HOME".into(), "/root".into());
-        env.insert(
-            "HOSTNAME".into(),
-            file.hostname
-                .as_ref()
-                .map_or(name, |h| h.get_ref())
-                .to_string(),
-        );
-        for (key, value) in &file.env {
-            let k = key.get_ref();
-            if k.is_empty() || k.contains('=') || k.contains('\0') {
-                self.error(
-                    Problem::error("plan::invalid-env-name", format!("env.{k}"), key.span())
-                        .message(format!("invalid environment variable name {k:?}"))
-                        .label("empty, or holds '=' or NUL")
-                        .help("names are non-empty and hold no '=' or NUL byte"),
-                );
-            }
-            if value.get_ref().contains('\0') {
-                self.error(
-                    Problem::error("plan::invalid-env-value", format!("env.{k}"), value.span())
-                        .message(format!("the value of {k} holds a NUL byte"))
-                        .label("NUL byte")
-                        .help("remove the \\u0000"),
-                );
-            }
-            env.insert(k.clone(), value.get_ref().clone());
-        }
-        let exec = Exec {
-            args: command
-                .get_ref()
-                .iter()
-                .map(|a| a.get_ref().clone())
-                .collect(),
-            path: None,
-            env: env.into_iter().collect(),
-            init: file.init.unwrap_or(true),
-        };
-        (exec, self.origin("command", command))
-    }
-
-    fn workdir(&mut self, file: &ContainerFile) -> (String, Origin) {
-        match &file.workdir {
-            Some(dir) => {
-                let path = match container_path(dir.get_ref()) {
-                    Ok(path) => path,
-                    Err(why) => {
-                        self.error(
-                            Problem::error("plan::invalid-workdir", "workdir", dir.span())
-                                .message("`workdir` must be an absolute path inside the container")
-                                .label(why)
-                                .help(container_path_help("workdir", dir.get_ref())),
-                        );
-                        "/".into()
-                    }
-                };
-                (path, self.origin("workdir", dir))
-            }
-            None => ("/".into(), Origin::Default),
-        }
-    }
-
-    fn user(&mut self, file: &ContainerFile) -> (UserIds, Origin) {
-        let Some(user) = &file.user else {
-            let ids = UserIds {
-                spec: "0:0".into(),
-                uid: Some(0),
-                gid: Some(0),
-                groups: Vec::new(),
-            };
-            return (ids, Origin::Default);
-        };
-        let spec = user.get_ref().clone();
-        let (u, g) = match spec.split_once(':') {
-            Some((u, g)) => (u, Some(g)),
-            None => (spec.as_str(), None),
-        };
-        if u.is_empty() || g.is_some_and(str::is_empty) || g.is_some_and(|g| g.contains(':')) {
-            self.error(
-                Problem::error("plan::invalid-user", "user", user.span())
-                    .message(format!("invalid user \"{spec}\""))
-                    .label("expected uid, uid:gid, name or name:group")
-                    .help("e.g. user = \"1000:1000\" or user = \"nobody\""),
-            );
-        }
-        let uid = u.parse::<u32>().ok();
-        // A numeric uid without a group runs with gid = uid's group from /etc/passwd if there
-        // is one (preflight), else gid 0, as Docker does.
-        let gid = match g {
-            Some(g) => g.parse::<u32>().ok(),
-            None => None,
-        };
-        let ids = UserIds {
-            spec,
-            uid,
-            gid,
-            groups: Vec::new(),
-        };
-        (ids, self.origin("user", user))
-    }
-
-    fn mounts(&mut self, file: &ContainerFile) -> Vec<(MountSpec, Origin)> {
-        let mut specs: Vec<(MountSpec, Origin)> = Vec::new();
-        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-        for (i, entry) in file.mounts.iter().enumerate() {
-            let key = format!("mount[{}]", i + 1);
-            let Some(spec) = self.mount(entry.get_ref(), &key) else {
-                continue;
-            };
-            let target = &entry.get_ref().target;
-            if let Some(first) = seen.get(&spec.target) {
-                let (line, _) = self.source.line_column(file.mounts[*first].span().start);
-                self.error(
-                    Problem::error(
-                        "plan::duplicate-target",
-                        format!("{key}.target"),
-                        target.span(),
-                    )
-                    .message(format!("two mounts on {}", spec.target))
-                    .label(format!(
-                        "also the target of mount[{}] (line {line})",
-                        first + 1
-                    ))
-                    .help("each mount needs its own target; remove one or change its target"),
-                );
-                continue;
-            }
-            seen.insert(spec.target.clone(), i);
-            let origin = self.origin(&key, entry);
-            specs.push((spec, origin));
-        }
-        specs
-    }
-
-    fn mount(&mut self, entry: &MountEntry, key: &str) -> Option<MountSpec> {
-        let kind_name = entry.kind.get_ref().name();
-        let mut ok = true;
-        let target = match container_path(entry.target.get_ref()) {
-            Ok(t) if t == "/" => {
-                self.error(
-                    Problem::error(
-                        "plan::mount-on-root",
-                        format!("{key}.target"),
-                        entry.target.span(),
-                    )
-                    .message("a mount cannot replace the container's /")
-                    .label("target is /")
-                    .help("set `rootfs` for the root filesystem; mounts go under it"),
-                );
-                ok = false;
-                t
-            }
-            Ok(t) => t,
-            Err(why) => {
-                self.error(
-                    Problem::error(
-                        "plan::invalid-target",
-                        format!("{key}.target"),
-                        entry.target.span(),
-                    )
-                    .message("a mount target must be an absolute path inside the container")
-                    .label(why)
-                    .help(container_path_help("target", entry.target.get_ref())),
-                );
-                ok = false;
-                String::new()
-            }
-        };
-        let kind = *entry.kind.get_ref();
-        // Keys that belong to other mount types are errors, not silently ignored.
-        let mut not_for = |this: &mut Self, field: &str, span: Range<usize>, only: &str| {
-            this.error(
-                Problem::error("plan::key-not-for-type", format!("{key}.{field}"), span)
-                    .message(format!("`{field}` does not apply to a {kind_name} mount"))
-                    .label(format!("only for {only}"))
-                    .help(format!("remove `{field}`, or change `type`")),
-            );
-            ok = false;
-        };
-        if kind != MountType::Bind
-            && let Some(source) = &entry.source
-        {
-            not_for(self, "source", source.span(), "bind mounts");
-        }
-        if kind != MountType::Tmpfs {
-            if let Some(size) = &entry.size {
-                not_for(self, "size", size.span(), "tmpfs");
-            }
-            if let Some(mode) = &entry.mode {
-                not_for(self, "mode", mode.span(), "tmpfs");
-            }
-        }
-        let readonly = entry.readonly.as_ref().map(|r| *r.get_ref());
-        let kind = match kind {
-            MountType::Bind => match &entry.source {
-                Some(source) => MountKind::Bind {
-                    source: self.host_path(
-                        source.get_ref(),
-                        &format!("{key}.source"),
-                        source.span(),
-                    ),
-                },
-                None => {
-                    self.error(
-                        Problem::error(
-                            "plan::bind-without-source",
-                            format!("{key}.source"),
-                            entry.kind.span(),
-                        )
-                        .message("a bind mount needs a `source`")
-                        .label("bind, but no `source` in this entry")
-                        .help("add `source = \"folder\"`, a host path relative to this file"),
-                    );
-                    return None;
-                }
-            },
-            MountType::Tmpfs => {
-                let size = entry.size.as_ref().and_then(|size| {
-                    size.get_ref()
-                        .bytes()
-                        .map_err(|why| {
-                            self.error(
-                                Problem::error(
-                                    "plan::invalid-size",
-                                    format!("{key}.size"),
-                                    size.span(),
-                                )
-                                .message("invalid tmpfs size")
-                                .label(why)
-                                .help("e.g. size = \"64MiB\""),
-                            );
-                            ok = false;
-                        })
-                        .ok()
-                });
-                let mode = match &entry.mode {
-                    Some(mode) => parse_mode(mode.get_ref()).unwrap_or_else(|why| {
-                        self.error(
-                            Problem::error(
-                                "plan::invalid-mode",
-                                format!("{key}.mode"),
-                                mode.span(),
-                            )
-                            .message("invalid tmpfs mode")
-                            .label(why)
-                            .help("an octal string, e.g. mode = \"1777\" or \"0755\""),
-                        );
-                        ok = false;
-                        0
-                    }),
-                    None => 0o1777,
-                };
-                MountKind::Tmpfs { size, mode }
-            }
-            MountType::Proc => MountKind::Proc,
-            MountType::Sysfs => {
-                if let Some(ro) = &entry.readonly
-                    && !*ro.get_ref()
-                {
-                    self.error(
-                        Problem::error("plan::sysfs-writable", format!("{key}.readonly"), ro.span())
-                            .message("sysfs is always mounted read-only")
-                            .label("cannot be false for sysfs")
-                            .help("remove `readonly`; a writable sysfs would let the container reconfigure the host"),
-                    );
-                    ok = false;
-                }
-                MountKind::Sysfs
-            }
-            MountType::Devpts => MountKind::Devpts,
-            MountType::Mqueue => MountKind::Mqueue,
-        };
-        let readonly = readonly.unwrap_or(false) || kind == MountKind::Sysfs;
-        ok.then_some(MountSpec {
-            kind,
-            target,
-            readonly,
-        })
-    }
 }
 
 /// What to try for a path inside the container that [`container_path`] refused.
-fn container_path_help(name: &str, path: &str) -> String {
+pub(super) fn container_path_help(name: &str, path: &str) -> String {
     if path.contains('\0') {
         "remove the \\u0000".into()
     } else if !path.starts_with('/') && !path.split('/').any(|p| p == "..") {

@@ -1,0 +1,192 @@
+//! `[[mount]]` entries into mount steps: targets normalised and unique, keys checked against
+//! the mount type, sizes and modes parsed. A child of `validate`, sharing its builder.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use super::{Builder, container_path_help};
+use crate::config::file::{ContainerFile, MountEntry, MountType};
+use crate::config::values::{container_path, parse_mode};
+use crate::diagnostic::Problem;
+use crate::plan::{MountKind, MountSpec, Origin};
+
+impl Builder<'_> {
+    pub(super) fn mounts(&mut self, file: &ContainerFile) -> Vec<(MountSpec, Origin)> {
+        let mut specs: Vec<(MountSpec, Origin)> = Vec::new();
+        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+        for (i, entry) in file.mounts.iter().enumerate() {
+            let key = format!("mount[{}]", i + 1);
+            let Some(spec) = self.mount(entry.get_ref(), &key) else {
+                continue;
+            };
+            let target = &entry.get_ref().target;
+            if let Some(first) = seen.get(&spec.target) {
+                let (line, _) = self.source.line_column(file.mounts[*first].span().start);
+                self.error(
+                    Problem::error(
+                        "plan::duplicate-target",
+                        format!("{key}.target"),
+                        target.span(),
+                    )
+                    .message(format!("two mounts on {}", spec.target))
+                    .label(format!(
+                        "also the target of mount[{}] (line {line})",
+                        first + 1
+                    ))
+                    .help("each mount needs its own target; remove one or change its target"),
+                );
+                continue;
+            }
+            seen.insert(spec.target.clone(), i);
+            let origin = self.origin(&key, entry);
+            specs.push((spec, origin));
+        }
+        specs
+    }
+
+    fn mount(&mut self, entry: &MountEntry, key: &str) -> Option<MountSpec> {
+        let kind_name = entry.kind.get_ref().name();
+        let mut ok = true;
+        let target = match container_path(entry.target.get_ref()) {
+            Ok(t) if t == "/" => {
+                self.error(
+                    Problem::error(
+                        "plan::mount-on-root",
+                        format!("{key}.target"),
+                        entry.target.span(),
+                    )
+                    .message("a mount cannot replace the container's /")
+                    .label("target is /")
+                    .help("set `rootfs` for the root filesystem; mounts go under it"),
+                );
+                ok = false;
+                t
+            }
+            Ok(t) => t,
+            Err(why) => {
+                self.error(
+                    Problem::error(
+                        "plan::invalid-target",
+                        format!("{key}.target"),
+                        entry.target.span(),
+                    )
+                    .message("a mount target must be an absolute path inside the container")
+                    .label(why)
+                    .help(container_path_help("target", entry.target.get_ref())),
+                );
+                ok = false;
+                String::new()
+            }
+        };
+        let kind = *entry.kind.get_ref();
+        // Keys that belong to other mount types are errors, not silently ignored.
+        let mut not_for = |this: &mut Self, field: &str, span: Range<usize>, only: &str| {
+            this.error(
+                Problem::error("plan::key-not-for-type", format!("{key}.{field}"), span)
+                    .message(format!("`{field}` does not apply to a {kind_name} mount"))
+                    .label(format!("only for {only}"))
+                    .help(format!("remove `{field}`, or change `type`")),
+            );
+            ok = false;
+        };
+        if kind != MountType::Bind
+            && let Some(source) = &entry.source
+        {
+            not_for(self, "source", source.span(), "bind mounts");
+        }
+        if kind != MountType::Tmpfs {
+            if let Some(size) = &entry.size {
+                not_for(self, "size", size.span(), "tmpfs");
+            }
+            if let Some(mode) = &entry.mode {
+                not_for(self, "mode", mode.span(), "tmpfs");
+            }
+        }
+        let readonly = entry.readonly.as_ref().map(|r| *r.get_ref());
+        let kind = match kind {
+            MountType::Bind => match &entry.source {
+                Some(source) => MountKind::Bind {
+                    source: self.host_path(
+                        source.get_ref(),
+                        &format!("{key}.source"),
+                        source.span(),
+                    ),
+                },
+                None => {
+                    self.error(
+                        Problem::error(
+                            "plan::bind-without-source",
+                            format!("{key}.source"),
+                            entry.kind.span(),
+                        )
+                        .message("a bind mount needs a `source`")
+                        .label("bind, but no `source` in this entry")
+                        .help("add `source = \"folder\"`, a host path relative to this file"),
+                    );
+                    return None;
+                }
+            },
+            MountType::Tmpfs => {
+                let size = entry.size.as_ref().and_then(|size| {
+                    size.get_ref()
+                        .bytes()
+                        .map_err(|why| {
+                            self.error(
+                                Problem::error(
+                                    "plan::invalid-size",
+                                    format!("{key}.size"),
+                                    size.span(),
+                                )
+                                .message("invalid tmpfs size")
+                                .label(why)
+                                .help("e.g. size = \"64MiB\""),
+                            );
+                            ok = false;
+                        })
+                        .ok()
+                });
+                let mode = match &entry.mode {
+                    Some(mode) => parse_mode(mode.get_ref()).unwrap_or_else(|why| {
+                        self.error(
+                            Problem::error(
+                                "plan::invalid-mode",
+                                format!("{key}.mode"),
+                                mode.span(),
+                            )
+                            .message("invalid tmpfs mode")
+                            .label(why)
+                            .help("an octal string, e.g. mode = \"1777\" or \"0755\""),
+                        );
+                        ok = false;
+                        0
+                    }),
+                    None => 0o1777,
+                };
+                MountKind::Tmpfs { size, mode }
+            }
+            MountType::Proc => MountKind::Proc,
+            MountType::Sysfs => {
+                if let Some(ro) = &entry.readonly
+                    && !*ro.get_ref()
+                {
+                    self.error(
+                        Problem::error("plan::sysfs-writable", format!("{key}.readonly"), ro.span())
+                            .message("sysfs is always mounted read-only")
+                            .label("cannot be false for sysfs")
+                            .help("remove `readonly`; a writable sysfs would let the container reconfigure the host"),
+                    );
+                    ok = false;
+                }
+                MountKind::Sysfs
+            }
+            MountType::Devpts => MountKind::Devpts,
+            MountType::Mqueue => MountKind::Mqueue,
+        };
+        let readonly = readonly.unwrap_or(false) || kind == MountKind::Sysfs;
+        ok.then_some(MountSpec {
+            kind,
+            target,
+            readonly,
+        })
+    }
+}
