@@ -229,25 +229,38 @@ fn exec_command(exec: &ExecOp, prepared: &Prepared, ctx: &ChildContext) -> Errno
         }
         return sys::execve(&exec.path, &argv, &envp);
     }
-    // Init: block every signal before the fork, so none is lost between fork and the loop;
-    // the command gets the original mask back before exec.
+    // Init: block every signal before the command starts, so none is lost before the loop;
+    // the command gets the original mask back before exec. Default dispositions for both: an
+    // ignored signal never reaches init's sigwaitinfo, and exec keeps it ignored.
     if let Err(errno) = sys::block_all_signals() {
         return errno;
     }
-    match sys::fork() {
-        Err(errno) => errno,
-        Ok(0) => {
-            // The command: its own process group, in the foreground of the terminal.
-            let _ = sys::setpgid(0, 0);
-            if prepared.terminal || sys::isatty(0) {
-                let _ = sys::tcsetpgrp(0, sys::getpid());
-            }
-            sys::reset_signal_dispositions();
-            if let Err(errno) = sys::set_signal_mask(&ctx.signal_mask) {
-                return errno;
-            }
-            sys::execve(&exec.path, &argv, &envp)
+    sys::reset_signal_dispositions();
+    let foreground = prepared.terminal || sys::isatty(0);
+    let detail = format!("execute {}", exec.path.to_string_lossy());
+    let step = prepared
+        .ops
+        .iter()
+        .position(|op| matches!(op, Op::Exec(_)))
+        .unwrap_or(0);
+    // The command shares init's memory until it execs (no page tables copied): it only makes
+    // system calls, and reports its own exec failure.
+    let mut command = || -> libc::c_int {
+        // Its own process group, in the foreground of the terminal.
+        let _ = sys::setpgid(0, 0);
+        if foreground {
+            let _ = sys::tcsetpgrp(0, sys::getpid());
         }
+        let errno = match sys::set_signal_mask(&ctx.signal_mask) {
+            Ok(()) => sys::execve(&exec.path, &argv, &envp),
+            Err(errno) => errno,
+        };
+        channel::send(ctx.report, step, errno, &detail);
+        sys::exit_now(exec_failure_code(errno))
+    };
+    let mut stack = vec![0u8; 64 * 1024];
+    match sys::spawn_shared(&mut command, &mut stack) {
+        Err(errno) => errno,
         Ok(command) => {
             // Only the command's exec (or failure) may end the parent's wait on the channel.
             sys::close(ctx.report);
