@@ -12,9 +12,10 @@ use crate::util::{TempContainer, busybox, require_root, text, up};
 fn probe_binary() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("launcher-probe-{}", std::process::id()));
+        // In cargo's own scratch folder under target/, not /tmp: nothing is left on the host.
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
         std::fs::create_dir_all(&dir).expect("cannot create a folder for the probe");
-        let out = dir.join("probe");
+        let out = dir.join(format!("probe.{}", std::process::id()));
         let status = Command::new("gcc")
             .args(["-static", "-O2", "-o"])
             .arg(&out)
@@ -22,7 +23,10 @@ fn probe_binary() -> &'static Path {
             .status()
             .expect("cannot run gcc: install gcc and libc6-dev (static libc) to build tests/fixtures/probe.c");
         assert!(status.success(), "gcc -static failed on tests/fixtures/probe.c: install libc6-dev");
-        out
+        // One name for every test run: the last build wins, atomically.
+        let probe = dir.join("probe");
+        std::fs::rename(&out, &probe).expect("cannot move the probe into place");
+        probe
     })
 }
 
