@@ -3,7 +3,6 @@
 //! Part of main.rs, in a file of its own for length.
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use launcher::diagnostic::{self, Problem, Problems};
 use launcher::lifecycle::{self, LifecycleError, StopOutcome};
@@ -11,7 +10,7 @@ use launcher::plan::{Origin, Signal};
 use launcher::state::Store;
 
 use super::cli::Format;
-use super::{EXIT_USAGE, checked_plan, render_step_failure, style, up_failure_code};
+use super::{EXIT_USAGE, ExitCode, checked_plan, render_step_failure, style, up_failure_code};
 
 /// Exit status of a lifecycle command that failed (Docker's `docker stop` and friends give 1).
 const EXIT_FAILED: u8 = 1;
