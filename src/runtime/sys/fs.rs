@@ -36,16 +36,6 @@ pub fn mkdirat(dir: BorrowedFd<'_>, name: &CStr, mode: libc::mode_t) -> SysResul
     check(unsafe { libc::mkdirat(dir.as_raw_fd(), name.as_ptr(), mode) }).map(drop)
 }
 
-pub fn mknodat(
-    dir: BorrowedFd<'_>,
-    name: &CStr,
-    mode: libc::mode_t,
-    dev: libc::dev_t,
-) -> SysResult<()> {
-    // SAFETY: name is a valid C string; dir is an open descriptor.
-    check(unsafe { libc::mknodat(dir.as_raw_fd(), name.as_ptr(), mode, dev) }).map(drop)
-}
-
 pub fn symlinkat(target: &CStr, dir: BorrowedFd<'_>, name: &CStr) -> SysResult<()> {
     // SAFETY: both strings are valid; dir is an open descriptor.
     check(unsafe { libc::symlinkat(target.as_ptr(), dir.as_raw_fd(), name.as_ptr()) }).map(drop)

@@ -5,7 +5,7 @@
 //! can, and return `Errno` so callers can attach the step and path.
 
 use std::ffi::CString;
-use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
 pub use nix::errno::Errno;
 
@@ -48,10 +48,4 @@ pub fn cstring(text: impl AsRef<[u8]>) -> SysResult<CString> {
 pub(super) fn owned(fd: libc::c_long) -> OwnedFd {
     // SAFETY: called only with a descriptor a syscall just returned, that nothing else owns.
     unsafe { OwnedFd::from_raw_fd(fd as RawFd) }
-}
-
-pub fn borrow(fd: RawFd) -> BorrowedFd<'static> {
-    // SAFETY: used only for descriptors that stay open for the life of the process
-    // (stdio, or ones held in an OwnedFd by the caller for longer than the borrow).
-    unsafe { BorrowedFd::borrow_raw(fd) }
 }

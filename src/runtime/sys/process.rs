@@ -118,11 +118,6 @@ pub fn getpid() -> libc::pid_t {
     unsafe { libc::getpid() }
 }
 
-pub fn getppid() -> libc::pid_t {
-    // SAFETY: no arguments, cannot fail.
-    unsafe { libc::getppid() }
-}
-
 pub fn setrlimit(resource: libc::__rlimit_resource_t, limit: &libc::rlimit) -> SysResult<()> {
     // SAFETY: limit is a valid rlimit.
     check(unsafe { libc::setrlimit(resource, limit) }).map(drop)
