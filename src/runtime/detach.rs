@@ -5,7 +5,7 @@
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
-use super::process::{self, Watcher};
+use super::process::{self, FORWARDED, Watcher};
 use super::sys::{self, Errno};
 use super::{Ended, RunError, prepare};
 use crate::plan::Plan;
@@ -92,16 +92,6 @@ struct Detached<'a> {
     stderr: Option<OwnedFd>,
 }
 
-/// Signals sent to the monitor that reach the container (SIGCHLD is the container ending).
-const FORWARDED: [libc::c_int; 6] = [
-    libc::SIGINT,
-    libc::SIGTERM,
-    libc::SIGHUP,
-    libc::SIGQUIT,
-    libc::SIGUSR1,
-    libc::SIGUSR2,
-];
-
 impl Watcher for Detached<'_> {
     fn started(&mut self, pid: libc::pid_t) -> Result<(), RunError> {
         release_stdio();
@@ -145,7 +135,9 @@ impl Watcher for Detached<'_> {
                         return Ok(status);
                     }
                 }
-                signal if FORWARDED.contains(&signal) => {
+                // The launcher's forwarded signals, but SIGWINCH: a detached container has no
+                // terminal whose size could change.
+                signal if signal != libc::SIGWINCH && FORWARDED.contains(&signal) => {
                     let _ = sys::kill(pid, signal);
                 }
                 _ => {}
