@@ -105,7 +105,7 @@ enum Failure {
 }
 
 /// load → plan → preflight, the pipeline shared by check, plan and up.
-fn checked_plan(file: &Path, args: Vec<String>) -> Result<(Plan, SourceFile), Failure> {
+fn checked_plan(file: &Path, args: Vec<String>) -> Result<(Plan, config::Loaded), Failure> {
     let loaded = config::load(file).map_err(|error| match error {
         LoadError::Read { path, source } => Failure::Read(format!(
             "error: cannot read {}: {source}\n  help: pass the path of a Container.toml, e.g. `launcher check examples/hello/Container.toml`",
@@ -122,7 +122,7 @@ fn checked_plan(file: &Path, args: Vec<String>) -> Result<(Plan, SourceFile), Fa
     }
     preflight::check(&mut plan, &loaded.source, preflight::Caller::current())
         .map_err(Failure::Invalid)?;
-    Ok((plan, loaded.source))
+    Ok((plan, loaded))
 }
 
 /// The absolute folder of the file: relative paths in it start there.
@@ -154,13 +154,10 @@ fn report_failure(failure: &Failure, format: Format) -> u8 {
 
 fn check(file: &Path, format: Format, strict: bool) -> ExitCode {
     match checked_plan(file, Vec::new()) {
-        Ok((plan, source)) => {
-            // The security lint reads the file as written; loading it again costs a
-            // millisecond, and only `check` pays it.
-            let mut warnings = Problems::new(source);
-            if let Ok(loaded) = config::load(file) {
-                warnings.list = config::lint(&loaded, &plan);
-            }
+        Ok((plan, loaded)) => {
+            // The security lint reads the file as written, next to the plan made from it.
+            let mut warnings = Problems::new(loaded.source.clone());
+            warnings.list = config::lint(&loaded, &plan);
             if strict {
                 for problem in &mut warnings.list {
                     problem.level = diagnostic::Level::Error;
@@ -232,7 +229,7 @@ fn up_failure_code(failure: &Failure) -> u8 {
 }
 
 fn up(file: &Path, args: Vec<String>, store: &launcher::state::Store) -> ExitCode {
-    let (plan, source) = match checked_plan(file, args) {
+    let (plan, loaded) = match checked_plan(file, args) {
         Ok(checked) => checked,
         Err(failure) => return ExitCode::from(up_failure_code(&failure)),
     };
@@ -248,7 +245,7 @@ fn up(file: &Path, args: Vec<String>, store: &launcher::state::Store) -> ExitCod
             ExitCode::from(ended.exit_code())
         }
         Err(RunError::Step(failed)) => {
-            eprint!("{}", render_step_failure(&plan, &source, &failed));
+            eprint!("{}", render_step_failure(&plan, &loaded.source, &failed));
             ExitCode::from(failed.exit_code(&plan))
         }
         Err(error @ RunError::Monitor { .. }) => {

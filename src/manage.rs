@@ -43,7 +43,7 @@ fn valid(names: &[String]) -> Result<(), ExitCode> {
 }
 
 pub fn up_detached(file: &Path, args: Vec<String>, store: &Store) -> ExitCode {
-    let (plan, source) = match checked_plan(file, args) {
+    let (plan, loaded) = match checked_plan(file, args) {
         Ok(checked) => checked,
         Err(failure) => return ExitCode::from(up_failure_code(&failure)),
     };
@@ -52,7 +52,7 @@ pub fn up_detached(file: &Path, args: Vec<String>, store: &Store) -> ExitCode {
         let help = "set `terminal = \"auto\"` or `false` to run it with `up -d`; `launcher exec -t NAME -- /bin/sh` gives a terminal inside it";
         match origin {
             Origin::File { key, span, .. } => {
-                let mut problems = Problems::new(source);
+                let mut problems = Problems::new(loaded.source);
                 problems.list.push(
                     Problem::error("plan::terminal-detached", key, span)
                         .message(message)
@@ -71,7 +71,7 @@ pub fn up_detached(file: &Path, args: Vec<String>, store: &Store) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(LifecycleError::Step(failed)) => {
-            eprint!("{}", render_step_failure(&plan, &source, &failed));
+            eprint!("{}", render_step_failure(&plan, &loaded.source, &failed));
             ExitCode::from(failed.exit_code(&plan))
         }
         Err(error) => ExitCode::from(report(&error)),
