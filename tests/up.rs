@@ -580,3 +580,18 @@ fn host_mode_gives_a_fresh_run_so_host_sockets_are_out_of_reach() {
     assert_eq!(code(&output), 0, "{}", text(&output.stderr));
     assert_eq!(out.lines().collect::<Vec<_>>(), ["0", "1"], "{out}");
 }
+
+#[test]
+fn a_file_is_bound_onto_a_file() {
+    let container = busybox(
+        "command = [\"/bin/cat\", \"/etc/greeting\"]\n[[mount]]\ntype = \"bind\"\nsource = \"greeting.txt\"\ntarget = \"/etc/greeting\"\nreadonly = true\n",
+    );
+    std::fs::write(container.path("greeting.txt"), "hello, file\n").unwrap();
+    let output = up(&container, &[]);
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), "hello, file\n");
+    assert!(
+        container.path("rootfs/etc/greeting").is_file(),
+        "the target was not made a file"
+    );
+}

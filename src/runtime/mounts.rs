@@ -98,7 +98,12 @@ pub fn mount(
             (fs, format!("mount {name} on {}", op.shown))
         }
     };
-    let target = resolve_target(root, &op.target, op.file).map_err(|e| {
+    // A file is bound onto a file, a folder onto a folder (anything but a bind is a folder).
+    let file = match &op.kind {
+        MountOpKind::Bind { source, .. } => !sys::is_dir(host[*source].as_fd()).unwrap_or(true),
+        MountOpKind::Fs { .. } => false,
+    };
+    let target = resolve_target(root, &op.target, file).map_err(|e| {
         (
             e,
             format!(

@@ -77,8 +77,6 @@ pub struct MountOp {
     pub target: CString,
     /// As written: "/data/x", for messages.
     pub shown: String,
-    /// Create a file (not a folder) when the target is missing.
-    pub file: bool,
     pub kind: MountOpKind,
 }
 
@@ -268,91 +266,66 @@ fn relative_paths(paths: &[String], step: usize) -> Result<Vec<CString>, RunErro
 
 fn mount_op(spec: &MountSpec, step: usize, paths: &mut Vec<HostPath>) -> Result<MountOp, RunError> {
     let target = c(spec.target.trim_start_matches('/'), step, "target")?;
+    let shown = spec.target.clone();
     let ro = if spec.readonly {
         sys::MOUNT_ATTR_READONLY
     } else {
         0
     };
     let nosuid_nodev = sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV;
-    let (kind, file) = match &spec.kind {
+    let noexec = nosuid_nodev | sys::MOUNT_ATTR_NOEXEC;
+    let (fstype, options, attrs) = match &spec.kind {
         MountKind::Bind { source } => {
-            // A file is bound onto a file, a folder onto a folder.
-            let file = std::fs::metadata(source)
-                .map(|m| !m.is_dir())
-                .unwrap_or(false);
-            (
-                MountOpKind::Bind {
-                    source: host_path(paths, source, step, "source")?,
-                    readonly: spec.readonly,
-                },
-                file,
-            )
+            let source = host_path(paths, source, step, "source")?;
+            let kind = MountOpKind::Bind {
+                source,
+                readonly: spec.readonly,
+            };
+            return Ok(MountOp {
+                target,
+                shown,
+                kind,
+            });
         }
         MountKind::Tmpfs { size, mode } => {
             let mut options = vec![opt("mode", Some(format!("{mode:o}")))];
             if let Some(size) = size {
                 options.push(opt("size", Some(size.to_string())));
             }
-            (
-                MountOpKind::Fs {
-                    fstype: c("tmpfs", step, "tmpfs")?,
-                    options,
-                    attrs: nosuid_nodev | ro,
-                },
-                false,
-            )
+            ("tmpfs", options, nosuid_nodev | ro)
         }
-        MountKind::Proc => (
-            MountOpKind::Fs {
-                fstype: c("proc", step, "proc")?,
-                options: Vec::new(),
-                attrs: nosuid_nodev | sys::MOUNT_ATTR_NOEXEC | ro,
-            },
-            false,
-        ),
-        MountKind::Sysfs => (
-            MountOpKind::Fs {
-                fstype: c("sysfs", step, "sysfs")?,
-                options: Vec::new(),
-                attrs: nosuid_nodev | sys::MOUNT_ATTR_NOEXEC | sys::MOUNT_ATTR_READONLY,
-            },
-            false,
-        ),
+        MountKind::Proc => ("proc", Vec::new(), noexec | ro),
+        MountKind::Sysfs => ("sysfs", Vec::new(), noexec | sys::MOUNT_ATTR_READONLY),
         MountKind::Devpts => (
-            MountOpKind::Fs {
-                fstype: c("devpts", step, "devpts")?,
-                options: vec![
-                    opt("newinstance", None),
-                    opt("ptmxmode", Some("0666".into())),
-                    opt("mode", Some("0620".into())),
-                ],
-                attrs: sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC | ro,
-            },
-            false,
+            "devpts",
+            devpts_options(),
+            sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC | ro,
         ),
-        MountKind::Mqueue => (
-            MountOpKind::Fs {
-                fstype: c("mqueue", step, "mqueue")?,
-                options: Vec::new(),
-                attrs: nosuid_nodev | sys::MOUNT_ATTR_NOEXEC | ro,
-            },
-            false,
-        ),
+        MountKind::Mqueue => ("mqueue", Vec::new(), noexec | ro),
+    };
+    let kind = MountOpKind::Fs {
+        fstype: c(fstype, step, fstype)?,
+        options,
+        attrs,
     };
     Ok(MountOp {
         target,
-        shown: spec.target.clone(),
-        file,
+        shown,
         kind,
     })
 }
 
-fn dev_op(dev: &DevSetup, step: usize, paths: &mut Vec<HostPath>) -> Result<DevOp, RunError> {
-    let devpts = vec![
+/// A devpts instance of the container's own, with its own ptmx.
+fn devpts_options() -> Vec<(CString, Option<CString>)> {
+    vec![
         opt("newinstance", None),
         opt("ptmxmode", Some("0666".into())),
         opt("mode", Some("0620".into())),
-    ];
+    ]
+}
+
+fn dev_op(dev: &DevSetup, step: usize, paths: &mut Vec<HostPath>) -> Result<DevOp, RunError> {
+    let devpts = devpts_options();
     let devices = dev
         .devices
         .iter()
