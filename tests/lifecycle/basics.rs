@@ -388,9 +388,9 @@ fn an_out_of_memory_kill_shows_in_ps_and_inspect() {
         "command = [\"/bin/dd\", \"if=/dev/zero\", \"of=/dev/null\", \"bs=100M\", \"count=1\"]\n[resources]\nmemory = \"32MiB\"\n",
     );
     lab.up_d(&file);
-    eventually(Duration::from_secs(10), "the container stops", || {
-        lab.ps_entry(&name).is_some_and(|e| e["state"] == "stopped")
-    });
+    // `wait` returns once the monitor has recorded the end.
+    let wait = lab.run(&["wait", &name]);
+    assert_eq!(text(&wait.stdout).trim(), "137", "{}", text(&wait.stderr));
     let info = lab.inspect(&name);
     assert_eq!(info["exit"]["code"], 137, "{info}");
     assert_eq!(

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{Lab, Mode, eventually, text};
+use super::{Lab, Mode, eventually, start_time, text};
 
 fn twenty_concurrent_starts_of_one_name_make_one_container(mode: Mode) {
     let lab = Lab::new(mode);
@@ -69,9 +69,17 @@ fn a_damaged_record_is_named_and_the_others_still_list(mode: Mode) {
     lab.up_d(&lab.container(&good, "command = [\"sleep\", \"1000\"]\n"));
     for name in [&bad, &empty] {
         lab.up_d(&lab.container(name, "command = [\"true\"]\n"));
-        eventually(Duration::from_secs(5), "it ends", || {
-            lab.ps_entry(name).is_some_and(|e| e["state"] == "stopped")
-        });
+        let monitor = lab.inspect(name)["monitor_pid"].as_i64().unwrap() as i32;
+        // Its monitor writes the final record as it ends: damage the record only after that,
+        // or the monitor's write would repair it.
+        eventually(
+            Duration::from_secs(5),
+            "it ends and its monitor is gone",
+            || {
+                lab.ps_entry(name).is_some_and(|e| e["state"] == "stopped")
+                    && start_time(monitor).is_none()
+            },
+        );
     }
     // A record cut short (a crash mid-write with no atomic rename would leave this), and an
     // empty one.
