@@ -67,6 +67,9 @@ pub enum Command {
         /// Output goes to `launcher logs NAME`.
         #[arg(short, long)]
         detach: bool,
+        /// Print each step of the plan to stderr as it completes, with its time.
+        #[arg(long)]
+        debug: bool,
         /// A command and arguments that replace `command` from the file.
         #[arg(last = true)]
         args: Vec<String>,
@@ -145,6 +148,9 @@ pub enum Command {
         /// Give the command a pseudo-terminal (for a shell).
         #[arg(short, long)]
         tty: bool,
+        /// Print each step to stderr as it completes, with its time.
+        #[arg(long)]
+        debug: bool,
         /// The container.
         name: String,
         /// The command and its arguments (after `--`).

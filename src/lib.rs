@@ -1,8 +1,9 @@
 //! launcher: Linux containers declared in a Container.toml.
 //!
-//! The pipeline (see DESIGN.md): [`config::load`] reads the file, [`config::plan`] turns it into a
-//! [`plan::Plan`] of ordered steps, [`preflight::check`] checks the host, and
-//! [`runtime::up`] applies the steps.
+//! The pipeline (ARCHITECTURE.md has the map): [`config::load`] reads the file and
+//! [`config::spec`] validates it into a [`plan::Spec`]; [`preflight::check`] learns the host
+//! [`plan::Facts`]; [`plan::Plan::build`] orders both into steps; [`runtime::up`] runs them.
+//! [`sys`] is the one layer over the kernel.
 
 pub mod config;
 pub mod diagnostic;
@@ -12,3 +13,4 @@ pub mod preflight;
 pub mod runtime;
 pub mod schema;
 pub mod state;
+pub mod sys;

@@ -12,9 +12,10 @@ use std::path::{Path, PathBuf};
 use clap::Parser;
 use launcher::config::{self, LoadError};
 use launcher::diagnostic::{self, Problem, Problems, SourceFile, Style};
+use launcher::lifecycle::LifecycleError;
 use launcher::plan::{Origin, Plan};
 use launcher::preflight;
-use launcher::runtime::{self, RunError, StepFailed};
+use launcher::runtime::{self, StepFailed};
 
 use cli::{Cli, Command, Format};
 
@@ -70,14 +71,21 @@ fn run() -> ExitCode {
             detach: true,
             ..
         } => manage::up_detached(&file, args, &store()),
-        Command::Up { file, args, .. } => up(&file, args, &store()),
+        Command::Up {
+            file, args, debug, ..
+        } => up(&file, args, debug, &store()),
         Command::Ps { all, format } => manage::ps(&store(), all, format),
         Command::Stop { timeout, names } => manage::stop(&store(), &names, timeout),
         Command::Kill { name, signal } => manage::kill(&store(), &name, &signal),
         Command::Rm { force, names } => manage::rm(&store(), &names, force),
         Command::Logs { follow, name } => manage::logs(&store(), &name, follow),
         Command::Inspect { name } => manage::inspect(&store(), &name),
-        Command::Exec { tty, name, command } => manage::exec(&store(), &name, &command, tty),
+        Command::Exec {
+            tty,
+            debug,
+            name,
+            command,
+        } => manage::exec(&store(), &name, &command, tty, debug),
         Command::Wait { name } => manage::wait(&store(), &name),
         Command::Schema => {
             print!("{}", launcher::schema::container_schema_text());
@@ -96,33 +104,158 @@ fn terminal_width() -> Option<usize> {
     std::env::var("COLUMNS").ok()?.parse().ok()
 }
 
-/// Why a file could not become a checked plan.
-enum Failure {
+/// Everything a command can fail with. [`fail`] renders each of them, the one place that
+/// prints errors and picks their exit status.
+enum Error {
     /// The file could not be read: a usage problem (wrong path).
-    Read(String),
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// The file, or the host facts it relies on, have problems.
     Invalid(Problems),
+    /// A step of a plan failed at run time; shown at the line of the file that asked for it.
+    Step {
+        plan: Box<Plan>,
+        source: Option<SourceFile>,
+        failed: StepFailed,
+    },
+    /// A lifecycle command failed.
+    Lifecycle(LifecycleError),
+    /// A wrong argument on the command line.
+    Usage { message: String, hint: String },
 }
 
-/// load → plan → preflight, the pipeline shared by check, plan and up.
-fn checked_plan(file: &Path, args: Vec<String>) -> Result<(Plan, config::Loaded), Failure> {
-    let loaded = config::load(file).map_err(|error| match error {
-        LoadError::Read { path, source } => Failure::Read(format!(
+/// Exit statuses of `up` for its own failures (Docker's).
+const EXIT_LAUNCHER_FAILED: u8 = 125;
+const EXIT_CANNOT_RUN: u8 = 126;
+const EXIT_NOT_FOUND: u8 = 127;
+
+/// Which command failed: `up` and `exec` exit as Docker does (125, 126, 127), `check` and
+/// `plan` with 1 for an invalid file; `--format json` prints problems as JSON.
+#[derive(Clone, Copy)]
+struct Context {
+    format: Format,
+    runs: bool,
+}
+
+impl Context {
+    const CHECK: Context = Context {
+        format: Format::Text,
+        runs: false,
+    };
+    const RUN: Context = Context {
+        format: Format::Text,
+        runs: true,
+    };
+}
+
+/// Prints `error` and returns the exit status it calls for.
+fn fail(error: Error, context: Context) -> ExitCode {
+    let code = match &error {
+        Error::Read { .. } if context.runs => EXIT_LAUNCHER_FAILED,
+        Error::Read { .. } | Error::Usage { .. } => EXIT_USAGE,
+        Error::Invalid(problems) if context.runs => {
+            let has = |code| problems.list.iter().any(|p| p.code == code);
+            if has(preflight::COMMAND_NOT_FOUND) {
+                EXIT_NOT_FOUND
+            } else if has(preflight::COMMAND_NOT_EXECUTABLE) {
+                EXIT_CANNOT_RUN
+            } else {
+                EXIT_LAUNCHER_FAILED
+            }
+        }
+        Error::Invalid(_) => EXIT_INVALID,
+        Error::Step { plan, failed, .. } => failed.exit_code(plan),
+        Error::Lifecycle(error) => error.exit_code(),
+    };
+    match error {
+        Error::Read { path, source } => eprintln!(
             "error: cannot read {}: {source}\n  help: pass the path of a Container.toml, e.g. `launcher check examples/hello/Container.toml`",
             path.display()
-        )),
-        LoadError::Invalid(problems) => Failure::Invalid(problems),
-    })?;
-    let base_dir = base_dir(file);
-    let mut plan = config::plan(&loaded, &base_dir).map_err(Failure::Invalid)?;
-    if !args.is_empty()
-        && let Some(exec) = plan.exec_mut()
-    {
-        exec.args = args;
+        ),
+        Error::Invalid(problems) => match context.format {
+            Format::Json => println!("{:#}", problems.to_json()),
+            Format::Text => eprint!("{}", diagnostic::render_problems(&problems, style())),
+        },
+        Error::Step {
+            plan,
+            source,
+            failed,
+        } => eprint!(
+            "{}",
+            render_step_failure(&plan, source.as_ref(), &failed, "")
+        ),
+        Error::Lifecycle(LifecycleError::Exec { name, plan, failed }) => {
+            let context = format!("exec in container \"{name}\": ");
+            eprint!("{}", render_step_failure(&plan, None, &failed, &context))
+        }
+        Error::Lifecycle(error) => eprintln!("error: {error}\n  help: {}", error.hint()),
+        Error::Usage { message, hint } => eprintln!("error: {message}\n  help: {hint}"),
     }
-    preflight::check(&mut plan, &loaded.source, preflight::Caller::current())
-        .map_err(Failure::Invalid)?;
-    Ok((plan, loaded))
+    ExitCode::from(code)
+}
+
+/// A failed step, shown at the line of its file that asked for it (when there is one).
+fn render_step_failure(
+    plan: &Plan,
+    source: Option<&SourceFile>,
+    failed: &StepFailed,
+    context: &str,
+) -> String {
+    let step = plan.steps.get(failed.step);
+    let summary = step.map(|s| s.action.to_string()).unwrap_or_default();
+    let message = format!(
+        "{context}step {} ({summary}) failed: {}: {}",
+        failed.step + 1,
+        failed.detail,
+        runtime::errno_text(failed.errno)
+    );
+    match (step.map(|s| &s.origin), source) {
+        (Some(Origin::File { key, span, .. }), Some(source)) => {
+            let mut problems = Problems::new(source.clone());
+            problems.list.push(
+                Problem::error("runtime::step-failed", key.clone(), span.clone())
+                    .message(message)
+                    .label(format!("step {} asked for here", failed.step + 1))
+                    .help(failed.hint(plan)),
+            );
+            diagnostic::render_problems(&problems, style())
+        }
+        (origin, _) => {
+            let whence = match origin {
+                Some(Origin::CommandLine { what }) => format!("given on the command line ({what})"),
+                Some(Origin::File { key, line, .. }) => format!("line {line} of the file: {key}"),
+                _ => "a default step, not from a line of the file".into(),
+            };
+            format!(
+                "error[runtime::step-failed]: {}: {message}\n  ({whence})\n  help: {}\n",
+                plan.file.display(),
+                failed.hint(plan)
+            )
+        }
+    }
+}
+
+/// load → spec → preflight → plan, the pipeline shared by check, plan and up. `args`, when
+/// given, replace the file's command (`up FILE -- ARGS`).
+fn checked_plan(file: &Path, args: Vec<String>) -> Result<(Plan, config::Loaded), Error> {
+    let loaded = config::load(file).map_err(|error| match error {
+        LoadError::Read { path, source } => Error::Read { path, source },
+        LoadError::Invalid(problems) => Error::Invalid(problems),
+    })?;
+    let mut spec = config::spec(&loaded, &base_dir(file)).map_err(Error::Invalid)?;
+    if !args.is_empty() {
+        spec.process.command = launcher::plan::At::new(
+            args,
+            Origin::CommandLine {
+                what: "launcher up FILE -- COMMAND".into(),
+            },
+        );
+    }
+    let facts = preflight::check(&spec, &preflight::Host::current())
+        .map_err(|found| Error::Invalid(config::host_problems(&loaded.source, found)))?;
+    Ok((Plan::build(spec, facts), loaded))
 }
 
 /// The absolute folder of the file: relative paths in it start there.
@@ -136,152 +269,118 @@ fn base_dir(file: &Path) -> PathBuf {
     absolute.components().collect()
 }
 
-fn report_failure(failure: &Failure, format: Format) -> u8 {
-    match failure {
-        Failure::Read(message) => {
-            eprintln!("{message}");
-            EXIT_USAGE
+fn check(file: &Path, format: Format, strict: bool) -> ExitCode {
+    let (plan, loaded) = match checked_plan(file, Vec::new()) {
+        Ok(checked) => checked,
+        Err(error) => {
+            return fail(
+                error,
+                Context {
+                    format,
+                    runs: false,
+                },
+            );
         }
-        Failure::Invalid(problems) => {
-            match format {
-                Format::Json => println!("{:#}", problems.to_json()),
-                Format::Text => eprint!("{}", diagnostic::render_problems(problems, style())),
-            }
-            EXIT_INVALID
+    };
+    // The security lint reads the file as written, next to the plan made from it.
+    let mut warnings = Problems::new(loaded.source.clone());
+    warnings.list = config::lint(&loaded, &plan);
+    if strict {
+        for problem in &mut warnings.list {
+            problem.level = diagnostic::Level::Error;
         }
     }
-}
-
-fn check(file: &Path, format: Format, strict: bool) -> ExitCode {
-    match checked_plan(file, Vec::new()) {
-        Ok((plan, loaded)) => {
-            // The security lint reads the file as written, next to the plan made from it.
-            let mut warnings = Problems::new(loaded.source.clone());
-            warnings.list = config::lint(&loaded, &plan);
-            if strict {
-                for problem in &mut warnings.list {
-                    problem.level = diagnostic::Level::Error;
-                }
-            }
-            match format {
-                Format::Json => println!("{:#}", warnings.to_json()),
-                Format::Text if warnings.list.is_empty() => {
-                    println!("{}: valid, {} steps", file.display(), plan.steps.len())
-                }
-                Format::Text => eprint!("{}", diagnostic::render_problems(&warnings, style())),
-            }
-            if warnings.errors() > 0 {
-                ExitCode::from(EXIT_INVALID)
-            } else {
-                ExitCode::SUCCESS
-            }
+    match format {
+        Format::Json => println!("{:#}", warnings.to_json()),
+        Format::Text if warnings.list.is_empty() => {
+            println!("{}: valid, {} steps", file.display(), plan.steps.len())
         }
-        Err(failure) => ExitCode::from(report_failure(&failure, format)),
+        Format::Text => eprint!("{}", diagnostic::render_problems(&warnings, style())),
+    }
+    if warnings.errors() > 0 {
+        ExitCode::from(EXIT_INVALID)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 
 fn plan(file: &Path, format: Format) -> ExitCode {
-    match checked_plan(file, Vec::new()) {
-        Ok((plan, _)) => {
-            // One buffer, written at once: stdout is line-buffered, and a plan of a thousand
-            // mounts is tens of thousands of lines.
-            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            let written = match format {
-                Format::Json => writeln!(out, "{:#}", plan.to_json()),
-                Format::Text => write!(out, "{plan}"),
-            };
-            if written.and_then(|()| out.flush()).is_err() {
-                return ExitCode::from(EXIT_USAGE);
-            }
-            ExitCode::SUCCESS
+    let (plan, _) = match checked_plan(file, Vec::new()) {
+        Ok(checked) => checked,
+        Err(error) => {
+            return fail(
+                error,
+                Context {
+                    format,
+                    runs: false,
+                },
+            );
         }
-        Err(failure) => ExitCode::from(report_failure(&failure, format)),
+    };
+    // One buffer, written at once: stdout is line-buffered, and a plan of a thousand mounts
+    // is tens of thousands of lines.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = match format {
+        Format::Json => writeln!(out, "{:#}", plan.to_json()),
+        Format::Text => write!(out, "{plan}"),
+    };
+    if written.and_then(|()| out.flush()).is_err() {
+        return ExitCode::from(EXIT_USAGE);
+    }
+    ExitCode::SUCCESS
+}
+
+/// Prints each step as it completes (`--debug`), with the time since the one before.
+fn step_printer(plan: &Plan, debug: bool) -> impl FnMut(usize, u64) + '_ {
+    let mut last: Option<u64> = None;
+    move |index, at| {
+        if !debug {
+            return;
+        }
+        let since = last.map_or(0.0, |l| at.saturating_sub(l) as f64 / 1e6);
+        last = Some(at);
+        if let Some(step) = plan.steps.get(index) {
+            eprintln!(
+                "launcher: step {} [{}] {} (+{since:.3} ms)",
+                index + 1,
+                step.side.name(),
+                step.action
+            );
+        }
     }
 }
 
-/// Exit statuses of `up` for its own failures (Docker's).
-const EXIT_LAUNCHER_FAILED: u8 = 125;
-const EXIT_CANNOT_RUN: u8 = 126;
-const EXIT_NOT_FOUND: u8 = 127;
-
-/// Reports why `up` could not get a checked plan; returns the exit status.
-fn up_failure_code(failure: &Failure) -> u8 {
-    report_failure(failure, Format::Text);
-    match failure {
-        Failure::Invalid(problems)
-            if problems
-                .list
-                .iter()
-                .any(|p| p.code == preflight::COMMAND_NOT_FOUND) =>
-        {
-            EXIT_NOT_FOUND
-        }
-        Failure::Invalid(problems)
-            if problems
-                .list
-                .iter()
-                .any(|p| p.code == preflight::COMMAND_NOT_EXECUTABLE) =>
-        {
-            EXIT_CANNOT_RUN
-        }
-        _ => EXIT_LAUNCHER_FAILED,
-    }
-}
-
-fn up(file: &Path, args: Vec<String>, store: &launcher::state::Store) -> ExitCode {
+fn up(file: &Path, args: Vec<String>, debug: bool, store: &launcher::state::Store) -> ExitCode {
     let (plan, loaded) = match checked_plan(file, args) {
         Ok(checked) => checked,
-        Err(failure) => return ExitCode::from(up_failure_code(&failure)),
+        Err(error) => return fail(error, Context::RUN),
     };
     if let Err(error) = launcher::lifecycle::refuse_running_name(&plan.name, store) {
-        eprintln!("error: {error}\n  help: {}", error.hint());
-        return ExitCode::from(error.exit_code());
+        return fail(Error::Lifecycle(error), Context::RUN);
     }
-    match runtime::up(&plan) {
-        Ok(ended) => {
-            if let Some(why) = ended.explain() {
-                eprintln!("launcher: container \"{}\" {why}", plan.name);
-            }
-            ExitCode::from(ended.exit_code())
-        }
-        Err(RunError::Step(failed)) => {
-            eprint!("{}", render_step_failure(&plan, &loaded.source, &failed));
-            ExitCode::from(failed.exit_code(&plan))
-        }
-        Err(error @ RunError::Monitor { .. }) => {
-            eprintln!(
-                "error: {error}\n  help: this is the launcher's own failure, not the container's; please report it"
-            );
-            ExitCode::from(EXIT_LAUNCHER_FAILED)
-        }
+    let ran = runtime::up(&plan, &mut step_printer(&plan, debug));
+    match ran {
+        Ok(finished) => finish(&plan, Some(&loaded.source), finished),
+        Err(failed) => fail(
+            Error::Step {
+                plan: Box::new(plan),
+                source: Some(loaded.source),
+                failed,
+            },
+            Context::RUN,
+        ),
     }
 }
 
-/// A failed step, shown at the line of Container.toml that asked for it.
-fn render_step_failure(plan: &Plan, source: &SourceFile, failed: &StepFailed) -> String {
-    let step = plan.steps.get(failed.step);
-    let summary = step.map(|s| s.action.to_string()).unwrap_or_default();
-    let message = format!(
-        "step {} ({summary}) failed: {}: {}",
-        failed.step + 1,
-        failed.detail,
-        runtime::errno_text(failed.errno)
-    );
-    match step.map(|s| &s.origin) {
-        Some(Origin::File { key, span, .. }) => {
-            let mut problems = Problems::new(source.clone());
-            problems.list.push(
-                Problem::error("runtime::step-failed", key.clone(), span.clone())
-                    .message(message)
-                    .label(format!("step {} asked for here", failed.step + 1))
-                    .help(failed.hint(plan)),
-            );
-            diagnostic::render_problems(&problems, style())
-        }
-        _ => format!(
-            "error[runtime::step-failed]: {}: {message}\n  (a default step, not from a line of the file)\n  help: {}\n",
-            source.path.display(),
-            failed.hint(plan)
-        ),
+/// How a container (or an exec'd process) that ran ended: the command's status, with a line
+/// when that needs explaining, and a cleanup step that failed after it, shown but not
+/// hiding the command's status.
+fn finish(plan: &Plan, source: Option<&SourceFile>, finished: runtime::Finished) -> ExitCode {
+    if let Some(why) = finished.ended.explain() {
+        eprintln!("launcher: container \"{}\" {why}", plan.name);
     }
+    if let Some(failed) = &finished.cleanup {
+        eprint!("{}", render_step_failure(plan, source, failed, ""));
+    }
+    ExitCode::from(finished.ended.exit_code())
 }

@@ -10,11 +10,12 @@ use launcher::plan::{Origin, Signal};
 use launcher::state::Store;
 
 use super::cli::Format;
-use super::{EXIT_USAGE, ExitCode, checked_plan, render_step_failure, style, up_failure_code};
+use super::{
+    Context, EXIT_LAUNCHER_FAILED, Error, ExitCode, checked_plan, fail, finish, step_printer, style,
+};
 
 /// Exit status of a lifecycle command that failed (Docker's `docker stop` and friends give 1).
 const EXIT_FAILED: u8 = 1;
-const EXIT_LAUNCHER_FAILED: u8 = 125;
 
 /// `--root`, else `$LAUNCHER_STATE_DIR`, else the default state folder.
 pub fn store(root: Option<PathBuf>) -> Store {
@@ -24,19 +25,19 @@ pub fn store(root: Option<PathBuf>) -> Store {
     Store::new(root.unwrap_or_else(Store::default_root))
 }
 
-fn report(error: &LifecycleError) -> u8 {
-    eprintln!("error: {error}\n  help: {}", error.hint());
-    error.exit_code()
+fn report(error: LifecycleError) -> ExitCode {
+    fail(Error::Lifecycle(error), Context::CHECK)
 }
 
 /// Names on the command line become folder names: only valid container names.
 fn valid(names: &[String]) -> Result<(), ExitCode> {
     for name in names {
         if let Err(why) = launcher::config::check_name(name) {
-            eprintln!(
-                "error: \"{name}\" is not a container name: {why}\n  help: `launcher ps -a` lists the containers"
-            );
-            return Err(ExitCode::from(EXIT_USAGE));
+            let error = Error::Usage {
+                message: format!("\"{name}\" is not a container name: {why}"),
+                hint: "`launcher ps -a` lists the containers".into(),
+            };
+            return Err(fail(error, Context::CHECK));
         }
     }
     Ok(())
@@ -45,7 +46,7 @@ fn valid(names: &[String]) -> Result<(), ExitCode> {
 pub fn up_detached(file: &Path, args: Vec<String>, store: &Store) -> ExitCode {
     let (plan, loaded) = match checked_plan(file, args) {
         Ok(checked) => checked,
-        Err(failure) => return ExitCode::from(up_failure_code(&failure)),
+        Err(error) => return fail(error, Context::RUN),
     };
     if let Some(origin) = lifecycle::terminal_refused(&plan) {
         let message = "a detached container has no terminal";
@@ -61,7 +62,9 @@ pub fn up_detached(file: &Path, args: Vec<String>, store: &Store) -> ExitCode {
                 );
                 eprint!("{}", diagnostic::render_problems(&problems, style()));
             }
-            Origin::Default => eprintln!("error: {message}\n  help: {help}"),
+            Origin::Default | Origin::CommandLine { .. } => {
+                eprintln!("error: {message}\n  help: {help}")
+            }
         }
         return ExitCode::from(EXIT_LAUNCHER_FAILED);
     }
@@ -70,29 +73,34 @@ pub fn up_detached(file: &Path, args: Vec<String>, store: &Store) -> ExitCode {
             println!("{}", started.name);
             ExitCode::SUCCESS
         }
-        Err(LifecycleError::Step(failed)) => {
-            eprint!("{}", render_step_failure(&plan, &loaded.source, &failed));
-            ExitCode::from(failed.exit_code(&plan))
-        }
-        Err(error) => ExitCode::from(report(&error)),
+        Err(LifecycleError::Step(failed)) => fail(
+            Error::Step {
+                plan: Box::new(plan),
+                source: Some(loaded.source),
+                failed,
+            },
+            Context::RUN,
+        ),
+        Err(error) => fail(Error::Lifecycle(error), Context::RUN),
     }
 }
 
 pub fn ps(store: &Store, all: bool, format: Format) -> ExitCode {
     let (rows, errors) = match lifecycle::list(store, all) {
         Ok(listed) => listed,
-        Err(error) => return ExitCode::from(report(&error)),
+        Err(error) => return report(error),
     };
     match format {
         Format::Text => print!("{}", lifecycle::render_rows(&rows)),
         Format::Json => println!("{:#}", lifecycle::rows_json(&rows)),
     }
-    for error in &errors {
-        eprintln!("error: {error}\n  help: {}", error.hint());
+    let failed = !errors.is_empty();
+    for error in errors {
+        report(error.into());
     }
-    match errors.is_empty() {
-        true => ExitCode::SUCCESS,
-        false => ExitCode::from(EXIT_FAILED),
+    match failed {
+        false => ExitCode::SUCCESS,
+        true => ExitCode::from(EXIT_FAILED),
     }
 }
 
@@ -104,13 +112,13 @@ fn for_each(
     if let Err(code) = valid(names) {
         return code;
     }
-    let mut code = 0;
+    let mut code = ExitCode::SUCCESS;
     for name in names {
         if let Err(error) = each(name) {
-            code = report(&error);
+            code = report(error);
         }
     }
-    ExitCode::from(code)
+    code
 }
 
 pub fn stop(store: &Store, names: &[String], timeout: Option<std::time::Duration>) -> ExitCode {
@@ -133,8 +141,11 @@ pub fn kill(store: &Store, name: &str, signal: &str) -> ExitCode {
     let signal = match Signal::parse(signal) {
         Ok(signal) => signal,
         Err(why) => {
-            eprintln!("error: {why}\n  help: `kill -l` lists the signals");
-            return ExitCode::from(EXIT_USAGE);
+            let error = Error::Usage {
+                message: why,
+                hint: "`kill -l` lists the signals".into(),
+            };
+            return fail(error, Context::CHECK);
         }
     };
     for_each(&[name.to_string()], |name| {
@@ -166,13 +177,17 @@ pub fn inspect(store: &Store, name: &str) -> ExitCode {
     })
 }
 
-pub fn exec(store: &Store, name: &str, command: &[String], tty: bool) -> ExitCode {
+pub fn exec(store: &Store, name: &str, command: &[String], tty: bool, debug: bool) -> ExitCode {
     if let Err(code) = valid(&[name.to_string()]) {
         return code;
     }
-    match lifecycle::exec(store, name, command, tty) {
-        Ok(ended) => ExitCode::from(ended.exit_code()),
-        Err(error) => ExitCode::from(report(&error)),
+    let job = match lifecycle::exec(store, name, command, tty) {
+        Ok(job) => job,
+        Err(error) => return fail(Error::Lifecycle(error), Context::RUN),
+    };
+    match job.run(&mut step_printer(&job.plan, debug)) {
+        Ok(finished) => finish(&job.plan, None, finished),
+        Err(error) => fail(Error::Lifecycle(error), Context::RUN),
     }
 }
 

@@ -198,7 +198,7 @@ impl Size {
 }
 
 /// The kinds of mount.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MountType {
     /// A host file or folder, recursively.
@@ -256,7 +256,7 @@ impl MountType {
 }
 
 /// Network modes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum NetMode {
     /// An own network namespace with loopback up and nothing else.
@@ -377,6 +377,31 @@ pub struct RlimitsTable {
     /// RLIMIT_STACK: stack size, bytes.
     #[schemars(with = "Option<Rlimit>")]
     pub stack: Option<Spanned<Rlimit>>,
+}
+
+impl RlimitsTable {
+    /// The entry of one limit, when the file sets it.
+    pub fn get(&self, kind: crate::plan::RlimitKind) -> Option<&Spanned<Rlimit>> {
+        use crate::plan::RlimitKind as K;
+        match kind {
+            K::As => self.address_space.as_ref(),
+            K::Core => self.core.as_ref(),
+            K::Cpu => self.cpu.as_ref(),
+            K::Data => self.data.as_ref(),
+            K::Fsize => self.fsize.as_ref(),
+            K::Locks => self.locks.as_ref(),
+            K::Memlock => self.memlock.as_ref(),
+            K::Msgqueue => self.msgqueue.as_ref(),
+            K::Nice => self.nice.as_ref(),
+            K::Nofile => self.nofile.as_ref(),
+            K::Nproc => self.nproc.as_ref(),
+            K::Rss => self.rss.as_ref(),
+            K::Rtprio => self.rtprio.as_ref(),
+            K::Rttime => self.rttime.as_ref(),
+            K::Sigpending => self.sigpending.as_ref(),
+            K::Stack => self.stack.as_ref(),
+        }
+    }
 }
 
 /// One rlimit: a number for both soft and hard, `"unlimited"`, or a table.

@@ -1,7 +1,13 @@
-//! Container.toml: loading (syntax and shape, every problem at once) and validation into a
-//! [`Plan`](crate::plan::Plan).
+//! Container.toml, the first front end: loading (syntax and shape, every problem at once) and
+//! validation into a [`Spec`](crate::plan::Spec), the plan's description of a container.
+//! `validate` holds the builder; `mounts`, `process`, `resources` and `security` add to it,
+//! one concern each.
 
 pub mod file;
+mod mounts;
+mod process;
+mod resources;
+mod security;
 mod shape;
 pub mod stop;
 mod validate;
@@ -13,25 +19,26 @@ use std::path::{Path, PathBuf};
 use toml::de::DeTable;
 
 use crate::diagnostic::{Problem, Problems, SourceFile};
+use crate::plan::{Action, Plan, SeccompFilter};
 use file::ContainerFile;
 
-pub use validate::plan;
+pub use validate::spec;
 
 /// Security warnings about the file (`check` shows them; `check --strict` fails on them).
-pub fn lint(loaded: &Loaded, plan: &crate::plan::Plan) -> Vec<Problem> {
+pub fn lint(loaded: &Loaded, plan: &Plan) -> Vec<Problem> {
     let capabilities = plan
         .find(|a| match a {
-            crate::plan::Action::Capabilities { set } => Some(set),
+            Action::Capabilities { set } => Some(set),
             _ => None,
         })
         .cloned()
         .unwrap_or_default();
-    let mut found = validate::security::lint(&loaded.file, &capabilities);
+    let mut found = security::lint(&loaded.file, &capabilities);
     // A profile may name system calls this machine's libseccomp does not know: they are left
     // out of the filter, which for a deny-list means not denied.
     let unknown = plan
         .find(|a| match a {
-            crate::plan::Action::Seccomp(seccomp) => Some(&seccomp.unknown_names),
+            Action::Seccomp(SeccompFilter::Compiled { unknown_names, .. }) => Some(unknown_names),
             _ => None,
         })
         .filter(|names| !names.is_empty());
@@ -126,6 +133,20 @@ pub fn parse(source: SourceFile) -> Result<Loaded, LoadError> {
         problems.list.push(syntax_problem(&serde_error, &text));
     }
     Err(LoadError::Invalid(problems))
+}
+
+/// Preflight's problems about this file, each pointing at the key it names when the file sets
+/// it: a step knows only the entry it came from (`[[mount]]`), the problem its key
+/// (`mount[1].source`).
+pub fn host_problems(source: &SourceFile, found: Vec<Problem>) -> Problems {
+    let mut problems = Problems::new(source.clone());
+    problems.list = found;
+    for problem in &mut problems.list {
+        if let Some(span) = key_span(&source.text, &problem.key) {
+            problem.span = span;
+        }
+    }
+    problems
 }
 
 /// The span of a key's value in a Container.toml, by its path (`mount[2].source`,

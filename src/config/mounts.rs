@@ -1,18 +1,18 @@
 //! `[[mount]]` entries into mount steps: targets normalised and unique, keys checked against
-//! the mount type, sizes and modes parsed. A child of `validate`, sharing its builder.
+//! the mount type, sizes and modes parsed. Part of the `validate` builder.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use super::{Builder, container_path_help};
-use crate::config::file::{ContainerFile, MountEntry, MountType};
-use crate::config::values::{container_path, parse_mode};
+use super::file::{ContainerFile, MountEntry, MountType};
+use super::validate::{Builder, container_path_help};
+use super::values::{container_path, parse_mode};
 use crate::diagnostic::Problem;
-use crate::plan::{MountKind, MountSpec, Origin};
+use crate::plan::{At, MountKind, MountSpec};
 
 impl Builder<'_> {
-    pub(super) fn mounts(&mut self, file: &ContainerFile) -> Vec<(MountSpec, Origin)> {
-        let mut specs: Vec<(MountSpec, Origin)> = Vec::new();
+    pub(super) fn mounts(&mut self, file: &ContainerFile) -> Vec<At<MountSpec>> {
+        let mut specs: Vec<At<MountSpec>> = Vec::new();
         let mut seen: BTreeMap<String, usize> = BTreeMap::new();
         for (i, entry) in file.mounts.iter().enumerate() {
             let key = format!("mount[{}]", i + 1);
@@ -39,7 +39,7 @@ impl Builder<'_> {
             }
             seen.insert(spec.target.clone(), i);
             let origin = self.origin(&key, entry);
-            specs.push((spec, origin));
+            specs.push(At::new(spec, origin));
         }
         specs
     }

@@ -1,16 +1,43 @@
-//! The command and how it runs: `command`, `env`, `workdir`, `user`, into the exec, working
-//! folder and user steps. A child of `validate`, sharing its builder.
+//! The command and how it runs: `command`, `env`, `workdir`, `user`, `terminal`, `init`, into
+//! the spec's process. Part of the `validate` builder.
 
 use std::collections::BTreeMap;
 
-use super::{Builder, DEFAULT_PATH, container_path_help};
-use crate::config::file::ContainerFile;
-use crate::config::values::container_path;
+use super::file::{ContainerFile, Switch};
+use super::validate::{Builder, DEFAULT_PATH, container_path_help};
+use super::values::container_path;
 use crate::diagnostic::Problem;
-use crate::plan::{Exec, Origin, UserIds};
+use crate::plan::{At, Id, Process, TerminalMode, UserSpec};
 
 impl Builder<'_> {
-    pub(super) fn exec(&mut self, file: &ContainerFile, name: &str) -> (Exec, Origin) {
+    pub(super) fn process(&mut self, file: &ContainerFile, name: &str) -> Process {
+        let (command, env) = self.command(file, name);
+        let terminal = match &file.terminal {
+            Some(t) => At::new(
+                match t.get_ref() {
+                    Switch::Bool(true) => TerminalMode::On,
+                    Switch::Bool(false) => TerminalMode::Off,
+                    Switch::Auto(_) => TerminalMode::Auto,
+                },
+                self.origin("terminal", t),
+            ),
+            None => At::default_value(TerminalMode::Auto),
+        };
+        Process {
+            command,
+            env,
+            workdir: self.workdir(file),
+            user: self.user(file),
+            terminal,
+            init: file.init.unwrap_or(true),
+        }
+    }
+
+    fn command(
+        &mut self,
+        file: &ContainerFile,
+        name: &str,
+    ) -> (At<Vec<String>>, Vec<(String, String)>) {
         let command = &file.command;
         if command.get_ref().is_empty() {
             self.error(
@@ -68,20 +95,18 @@ impl Builder<'_> {
             }
             env.insert(k.clone(), value.get_ref().clone());
         }
-        let exec = Exec {
-            args: command
-                .get_ref()
-                .iter()
-                .map(|a| a.get_ref().clone())
-                .collect(),
-            path: None,
-            env: env.into_iter().collect(),
-            init: file.init.unwrap_or(true),
-        };
-        (exec, self.origin("command", command))
+        let args = command
+            .get_ref()
+            .iter()
+            .map(|a| a.get_ref().clone())
+            .collect();
+        (
+            At::new(args, self.origin("command", command)),
+            env.into_iter().collect(),
+        )
     }
 
-    pub(super) fn workdir(&mut self, file: &ContainerFile) -> (String, Origin) {
+    fn workdir(&mut self, file: &ContainerFile) -> At<String> {
         match &file.workdir {
             Some(dir) => {
                 let path = match container_path(dir.get_ref()) {
@@ -96,21 +121,20 @@ impl Builder<'_> {
                         "/".into()
                     }
                 };
-                (path, self.origin("workdir", dir))
+                At::new(path, self.origin("workdir", dir))
             }
-            None => ("/".into(), Origin::Default),
+            None => At::default_value("/".into()),
         }
     }
 
-    pub(super) fn user(&mut self, file: &ContainerFile) -> (UserIds, Origin) {
+    fn user(&mut self, file: &ContainerFile) -> At<UserSpec> {
         let Some(user) = &file.user else {
-            let ids = UserIds {
-                spec: "0:0".into(),
-                uid: Some(0),
-                gid: Some(0),
-                groups: Vec::new(),
+            let spec = UserSpec {
+                text: "0:0".into(),
+                user: Id::Number(0),
+                group: Some(Id::Number(0)),
             };
-            return (ids, Origin::Default);
+            return At::default_value(spec);
         };
         let spec = user.get_ref().clone();
         let (u, g) = match spec.split_once(':') {
@@ -125,19 +149,17 @@ impl Builder<'_> {
                     .help("e.g. user = \"1000:1000\" or user = \"nobody\""),
             );
         }
-        let uid = u.parse::<u32>().ok();
-        // A numeric uid without a group runs with gid = uid's group from /etc/passwd if there
-        // is one (preflight), else gid 0, as Docker does.
-        let gid = match g {
-            Some(g) => g.parse::<u32>().ok(),
-            None => None,
+        let id = |text: &str| match text.parse::<u32>() {
+            Ok(number) => Id::Number(number),
+            Err(_) => Id::Name(text.to_string()),
         };
-        let ids = UserIds {
-            spec,
-            uid,
-            gid,
-            groups: Vec::new(),
+        // A user without a group runs with its group from /etc/passwd if it has an entry
+        // there (preflight), else gid 0, as Docker does.
+        let spec = UserSpec {
+            user: id(u),
+            group: g.map(id),
+            text: spec,
         };
-        (ids, self.origin("user", user))
+        At::new(spec, self.origin("user", user))
     }
 }

@@ -1,19 +1,20 @@
 //! `[resources]` and `[rlimits]` into plan steps: the container's cgroup limits and its
-//! rlimits. A child of `validate`, sharing its builder.
+//! rlimits. Part of the `validate` builder.
 
 use toml::Spanned;
 
-use super::Builder;
-use crate::config::file::{ContainerFile, LimitValue, Rlimit, Size};
+use super::file::{ContainerFile, LimitValue, Rlimit, Size};
+use super::validate::Builder;
 use crate::diagnostic::Problem;
-use crate::plan::{CgroupPlan, Origin, RlimitSpec};
+use crate::plan::{At, Limits, RlimitKind, RlimitSpec};
 
 /// The CPU period, in microseconds: the kernel's default, and Docker's.
 pub const CPU_PERIOD_US: u64 = 100_000;
 
 impl Builder<'_> {
-    /// `[resources]` → the cgroup step; `None` when no limit is set (then no cgroup is made).
-    pub(super) fn resources(&mut self, file: &ContainerFile) -> Option<(CgroupPlan, Origin)> {
+    /// `[resources]` → the cgroup's limits; `None` when no limit is set (then no cgroup is
+    /// made).
+    pub(super) fn resources(&mut self, file: &ContainerFile) -> Option<At<Limits>> {
         let r = &file.resources;
         let memory = r
             .memory
@@ -95,17 +96,14 @@ impl Builder<'_> {
         {
             return None;
         }
-        let plan = CgroupPlan {
+        let limits = Limits {
             memory,
             memory_swap,
             cpu_quota,
             cpu_weight,
             pids,
-            version: None,
-            paths: Vec::new(),
-            writes: Vec::new(),
         };
-        Some((plan, self.section_origin("resources")))
+        Some(At::new(limits, self.section_origin("resources")))
     }
 
     fn size(&mut self, key: &str, value: &Spanned<Size>) -> Option<u64> {
@@ -124,29 +122,13 @@ impl Builder<'_> {
     }
 
     /// `[rlimits]` → the rlimits step; `None` when the table is empty.
-    pub(super) fn rlimits(&mut self, file: &ContainerFile) -> Option<(Vec<RlimitSpec>, Origin)> {
-        let t = &file.rlimits;
-        let all = [
-            ("as", &t.address_space),
-            ("core", &t.core),
-            ("cpu", &t.cpu),
-            ("data", &t.data),
-            ("fsize", &t.fsize),
-            ("locks", &t.locks),
-            ("memlock", &t.memlock),
-            ("msgqueue", &t.msgqueue),
-            ("nice", &t.nice),
-            ("nofile", &t.nofile),
-            ("nproc", &t.nproc),
-            ("rss", &t.rss),
-            ("rtprio", &t.rtprio),
-            ("rttime", &t.rttime),
-            ("sigpending", &t.sigpending),
-            ("stack", &t.stack),
-        ];
+    pub(super) fn rlimits(&mut self, file: &ContainerFile) -> Option<At<Vec<RlimitSpec>>> {
         let mut limits = Vec::new();
-        for (name, value) in all {
-            let Some(value) = value else { continue };
+        for kind in RlimitKind::ALL {
+            let Some(value) = file.rlimits.get(kind) else {
+                continue;
+            };
+            let name = kind.name();
             let number = |v: &LimitValue| match v {
                 LimitValue::Number(n) => Some(*n),
                 LimitValue::Word(_) => None,
@@ -171,7 +153,7 @@ impl Builder<'_> {
                 continue;
             }
             limits.push(RlimitSpec {
-                name: name.to_string(),
+                name: kind,
                 soft,
                 hard,
             });
@@ -179,7 +161,7 @@ impl Builder<'_> {
         if limits.is_empty() {
             return None;
         }
-        Some((limits, self.section_origin("rlimits")))
+        Some(At::new(limits, self.section_origin("rlimits")))
     }
 }
 

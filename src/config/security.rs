@@ -1,16 +1,15 @@
 //! `[security]` into plan steps: masked and read-only paths, capabilities, no_new_privs and
-//! seccomp; and the security lint of `check`. A child of `validate`, sharing its builder.
+//! seccomp; and the security lint of `check`. Part of the `validate` builder.
 
 use std::collections::BTreeSet;
-use std::str::FromStr;
 
 use toml::Spanned;
 
-use super::Builder;
-use crate::config::file::{ContainerFile, MountType, NetMode};
-use crate::config::values::container_path;
+use super::file::{ContainerFile, MountType, NetMode};
+use super::validate::Builder;
+use super::values::container_path;
 use crate::diagnostic::Problem;
-use crate::plan::{Origin, SeccompPlan};
+use crate::plan::{At, Capability, CapabilitySet, Origin, SeccompProfile, Security};
 
 /// Docker's default capabilities.
 pub const DEFAULT_CAPABILITIES: [&str; 14] = [
@@ -61,30 +60,8 @@ const HOST_SYSTEM_FOLDERS: [&str; 14] = [
     "/sys", "/usr", "/var",
 ];
 
-/// The security steps a file asks for, each with its origin.
-pub(super) struct SecuritySteps {
-    pub masked: (Vec<String>, Origin),
-    pub readonly: (Vec<String>, Origin),
-    pub capabilities: (Vec<String>, Origin),
-    pub no_new_privileges: Option<Origin>,
-    pub seccomp: (SeccompPlan, Origin),
-}
-
-/// "net_admin", "CAP_NET_ADMIN" → "CAP_NET_ADMIN".
-pub fn canonical_capability(name: &str) -> Option<String> {
-    let upper = name.trim().to_ascii_uppercase();
-    let full = if upper.starts_with("CAP_") {
-        upper
-    } else {
-        format!("CAP_{upper}")
-    };
-    caps::Capability::from_str(&full)
-        .ok()
-        .map(|c| c.to_string())
-}
-
 impl Builder<'_> {
-    pub(super) fn security(&mut self, file: &ContainerFile) -> SecuritySteps {
+    pub(super) fn security(&mut self, file: &ContainerFile) -> Security {
         let s = &file.security;
         let masked = self.paths("security.masked_paths", &DEFAULT_MASKED, &s.masked_paths);
         let readonly = self.paths(
@@ -99,32 +76,25 @@ impl Builder<'_> {
             None => Some(Origin::Default),
         };
         let seccomp = match &s.seccomp {
-            None => ("default".to_string(), Origin::Default),
+            None => At::default_value(SeccompProfile::Default),
             Some(value) => {
                 let origin = self.origin("security.seccomp", value);
-                match value.get_ref().as_str() {
-                    "default" | "unconfined" => (value.get_ref().clone(), origin),
+                let profile = match value.get_ref().as_str() {
+                    "default" => SeccompProfile::Default,
+                    "unconfined" => SeccompProfile::Unconfined,
                     path => {
-                        let resolved = self.host_path(path, "security.seccomp", value.span());
-                        (resolved.display().to_string(), origin)
+                        SeccompProfile::File(self.host_path(path, "security.seccomp", value.span()))
                     }
-                }
+                };
+                At::new(profile, origin)
             }
         };
-        SecuritySteps {
-            masked,
-            readonly,
+        Security {
             capabilities,
             no_new_privileges,
-            seccomp: (
-                SeccompPlan {
-                    profile: seccomp.0,
-                    size: None,
-                    unknown_names: Vec::new(),
-                    bpf: Vec::new(),
-                },
-                seccomp.1,
-            ),
+            seccomp,
+            masked_paths: masked,
+            readonly_paths: readonly,
         }
     }
 
@@ -133,7 +103,7 @@ impl Builder<'_> {
         key: &str,
         defaults: &[&str],
         extra: &[Spanned<String>],
-    ) -> (Vec<String>, Origin) {
+    ) -> At<Vec<String>> {
         let mut all: BTreeSet<String> = defaults.iter().map(|p| p.to_string()).collect();
         let mut origin = Origin::Default;
         for (i, path) in extra.iter().enumerate() {
@@ -161,17 +131,19 @@ impl Builder<'_> {
                 ),
             }
         }
-        (all.into_iter().collect(), origin)
+        At::new(all.into_iter().collect(), origin)
     }
 
-    fn capabilities(&mut self, file: &ContainerFile) -> (Vec<String>, Origin) {
+    fn capabilities(&mut self, file: &ContainerFile) -> At<CapabilitySet> {
         let table = &file.security.capabilities;
-        let mut set: BTreeSet<String> =
-            DEFAULT_CAPABILITIES.iter().map(|c| c.to_string()).collect();
-        let all: BTreeSet<String> = caps::all().iter().map(|c| c.to_string()).collect();
+        let mut set: CapabilitySet = DEFAULT_CAPABILITIES
+            .iter()
+            .filter_map(|c| Capability::parse(c))
+            .collect();
+        let all: CapabilitySet = Capability::all().collect();
         let mut origin = Origin::Default;
         let is_all = |v: &Spanned<String>| v.get_ref().eq_ignore_ascii_case("ALL");
-        let mut named = |this: &mut Self, key: &str, list: &[Spanned<String>]| -> Vec<String> {
+        let mut named = |this: &mut Self, key: &str, list: &[Spanned<String>]| -> Vec<Capability> {
             let mut found = Vec::new();
             for (i, value) in list.iter().enumerate() {
                 if origin == Origin::Default {
@@ -180,12 +152,12 @@ impl Builder<'_> {
                 if is_all(value) {
                     continue;
                 }
-                match canonical_capability(value.get_ref()) {
-                    Some(name) => found.push(name),
+                match Capability::parse(value.get_ref()) {
+                    Some(capability) => found.push(capability),
                     None => {
                         let known: Vec<String> = all
                             .iter()
-                            .map(|c| c.trim_start_matches("CAP_").to_string())
+                            .map(|c| c.name().trim_start_matches("CAP_").to_string())
                             .collect();
                         let known_refs: Vec<&str> = known.iter().map(String::as_str).collect();
                         let word = value
@@ -216,16 +188,17 @@ impl Builder<'_> {
         if table.drop.iter().any(is_all) {
             set.clear();
         } else {
-            for name in &drop {
-                set.remove(name);
+            for capability in &drop {
+                set.remove(capability);
             }
         }
-        for name in add {
-            if drop.contains(&name) {
+        for capability in add {
+            if drop.contains(&capability) {
+                let name = capability.name();
                 if let Some(value) = table
                     .add
                     .iter()
-                    .find(|v| canonical_capability(v.get_ref()).as_ref() == Some(&name))
+                    .find(|v| Capability::parse(v.get_ref()) == Some(capability))
                 {
                     self.error(
                         Problem::error(
@@ -240,15 +213,15 @@ impl Builder<'_> {
                 }
                 continue;
             }
-            set.insert(name);
+            set.insert(capability);
         }
-        (set.into_iter().collect(), origin)
+        At::new(set, origin)
     }
 }
 
 /// Security warnings for `check`: settings that weaken the container. `check --strict` makes
 /// them errors.
-pub fn lint(file: &ContainerFile, capabilities: &[String]) -> Vec<Problem> {
+pub fn lint(file: &ContainerFile, capabilities: &CapabilitySet) -> Vec<Problem> {
     let warn = |key: String, span: std::ops::Range<usize>, message: String, help: &str| {
         Problem::error("lint::weakens-isolation", key, span)
             .message(message)
@@ -257,7 +230,8 @@ pub fn lint(file: &ContainerFile, capabilities: &[String]) -> Vec<Problem> {
             .warning()
     };
     let mut found = Vec::new();
-    if capabilities.iter().any(|c| c == "CAP_SYS_ADMIN") {
+    let sys_admin = Capability(caps::Capability::CAP_SYS_ADMIN);
+    if capabilities.contains(&sys_admin) {
         let span = file
             .security
             .capabilities
@@ -265,7 +239,7 @@ pub fn lint(file: &ContainerFile, capabilities: &[String]) -> Vec<Problem> {
             .iter()
             .find(|v| {
                 v.get_ref().eq_ignore_ascii_case("ALL")
-                    || canonical_capability(v.get_ref()).as_deref() == Some("CAP_SYS_ADMIN")
+                    || Capability::parse(v.get_ref()) == Some(sys_admin)
             })
             .map_or(0..0, |v| v.span());
         found.push(warn(

@@ -1,73 +1,51 @@
-//! Validation of a loaded Container.toml into a [`Plan`]: paths resolved against the file's
-//! folder, sizes and modes parsed, defaults filled in, steps ordered. Every problem is
-//! collected; none stops the others from being found.
+//! Validation of a loaded Container.toml into a [`Spec`]: paths resolved against the file's
+//! folder, sizes and modes parsed, names typed, defaults filled in. Every problem is collected;
+//! none stops the others from being found. The order of the steps is not decided here but by
+//! the plan (`plan/build.rs`).
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 
-#[path = "mounts.rs"]
-mod mounts;
-#[path = "process.rs"]
-mod process;
-#[path = "resources.rs"]
-mod resources;
-#[path = "security.rs"]
-pub(super) mod security;
-
 use super::Loaded;
 use super::file::{ContainerFile, NetMode, RootfsSpec, Switch};
 use super::values::{check_hostname, check_name};
 use crate::diagnostic::{Problem, Problems, SourceFile};
-use crate::plan::{Action, DevSetup, MountKind, MountSpec, NamespaceSet, Origin, Plan, Step};
+use crate::plan::{At, Namespaces, Origin, Root, Spec, UserNamespace};
 
 /// The environment every container starts from; `env` is merged over it.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// Turns a loaded file into a plan. `base_dir` is the absolute folder that holds the file:
+/// Turns a loaded file into a spec. `base_dir` is the absolute folder that holds the file:
 /// relative paths in it are resolved against that folder.
-pub fn plan(loaded: &Loaded, base_dir: &Path) -> Result<Plan, Problems> {
+pub fn spec(loaded: &Loaded, base_dir: &Path) -> Result<Spec, Problems> {
     let mut builder = Builder {
         source: &loaded.source,
         base_dir,
         problems: Vec::new(),
-        steps: Vec::new(),
     };
-    let name = builder.build(&loaded.file);
-    let stop = super::stop::policy(&loaded.file.stop, &loaded.source, &mut builder.problems);
+    let spec = builder.build(&loaded.file);
     let mut problems = Problems::new(loaded.source.clone());
     problems.list = builder.problems;
     if problems.errors() > 0 {
         return Err(problems);
     }
-    Ok(Plan {
-        name,
-        file: loaded.source.path.clone(),
-        steps: builder.steps,
-        stop,
-    })
+    Ok(spec)
 }
 
-struct Builder<'a> {
-    source: &'a SourceFile,
-    base_dir: &'a Path,
-    problems: Vec<Problem>,
-    steps: Vec<Step>,
-}
-
-/// The root filesystem as resolved from `rootfs`.
-enum Root {
-    Folder { path: PathBuf, readonly: bool },
-    Host,
+pub(super) struct Builder<'a> {
+    pub(super) source: &'a SourceFile,
+    pub(super) base_dir: &'a Path,
+    pub(super) problems: Vec<Problem>,
 }
 
 impl Builder<'_> {
-    fn origin<T>(&self, key: &str, value: &Spanned<T>) -> Origin {
+    pub(super) fn origin<T>(&self, key: &str, value: &Spanned<T>) -> Origin {
         self.origin_span(key, value.span())
     }
 
-    fn origin_span(&self, key: &str, span: Range<usize>) -> Origin {
+    pub(super) fn origin_span(&self, key: &str, span: Range<usize>) -> Origin {
         let (line, column) = self.source.line_column(span.start);
         Origin::File {
             key: key.to_string(),
@@ -77,161 +55,40 @@ impl Builder<'_> {
         }
     }
 
-    fn push(&mut self, action: Action, origin: Origin) {
-        self.steps.push(Step { action, origin });
-    }
-
-    fn error(&mut self, problem: Problem) {
+    pub(super) fn error(&mut self, problem: Problem) {
         self.problems.push(problem);
     }
 
-    /// The steps in DESIGN.md §4 order. Returns the container's name.
-    fn build(&mut self, file: &ContainerFile) -> String {
+    fn build(&mut self, file: &ContainerFile) -> Spec {
         let name = self.name(file);
         let namespaces = self.namespaces(file);
         let root = self.root(file);
         let mounts = self.mounts(file);
         let hostname = self.hostname(file, &name, &namespaces);
-        let exec = self.exec(file, &name);
-        let workdir = self.workdir(file);
-        let user = self.user(file);
-
-        // Namespaces first: everything after runs in the cloned child.
-        let ns_origin = self.section_origin("namespaces");
-        let net = namespaces.net;
-        self.push(Action::Namespaces(namespaces), ns_origin);
-        let resources = self.resources(file);
+        let process = self.process(file, &name);
+        let limits = self.resources(file);
         let rlimits = self.rlimits(file);
         let security = self.security(file);
-        // From the parent, before the child runs a step: setup is accounted and limited too.
-        if let Some((cgroup, origin)) = resources {
-            self.push(Action::Cgroup(cgroup), origin);
+        let stop = super::stop::policy(&file.stop, self.source, &mut self.problems);
+        let readonly_root = self.readonly_origin(file, &root);
+        Spec {
+            file: self.source.path.clone(),
+            root: At::new(root, self.origin("rootfs", &file.rootfs)),
+            readonly_root,
+            mounts,
+            namespaces: At::new(namespaces, self.section_origin("namespaces")),
+            net_origin: self.net_origin(file),
+            hostname,
+            process,
+            limits,
+            rlimits,
+            security,
+            stop,
+            name,
         }
-        // Before any mount: a mount made while / is shared would appear on the host.
-        self.push(Action::PrivatePropagation, Origin::Default);
-        let rootfs_origin = self.origin("rootfs", &file.rootfs);
-        let readonly_root_is_host = matches!(root, Root::Host);
-        // The host's / is made read-only as it is bound, before anything is mounted in it;
-        // a folder root only after the mounts, whose targets may need creating in it.
-        let readonly_root = match root {
-            Root::Folder { path, readonly } => {
-                self.push(Action::BindRootfs { path }, rootfs_origin.clone());
-                readonly
-            }
-            Root::Host => {
-                self.push(Action::HostRootfs, rootfs_origin.clone());
-                false
-            }
-        };
-        // /proc and /dev before the file's mounts, so that a mount under /dev (a device, a
-        // sized /dev/shm) lands on the container's /dev instead of being hidden by it. A mount
-        // of the file's own at /proc or /dev replaces the default one.
-        let user_targets: Vec<&str> = mounts.iter().map(|(m, _)| m.target.as_str()).collect();
-        if !user_targets.contains(&"/proc") {
-            self.push(
-                Action::Mount(MountSpec {
-                    kind: MountKind::Proc,
-                    target: "/proc".into(),
-                    readonly: false,
-                }),
-                Origin::Default,
-            );
-        }
-        if !user_targets.contains(&"/dev") {
-            self.push(Action::Dev(DevSetup::standard()), Origin::Default);
-        }
-        // The host's / is read-only: give the container a /tmp it can write, and a /run of its
-        // own: read-only does not stop connect() on the host's sockets there (systemd,
-        // container engines, the user's session bus), which would be a way out.
-        if readonly_root_is_host {
-            for (target, mode) in [("/tmp", 0o1777), ("/run", 0o755)] {
-                if !user_targets.contains(&target) {
-                    self.push(
-                        Action::Mount(MountSpec {
-                            kind: MountKind::Tmpfs { size: None, mode },
-                            target: target.into(),
-                            readonly: false,
-                        }),
-                        rootfs_origin.clone(),
-                    );
-                }
-            }
-        }
-        for (spec, origin) in mounts {
-            self.push(Action::Mount(spec), origin);
-        }
-        if net == NetMode::None {
-            let origin = self.net_origin(file);
-            self.push(Action::LoopbackUp, origin);
-        }
-        // After every mount, so that nothing is mounted over a mask; before pivot_root, while
-        // the paths are still reached through the new root's descriptor.
-        self.push(
-            Action::MaskPaths {
-                paths: security.masked.0,
-            },
-            security.masked.1,
-        );
-        self.push(
-            Action::ReadonlyPaths {
-                paths: security.readonly.0,
-            },
-            security.readonly.1,
-        );
-        self.push(Action::PivotRoot, Origin::Default);
-        // After pivot_root: the pseudo-terminal comes from the container's own devpts, so
-        // that it is named in the container and /dev/console can be bound to it.
-        let terminal = match &file.terminal {
-            Some(t) => (
-                match t.get_ref() {
-                    Switch::Bool(b) => Some(*b),
-                    Switch::Auto(_) => None,
-                },
-                self.origin("terminal", t),
-            ),
-            None => (None, Origin::Default),
-        };
-        self.push(
-            Action::Terminal {
-                enabled: terminal.0,
-            },
-            terminal.1,
-        );
-        if readonly_root {
-            let origin = self.readonly_origin(file);
-            self.push(Action::ReadonlyRoot, origin);
-        }
-        if let Some((hostname, origin)) = hostname {
-            self.push(Action::Hostname { hostname }, origin);
-        }
-        if let Some((limits, origin)) = rlimits {
-            self.push(Action::Rlimits { limits }, origin);
-        }
-        self.push(Action::Workdir { path: workdir.0 }, workdir.1);
-        // Loading a filter without no_new_privs needs CAP_SYS_ADMIN in the effective set,
-        // which a non-root user loses with its uid: then it goes before the user changes;
-        // otherwise last, so it filters as little setup as it can.
-        let seccomp = Action::Seccomp(security.seccomp.0);
-        if security.no_new_privileges.is_none() {
-            self.push(seccomp.clone(), security.seccomp.1.clone());
-        }
-        self.push(Action::User(user.0), user.1);
-        self.push(
-            Action::Capabilities {
-                set: security.capabilities.0,
-            },
-            security.capabilities.1,
-        );
-        if let Some(origin) = security.no_new_privileges {
-            self.push(Action::NoNewPrivileges, origin);
-            self.push(seccomp, security.seccomp.1);
-        }
-        self.push(Action::CloseFds, Origin::Default);
-        self.push(Action::Exec(exec.0), exec.1);
-        name
     }
 
-    fn section_origin(&self, section: &str) -> Origin {
+    pub(super) fn section_origin(&self, section: &str) -> Origin {
         // A table's span is the whole table; point at its header line.
         let text = &self.source.text;
         let header = format!("[{section}]");
@@ -248,14 +105,17 @@ impl Builder<'_> {
         }
     }
 
-    fn readonly_origin(&self, file: &ContainerFile) -> Origin {
-        match file.rootfs.get_ref() {
-            RootfsSpec::Table(table) => match (&table.readonly, &table.host) {
-                (Some(ro), _) => self.origin("rootfs.readonly", ro),
-                (None, Some(host)) => self.origin("rootfs.host", host),
-                _ => Origin::Default,
-            },
-            RootfsSpec::Path(_) => Origin::Default,
+    /// Where a read-only root was asked for; `None` when it was not. The host's / is
+    /// read-only as it is bound, so it takes no step of its own.
+    fn readonly_origin(&self, file: &ContainerFile, root: &Root) -> Option<Origin> {
+        let RootfsSpec::Table(table) = file.rootfs.get_ref() else {
+            return None;
+        };
+        match (&table.readonly, root) {
+            (Some(ro), Root::Folder(_)) if *ro.get_ref() => {
+                Some(self.origin("rootfs.readonly", ro))
+            }
+            _ => None,
         }
     }
 
@@ -294,7 +154,7 @@ impl Builder<'_> {
         }
     }
 
-    fn namespaces(&mut self, file: &ContainerFile) -> NamespaceSet {
+    fn namespaces(&mut self, file: &ContainerFile) -> Namespaces {
         let ns = &file.namespaces;
         if let Some(mount) = &ns.mount
             && !*mount.get_ref()
@@ -306,33 +166,34 @@ impl Builder<'_> {
                     .help("the launcher builds the root filesystem in a mount namespace of its own; remove this line"),
             );
         }
-        NamespaceSet {
-            mount: true,
+        Namespaces {
             uts: ns.uts.unwrap_or(true),
             ipc: ns.ipc.unwrap_or(true),
             pid: ns.pid.unwrap_or(true),
-            net: ns.net.as_ref().map_or(NetMode::None, |n| *n.get_ref()),
+            net: ns
+                .net
+                .as_ref()
+                .is_none_or(|n| *n.get_ref() == NetMode::None),
             cgroup: ns.cgroup.unwrap_or(true),
             user: match ns.user.as_ref().map(|u| *u.get_ref()) {
-                Some(Switch::Bool(b)) => Some(b),
-                Some(Switch::Auto(_)) | None => None,
+                Some(Switch::Bool(true)) => UserNamespace::On,
+                Some(Switch::Bool(false)) => UserNamespace::Off,
+                Some(Switch::Auto(_)) | None => UserNamespace::Auto,
             },
         }
     }
 
     fn root(&mut self, file: &ContainerFile) -> Root {
         match file.rootfs.get_ref() {
-            RootfsSpec::Path(path) => Root::Folder {
-                path: self.host_path(path, "rootfs", file.rootfs.span()),
-                readonly: false,
-            },
+            RootfsSpec::Path(path) => {
+                Root::Folder(self.host_path(path, "rootfs", file.rootfs.span()))
+            }
             RootfsSpec::Table(table) => {
                 let host = table.host.as_ref().is_some_and(|h| *h.get_ref());
                 match (&table.path, host) {
-                    (Some(path), false) => Root::Folder {
-                        path: self.host_path(path.get_ref(), "rootfs.path", path.span()),
-                        readonly: table.readonly.as_ref().is_some_and(|r| *r.get_ref()),
-                    },
+                    (Some(path), false) => {
+                        Root::Folder(self.host_path(path.get_ref(), "rootfs.path", path.span()))
+                    }
                     (None, true) => {
                         if let Some(ro) = &table.readonly
                             && !*ro.get_ref()
@@ -370,7 +231,7 @@ impl Builder<'_> {
     }
 
     /// A host path from the file, resolved against the file's folder.
-    fn host_path(&mut self, path: &str, key: &str, span: Range<usize>) -> PathBuf {
+    pub(super) fn host_path(&mut self, path: &str, key: &str, span: Range<usize>) -> PathBuf {
         if path.is_empty() || path.contains('\0') {
             self.error(
                 Problem::error("plan::invalid-path", key, span)
@@ -398,8 +259,8 @@ impl Builder<'_> {
         &mut self,
         file: &ContainerFile,
         name: &str,
-        namespaces: &NamespaceSet,
-    ) -> Option<(String, Origin)> {
+        namespaces: &Namespaces,
+    ) -> Option<At<String>> {
         match &file.hostname {
             Some(hostname) => {
                 if let Err(why) = check_hostname(hostname.get_ref()) {
@@ -418,14 +279,14 @@ impl Builder<'_> {
                             .help("remove `hostname`, or the `uts = false` line"),
                     );
                 }
-                Some((
+                Some(At::new(
                     hostname.get_ref().clone(),
                     self.origin("hostname", hostname),
                 ))
             }
             // The name is a fine hostname when it is a valid one; otherwise leave the kernel's.
             None if namespaces.uts && check_hostname(name).is_ok() => {
-                Some((name.to_string(), Origin::Default))
+                Some(At::default_value(name.to_string()))
             }
             None => None,
         }

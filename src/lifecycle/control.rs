@@ -9,10 +9,9 @@
 use std::time::Duration;
 
 use super::{LifecycleError, now_ms, observe};
-use crate::plan::Signal;
-use crate::runtime::exec::{ExecRequest, exec as exec_in};
+use crate::plan::{Plan, Signal};
 use crate::runtime::handle::ProcessHandle;
-use crate::runtime::{Ended, procfs};
+use crate::runtime::{self, Finished, Target, procfs};
 use crate::state::{ExitStatus, Record, State, Store};
 
 /// How long to wait for the processes to go after SIGKILL, and for a monitor to record.
@@ -29,10 +28,7 @@ fn existing(store: &Store, name: &str) -> Result<Record, LifecycleError> {
     store.read(name)?.ok_or_else(|| no_such(store, name))
 }
 
-fn signal_error(
-    record: &Record,
-    what: String,
-) -> impl FnOnce(crate::runtime::Errno) -> LifecycleError {
+fn signal_error(record: &Record, what: String) -> impl FnOnce(crate::sys::Errno) -> LifecycleError {
     let name = record.name.clone();
     let pid = record.pid.unwrap_or(0);
     move |errno| LifecycleError::Signal {
@@ -185,7 +181,7 @@ pub fn remove(store: &Store, name: &str, force: bool) -> Result<(), LifecycleErr
         Err(error) => return Err(error.into()),
     };
     if !observe_alive(&record) {
-        crate::runtime::remove_leftover_cgroups(&record.join.cgroups);
+        remove_leftover_cgroups(&record)?;
         return Ok(store.remove(name, lock)?);
     }
     if !force {
@@ -202,7 +198,7 @@ pub fn remove(store: &Store, name: &str, force: bool) -> Result<(), LifecycleErr
         let _ = monitor.signal(libc::SIGKILL);
         let _ = monitor.wait_exit(Some(AFTER_KILL));
     }
-    crate::runtime::remove_leftover_cgroups(&record.join.cgroups);
+    remove_leftover_cgroups(&record)?;
     match store.lock_existing(name)? {
         Some(lock) => Ok(store.remove(name, lock)?),
         // Removed meanwhile by another `rm`.
@@ -229,13 +225,60 @@ pub fn wait(store: &Store, name: &str) -> Result<ExitStatus, LifecycleError> {
     })
 }
 
-/// `launcher exec`: runs `args` in the running container; returns how it ended.
+/// Removes the cgroup folders a container's monitor could not (it was killed): only those
+/// that are this container's folders under `launcher/` of a hierarchy of this host, whatever
+/// the record says.
+fn remove_leftover_cgroups(record: &Record) -> Result<(), LifecycleError> {
+    let paths = record.exec.cgroup_paths().to_vec();
+    if paths.is_empty() {
+        return Ok(());
+    }
+    let hosts = crate::preflight::Hierarchies::current();
+    let (ours, strangers): (Vec<_>, Vec<_>) = paths
+        .into_iter()
+        .partition(|p| crate::preflight::is_container_folder(&hosts, p, &record.name));
+    if let Some(stranger) = strangers.first() {
+        return Err(LifecycleError::Cleanup {
+            name: record.name.clone(),
+            what: format!(
+                "the record names the cgroup {}, which is not a folder of the launcher's for this container",
+                stranger.display()
+            ),
+        });
+    }
+    runtime::remove_leftover_cgroups(&ours).map_err(|failure| LifecycleError::Cleanup {
+        name: record.name.clone(),
+        what: failure.to_string(),
+    })
+}
+
+/// A command to run in a running container: the container's exec plan with the command set,
+/// and the container's first process.
+pub struct ExecJob {
+    pub name: String,
+    pub plan: Plan,
+    pub target: Target,
+}
+
+impl ExecJob {
+    /// Runs it until the command ends; `on_step` is told each step as it completes.
+    pub fn run(&self, on_step: runtime::Observer<'_>) -> Result<Finished, LifecycleError> {
+        runtime::exec(&self.plan, self.target, on_step).map_err(|failed| LifecycleError::Exec {
+            name: self.name.clone(),
+            plan: Box::new(self.plan.clone()),
+            failed,
+        })
+    }
+}
+
+/// `launcher exec`: `args` to run in the running container, with a pseudo-terminal when
+/// `tty`.
 pub fn exec(
     store: &Store,
     name: &str,
     args: &[String],
     tty: bool,
-) -> Result<Ended, LifecycleError> {
+) -> Result<ExecJob, LifecycleError> {
     let record = existing(store, name)?;
     let seen = observe(&record);
     let (State::Running, Some(pid), Some(start)) = (seen.state, record.pid, record.pid_start)
@@ -245,15 +288,11 @@ pub fn exec(
             state: seen.state.name(),
         });
     };
-    let request = ExecRequest {
-        pid,
-        start,
-        join: &record.join,
-        args,
-        tty,
-    };
-    exec_in(&request).map_err(|error| LifecycleError::Exec {
+    let mut plan = record.exec;
+    plan.set_command(args, tty);
+    Ok(ExecJob {
         name: name.to_string(),
-        error,
+        plan,
+        target: Target { pid, start },
     })
 }

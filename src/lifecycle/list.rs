@@ -214,7 +214,7 @@ pub fn inspect(store: &Store, name: &str) -> Result<Value, LifecycleError> {
             "signal": signal.name(),
             "timeout_seconds": record.stop.timeout_ms as f64 / 1000.0,
         },
-        "exec": record.join,
+        "exec": record.exec.to_json(),
         "paths": {
             "folder": paths.dir,
             "record": paths.record,

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{LifecycleError, observe};
-use crate::runtime::detach::Stream;
+use crate::runtime::Stream;
 use crate::state::{ContainerPaths, State, StateError, Store};
 
 /// Bytes per log file before it rotates: 10 MiB.

@@ -7,20 +7,22 @@
 //! as stopped, never as running.
 
 mod control;
-mod detach;
 mod list;
 mod logs;
+mod start;
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-pub use control::{StopOutcome, exec, kill, remove, stop, wait};
-pub use detach::{Detached, refuse_running_name, terminal_refused, up_detached};
+pub use control::{ExecJob, StopOutcome, exec, kill, remove, stop, wait};
 pub use list::{Row, inspect, list, render_rows, rows_json};
 pub use logs::{LOG_CAP, logs};
+pub use start::{Started, refuse_running_name, terminal_refused, up_detached};
 
-use crate::runtime::{self, Errno, StepFailed, errno_text, procfs};
+use crate::plan::Plan;
+use crate::runtime::{StepFailed, errno_text, procfs};
 use crate::state::{Record, State, StateError};
+use crate::sys::Errno;
 
 /// Why a lifecycle command failed.
 #[derive(Debug, thiserror::Error)]
@@ -62,11 +64,16 @@ pub enum LifecycleError {
     /// The monitor failed before the container ran.
     #[error("the monitor of container \"{name}\" failed: {what}")]
     Monitor { name: String, what: String },
-    #[error("exec in container \"{name}\": {error}")]
+    /// A step of `launcher exec`'s plan failed.
+    #[error("exec in container \"{name}\": {failed}")]
     Exec {
         name: String,
-        error: runtime::exec::ExecError,
+        plan: Box<Plan>,
+        failed: StepFailed,
     },
+    /// What a dead container left could not be removed.
+    #[error("clean up after container \"{name}\": {what}")]
+    Cleanup { name: String, what: String },
 }
 
 impl LifecycleError {
@@ -100,7 +107,10 @@ impl LifecycleError {
             LifecycleError::Monitor { .. } => {
                 "this is the launcher's own failure, not the container's; please report it".into()
             }
-            LifecycleError::Exec { error, .. } => error.hint(),
+            LifecycleError::Exec { plan, failed, .. } => failed.hint(plan),
+            LifecycleError::Cleanup { .. } => {
+                "remove what is left by hand (rmdir the cgroup folder once it is empty), then `launcher rm -f NAME`".into()
+            }
         }
     }
 
@@ -108,7 +118,7 @@ impl LifecycleError {
     /// failures, 126/127 when an exec'd program cannot run or is missing, 1 otherwise.
     pub fn exit_code(&self) -> u8 {
         match self {
-            LifecycleError::Exec { error, .. } => error.exit_code(),
+            LifecycleError::Exec { plan, failed, .. } => failed.exit_code(plan),
             LifecycleError::Step(_) | LifecycleError::Monitor { .. } => 125,
             LifecycleError::AlreadyRunning { .. } => 125,
             _ => 1,

@@ -1,37 +1,49 @@
-//! The plan: what `launcher up` will do, as an ordered list of typed steps. Pure data, no I/O.
+//! The plan: every action `launcher up` (or `launcher exec`) takes, in the order it takes them,
+//! as typed steps. Pure data: no I/O, no system calls.
 //!
-//! `Display` prints the numbered dry run (`launcher plan`); `Serialize` gives `--format json`.
-//! The executor runs one loop over these same steps, so the dry run cannot drift from `up`.
+//! A front end (Container.toml today) describes the container as a [`Spec`]; preflight learns
+//! the host [`Facts`] it needs; [`Plan::build`] orders both into steps (the order, and the
+//! reason for each ordering, live in `build.rs` only). The executor runs one loop over these
+//! same steps, `launcher plan` prints them (`Display`, or `to_json`), and the step numbers in
+//! a runtime error are theirs: there is no second description of what `up` does.
 
-mod join;
+mod build;
+mod cgroup;
+mod display;
+mod exec;
+mod security;
+mod spec;
 mod step;
 mod stop;
 
-use std::fmt;
 use std::ops::Range;
 use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-pub use step::{
-    Action, CgroupPlan, CgroupWrite, DevSetup, Exec, IdMap, MountKind, MountSpec, NamespaceSet,
-    RlimitSpec, SeccompPlan, UserIds, human_size,
+pub use build::FORWARDED_SIGNALS;
+pub use cgroup::{CgroupSetup, CgroupVersion, CgroupWrite, Limits};
+pub use display::human_size;
+pub use security::{
+    Bpf, Capability, CapabilitySet, RlimitKind, RlimitSpec, SeccompFilter, SeccompProfile,
 };
-
-pub use join::JoinSpec;
+pub use spec::{At, Facts, Id, Namespaces, Process, Root, Security, Spec, UserNamespace, UserSpec};
+pub use step::{
+    Action, DevSetup, Exec, IdMap, IdMaps, MountKind, MountSpec, NamespaceSet, Program,
+    TerminalMode, UserIds,
+};
 pub use stop::{Signal, StopPolicy, human_duration, parse_duration};
 
-pub use crate::config::file::NetMode;
-
 /// Version of the JSON form of a plan; bumped when a field changes meaning or goes away.
-pub const PLAN_FORMAT_VERSION: u32 = 1;
+/// 2: every action is a step (parent, child and init sides), `side` on each step.
+pub const PLAN_FORMAT_VERSION: u32 = 2;
 
-/// A checked, resolved container: everything `up` needs, in the order it does it.
-#[derive(Debug, Clone, Serialize)]
+/// What a container does, in order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Plan {
     /// The container's name.
     pub name: String,
-    /// The Container.toml the plan came from.
+    /// The file the plan came from (Container.toml).
     pub file: PathBuf,
     /// The steps, in the order they run.
     pub steps: Vec<Step>,
@@ -39,15 +51,38 @@ pub struct Plan {
     pub stop: StopPolicy,
 }
 
-/// One step and the part of Container.toml that asked for it.
-#[derive(Debug, Clone, Serialize)]
+/// One step: what is done, by which process, and the part of the file that asked for it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Step {
+    pub side: Side,
     #[serde(flatten)]
     pub action: Action,
     pub origin: Origin,
 }
 
-/// Where a step comes from: a span of Container.toml, or a built-in default.
+/// The process that runs a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// The launcher itself (the monitor of a detached container).
+    Parent,
+    /// The container's first process, between clone and exec.
+    Child,
+    /// The container's init, which starts the command.
+    Init,
+}
+
+impl Side {
+    pub fn name(self) -> &'static str {
+        match self {
+            Side::Parent => "parent",
+            Side::Child => "child",
+            Side::Init => "init",
+        }
+    }
+}
+
+/// Where a step comes from: a span of the file, the command line, or a built-in default.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
     /// Always done, or a default the file did not change.
@@ -59,30 +94,92 @@ pub enum Origin {
         line: usize,
         column: usize,
     },
+    /// Given on the command line (`launcher up FILE -- ARGS`), not by the file.
+    CommandLine { what: String },
 }
 
 impl Serialize for Origin {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Origin::Default => s.serialize_str("default"),
+        OriginForm::from(self.clone()).serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Origin {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(OriginForm::deserialize(d)?.into())
+    }
+}
+
+/// The JSON form of an origin: `"default"`, `{"key", "line", "column", "span"}`, or
+/// `{"command_line": WHAT}`.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum OriginForm {
+    Word(String),
+    File {
+        key: String,
+        line: usize,
+        column: usize,
+        span: SpanForm,
+    },
+    CommandLine {
+        command_line: String,
+    },
+}
+
+#[derive(Serialize, Deserialize)]
+struct SpanForm {
+    start: usize,
+    end: usize,
+}
+
+impl From<Origin> for OriginForm {
+    fn from(origin: Origin) -> Self {
+        match origin {
+            Origin::Default => OriginForm::Word("default".into()),
             Origin::File {
                 key,
                 span,
                 line,
                 column,
-            } => serde_json::json!({
-                "key": key,
-                "line": line,
-                "column": column,
-                "span": { "start": span.start, "end": span.end },
-            })
-            .serialize(s),
+            } => OriginForm::File {
+                key,
+                line,
+                column,
+                span: SpanForm {
+                    start: span.start,
+                    end: span.end,
+                },
+            },
+            Origin::CommandLine { what } => OriginForm::CommandLine { command_line: what },
+        }
+    }
+}
+
+impl From<OriginForm> for Origin {
+    fn from(form: OriginForm) -> Self {
+        match form {
+            OriginForm::Word(_) => Origin::Default,
+            OriginForm::File {
+                key,
+                line,
+                column,
+                span,
+            } => Origin::File {
+                key,
+                span: span.start..span.end,
+                line,
+                column,
+            },
+            OriginForm::CommandLine { command_line } => Origin::CommandLine { what: command_line },
         }
     }
 }
 
 impl Plan {
-    /// The JSON document printed by `launcher plan --format json`.
+    /// The JSON document printed by `launcher plan --format json`: each step with its index
+    /// (from 1) and its text line. The compiled seccomp program is left out (it is data for
+    /// the executor, kept in records, not for reading).
     pub fn to_json(&self) -> serde_json::Value {
         let steps: Vec<serde_json::Value> = self
             .steps
@@ -91,6 +188,7 @@ impl Plan {
             .map(|(i, step)| {
                 let mut value = serde_json::to_value(step).unwrap_or_default();
                 if let Some(map) = value.as_object_mut() {
+                    map.remove("bpf");
                     map.insert("index".into(), (i + 1).into());
                     map.insert("summary".into(), step.action.to_string().into());
                 }
@@ -111,58 +209,37 @@ impl Plan {
         self.steps.iter().find_map(|s| pick(&s.action))
     }
 
-    /// The namespaces the container is created with.
+    /// The namespaces the container's first process is cloned into.
     pub fn namespaces(&self) -> Option<&NamespaceSet> {
         self.find(|a| match a {
-            Action::Namespaces(set) => Some(set),
+            Action::Clone(set) => Some(set),
             _ => None,
         })
     }
 
-    /// The final step, to change the command (`up -- ARGS`).
-    pub fn exec_mut(&mut self) -> Option<&mut Exec> {
-        self.steps.iter_mut().find_map(|s| match &mut s.action {
-            Action::Exec(exec) => Some(exec),
-            _ => None,
-        })
-    }
-
-    /// The final step: what runs.
+    /// What runs.
     pub fn exec(&self) -> Option<&Exec> {
         self.find(|a| match a {
             Action::Exec(exec) => Some(exec),
             _ => None,
         })
     }
-}
 
-impl fmt::Display for Origin {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Origin::Default => f.write_str("default"),
-            Origin::File { key, line, .. } => write!(f, "line {line}: {key}"),
-        }
+    /// The container's cgroup, when it has one.
+    pub fn cgroup(&self) -> Option<&CgroupSetup> {
+        self.find(|a| match a {
+            Action::CgroupCreate(setup) => Some(setup),
+            _ => None,
+        })
     }
-}
 
-impl fmt::Display for Plan {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "plan for container \"{}\" ({}), {} steps:",
-            self.name,
-            self.file.display(),
-            self.steps.len()
-        )?;
-        let width = self.steps.len().to_string().len();
-        for (i, step) in self.steps.iter().enumerate() {
-            let text = step.action.to_string();
-            let origin = format!("[{}]", step.origin);
-            let pad = 64usize.saturating_sub(text.chars().count());
-            writeln!(f, "{:>width$}. {text}{:pad$}  {origin}", i + 1, "")?;
-        }
-        let text = self.stop.to_string();
-        let pad = (64 + width + 2).saturating_sub(text.chars().count());
-        writeln!(f, "{text}{:pad$}  [{}]", "", self.stop.origin)
+    /// The folders of the container's cgroup: made by an `up` plan, opened by an `exec` plan.
+    pub fn cgroup_paths(&self) -> &[PathBuf] {
+        self.find(|a| match a {
+            Action::CgroupCreate(setup) => Some(&setup.paths),
+            Action::CgroupOpen { paths, .. } => Some(paths),
+            _ => None,
+        })
+        .map_or(&[], Vec::as_slice)
     }
 }

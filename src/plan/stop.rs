@@ -5,7 +5,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::Origin;
 
@@ -48,6 +48,26 @@ impl Serialize for StopPolicy {
             "origin": self.origin,
         })
         .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for StopPolicy {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Form {
+            signal_number: i32,
+            timeout_seconds: f64,
+            origin: Origin,
+        }
+        let form = Form::deserialize(d)?;
+        let signal = Signal::from_number(form.signal_number).map_err(serde::de::Error::custom)?;
+        let timeout = Duration::try_from_secs_f64(form.timeout_seconds)
+            .map_err(|_| serde::de::Error::custom("a stop timeout in seconds, 0 or more"))?;
+        Ok(StopPolicy {
+            signal,
+            timeout,
+            origin: form.origin,
+        })
     }
 }
 

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::plan::{CgroupPlan, CgroupWrite};
+use crate::plan::{CgroupSetup, CgroupVersion, CgroupWrite, Limits};
 
 /// The cgroup hierarchies mounted on this host.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -100,13 +100,14 @@ fn unescape(field: &str) -> String {
 /// Why the limits cannot be enforced here: (the key that needs it, the reason).
 pub type Refusal = (&'static str, String);
 
-/// Fills `plan.version`, `plan.paths` and `plan.writes` for container `name`.
+/// The cgroup of container `name` on this host: its version, folders and the files its
+/// limits are written to.
 pub fn resolve(
-    plan: &mut CgroupPlan,
+    plan: &Limits,
     name: &str,
     hosts: &Hierarchies,
     rootless: bool,
-) -> Result<(), Refusal> {
+) -> Result<CgroupSetup, Refusal> {
     let mut needed: Vec<(&'static str, &'static str)> = Vec::new();
     if plan.memory.is_some() {
         needed.push(("memory", "resources.memory"));
@@ -148,8 +149,7 @@ pub fn resolve(
     if let Some((root, _)) = &hosts.unified
         && needed.iter().all(|(c, _)| in_v2(c))
     {
-        resolve_v2(plan, name, root, &needed);
-        return Ok(());
+        return Ok(resolve_v2(plan, name, root, &needed));
     }
     if let Some((controller, key)) = needed.iter().find(|(c, _)| !in_v1(c)) {
         return Err((
@@ -162,7 +162,7 @@ pub fn resolve(
     resolve_v1(plan, name, hosts, &needed)
 }
 
-fn resolve_v2(plan: &mut CgroupPlan, name: &str, root: &Path, needed: &[(&str, &str)]) {
+fn resolve_v2(plan: &Limits, name: &str, root: &Path, needed: &[(&str, &str)]) -> CgroupSetup {
     let mut controllers: Vec<&str> = needed.iter().map(|(c, _)| *c).collect();
     controllers.dedup();
     let enable = controllers
@@ -192,17 +192,20 @@ fn resolve_v2(plan: &mut CgroupPlan, name: &str, root: &Path, needed: &[(&str, &
     if let Some(pids) = plan.pids {
         writes.push(write(&dir.join("pids.max"), pids.to_string()));
     }
-    plan.version = Some("v2".into());
-    plan.paths = vec![dir.display().to_string()];
-    plan.writes = writes;
+    CgroupSetup {
+        version: CgroupVersion::V2,
+        limits: plan.clone(),
+        paths: vec![dir],
+        writes,
+    }
 }
 
 fn resolve_v1(
-    plan: &mut CgroupPlan,
+    plan: &Limits,
     name: &str,
     hosts: &Hierarchies,
     needed: &[(&str, &str)],
-) -> Result<(), Refusal> {
+) -> Result<CgroupSetup, Refusal> {
     let dir = |controller: &str| hosts.v1[controller].join("launcher").join(name);
     let mut paths: Vec<PathBuf> = Vec::new();
     for (controller, _) in needed {
@@ -251,17 +254,32 @@ fn resolve_v1(
     if let Some(pids) = plan.pids {
         writes.push(write(&dir("pids").join("pids.max"), pids.to_string()));
     }
-    plan.version = Some("v1".into());
-    plan.paths = paths.iter().map(|p| p.display().to_string()).collect();
-    plan.writes = writes;
-    Ok(())
+    Ok(CgroupSetup {
+        version: CgroupVersion::V1,
+        limits: plan.clone(),
+        paths,
+        writes,
+    })
 }
 
 fn write(file: &Path, value: String) -> CgroupWrite {
     CgroupWrite {
-        file: file.display().to_string(),
+        file: file.to_path_buf(),
         value,
     }
+}
+
+/// Whether `path` is a folder the launcher makes for container `name`: `launcher/NAME` right
+/// under a mount point of one of the host's cgroup hierarchies. Paths read back from a state
+/// record are checked with it before anything is removed.
+pub fn is_container_folder(hosts: &Hierarchies, path: &Path, name: &str) -> bool {
+    let mut roots: Vec<&Path> = hosts.v1.values().map(PathBuf::as_path).collect();
+    if let Some((root, _)) = &hosts.unified {
+        roots.push(root);
+    }
+    roots
+        .iter()
+        .any(|root| path == root.join("launcher").join(name))
 }
 
 #[cfg(test)]
@@ -276,81 +294,97 @@ mod tests {
 
     const UNIFIED: &str = "31 23 0:28 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n";
 
-    fn limits() -> CgroupPlan {
-        CgroupPlan {
+    fn limits() -> Limits {
+        Limits {
             memory: Some(32 << 20),
             memory_swap: None,
             cpu_quota: Some((50_000, 100_000)),
             cpu_weight: Some(100),
             pids: Some(20),
-            version: None,
-            paths: Vec::new(),
-            writes: Vec::new(),
         }
+    }
+
+    fn files(plan: &CgroupSetup) -> Vec<(String, &str)> {
+        plan.writes
+            .iter()
+            .map(|w| (w.file.display().to_string(), w.value.as_str()))
+            .collect()
     }
 
     #[test]
     fn a_hybrid_host_uses_the_v1_controllers() {
         let hosts = Hierarchies::from_mountinfo(HYBRID, |_| Some(String::new()));
         assert_eq!(hosts.v1["memory"], PathBuf::from("/sys/fs/cgroup/memory"));
-        let mut plan = limits();
-        resolve(&mut plan, "web", &hosts, false).unwrap();
-        assert_eq!(plan.version.as_deref(), Some("v1"));
-        let files: Vec<(&str, &str)> = plan
-            .writes
-            .iter()
-            .map(|w| (w.file.as_str(), w.value.as_str()))
-            .collect();
-        assert!(files.contains(&(
+        let plan = resolve(&limits(), "web", &hosts, false).unwrap();
+        assert_eq!(plan.version, CgroupVersion::V1);
+        let files = files(&plan);
+        let has = |file: &str, value: &str| files.contains(&(file.to_string(), value));
+        assert!(has(
             "/sys/fs/cgroup/memory/launcher/web/memory.limit_in_bytes",
             "33554432"
-        )));
-        assert!(files.contains(&("/sys/fs/cgroup/cpu/launcher/web/cpu.cfs_quota_us", "50000")));
-        assert!(files.contains(&("/sys/fs/cgroup/cpu/launcher/web/cpu.shares", "2597")));
-        assert!(files.contains(&("/sys/fs/cgroup/pids/launcher/web/pids.max", "20")));
+        ));
+        assert!(has(
+            "/sys/fs/cgroup/cpu/launcher/web/cpu.cfs_quota_us",
+            "50000"
+        ));
+        assert!(has("/sys/fs/cgroup/cpu/launcher/web/cpu.shares", "2597"));
+        assert!(has("/sys/fs/cgroup/pids/launcher/web/pids.max", "20"));
         assert_eq!(plan.paths.len(), 3);
+        for path in &plan.paths {
+            assert!(
+                is_container_folder(&hosts, path, "web"),
+                "{}",
+                path.display()
+            );
+        }
     }
 
     #[test]
     fn a_unified_host_with_the_controllers_uses_v2() {
         let hosts =
             Hierarchies::from_mountinfo(UNIFIED, |_| Some("cpuset cpu io memory pids".into()));
-        let mut plan = limits();
-        resolve(&mut plan, "web", &hosts, false).unwrap();
-        assert_eq!(plan.version.as_deref(), Some("v2"));
-        assert_eq!(plan.paths, ["/sys/fs/cgroup/launcher/web"]);
-        let files: Vec<(&str, &str)> = plan
-            .writes
-            .iter()
-            .map(|w| (w.file.as_str(), w.value.as_str()))
-            .collect();
+        let plan = resolve(&limits(), "web", &hosts, false).unwrap();
+        assert_eq!(plan.version, CgroupVersion::V2);
+        assert_eq!(plan.paths, [PathBuf::from("/sys/fs/cgroup/launcher/web")]);
+        let files = files(&plan);
+        let has = |file: &str, value: &str| files.contains(&(file.to_string(), value));
         assert_eq!(
             files[0],
             (
-                "/sys/fs/cgroup/cgroup.subtree_control",
+                "/sys/fs/cgroup/cgroup.subtree_control".to_string(),
                 "+memory +cpu +pids"
             )
         );
-        assert!(files.contains(&("/sys/fs/cgroup/launcher/web/memory.max", "33554432")));
-        assert!(files.contains(&("/sys/fs/cgroup/launcher/web/cpu.max", "50000 100000")));
-        assert!(files.contains(&("/sys/fs/cgroup/launcher/web/cpu.weight", "100")));
-        assert!(files.contains(&("/sys/fs/cgroup/launcher/web/pids.max", "20")));
+        assert!(has("/sys/fs/cgroup/launcher/web/memory.max", "33554432"));
+        assert!(has("/sys/fs/cgroup/launcher/web/cpu.max", "50000 100000"));
+        assert!(has("/sys/fs/cgroup/launcher/web/cpu.weight", "100"));
+        assert!(has("/sys/fs/cgroup/launcher/web/pids.max", "20"));
     }
 
     #[test]
     fn a_missing_controller_names_the_key() {
         let hosts = Hierarchies::from_mountinfo(UNIFIED, |_| Some("cpu memory".into()));
-        let mut plan = limits();
-        let (key, why) = resolve(&mut plan, "web", &hosts, false).unwrap_err();
+        let (key, why) = resolve(&limits(), "web", &hosts, false).unwrap_err();
         assert_eq!(key, "resources.pids");
         assert!(why.contains("pids"), "{why}");
     }
 
     #[test]
+    fn only_launcher_folders_of_a_hierarchy_count_as_a_containers() {
+        let hosts = Hierarchies::from_mountinfo(HYBRID, |_| Some(String::new()));
+        let ok = |p: &str| is_container_folder(&hosts, Path::new(p), "web");
+        assert!(ok("/sys/fs/cgroup/pids/launcher/web"));
+        assert!(ok("/sys/fs/cgroup/unified/launcher/web"));
+        assert!(!ok("/sys/fs/cgroup/pids/launcher/other"));
+        assert!(!ok("/sys/fs/cgroup/pids/system.slice"));
+        assert!(!ok("/sys/fs/cgroup/pids/launcher/web/../../system.slice"));
+        assert!(!ok("/etc"));
+    }
+
+    #[test]
     fn rootless_limits_are_refused() {
         let hosts = Hierarchies::from_mountinfo(UNIFIED, |_| Some("cpu memory pids".into()));
-        let mut plan = limits();
-        let (key, why) = resolve(&mut plan, "web", &hosts, true).unwrap_err();
+        let (key, why) = resolve(&limits(), "web", &hosts, true).unwrap_err();
         assert_eq!(key, "resources.memory");
         assert!(why.contains("root"), "{why}");
     }

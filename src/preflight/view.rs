@@ -7,7 +7,7 @@ use std::fs::Metadata;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::plan::{Action, DevSetup, MountKind, Plan};
+use crate::plan::{MountKind, Root, Spec};
 
 pub struct ContainerView {
     root: PathBuf,
@@ -34,30 +34,41 @@ pub struct Interpreter {
 const MAX_LINKS: usize = 40;
 
 impl ContainerView {
-    pub fn from_plan(plan: &Plan) -> Self {
+    /// The container of `spec`: its root, with its mounts and the default ones (/proc, /dev;
+    /// /tmp and /run on the host's /) laid over it.
+    pub fn from_spec(spec: &Spec) -> Self {
         let mut fresh = std::collections::BTreeSet::new();
         let mut binds = Vec::new();
+        let (root, host) = match &spec.root.value {
+            Root::Folder(path) => (path.clone(), false),
+            Root::Host => (PathBuf::from("/"), true),
+        };
         let mut view = ContainerView {
-            root: PathBuf::from("/"),
-            host: false,
+            root,
+            host,
             binds: Default::default(),
             fresh: Default::default(),
             excluded: None,
         };
-        for step in &plan.steps {
-            match &step.action {
-                Action::BindRootfs { path } => view.root = path.clone(),
-                Action::HostRootfs => view.host = true,
-                Action::Dev(DevSetup { .. }) => {
-                    fresh.insert("/dev".to_string());
+        let defaults: &[&str] = if host {
+            &["/proc", "/dev", "/tmp", "/run"]
+        } else {
+            &["/proc", "/dev"]
+        };
+        for target in defaults {
+            fresh.insert(target.to_string());
+        }
+        for mount in &spec.mounts {
+            let mount = &mount.value;
+            match &mount.kind {
+                MountKind::Bind { source } => {
+                    // A bind of the file's own replaces the default mount at its target.
+                    fresh.remove(&mount.target);
+                    binds.push((mount.target.clone(), source.clone()));
                 }
-                Action::Mount(spec) => match &spec.kind {
-                    MountKind::Bind { source } => binds.push((spec.target.clone(), source.clone())),
-                    _ => {
-                        fresh.insert(spec.target.clone());
-                    }
-                },
-                _ => {}
+                _ => {
+                    fresh.insert(mount.target.clone());
+                }
             }
         }
         binds.sort_by_key(|(t, _)| std::cmp::Reverse(t.len()));

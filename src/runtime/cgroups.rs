@@ -1,60 +1,77 @@
 //! The container's cgroup, made by the parent: folders created under `launcher/`, the limit
 //! files written (the plan lists them), the first process moved in before it runs a step, the
 //! out-of-memory counter read at the end, and the folders removed when the container is gone.
+//! Dropping a `Cgroup` only closes its files; ending its processes and removing its folders
+//! are explicit ([`Cgroup::remove`]).
 
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::sys::Errno;
-use crate::plan::CgroupPlan;
+use super::error::Failure;
+use crate::plan::{CgroupSetup, CgroupVersion};
+use crate::sys::{self, Errno};
 
-/// A failed cgroup operation: errno and what was done to which file.
-pub type Failure = (Errno, String);
-
-fn io_failure(what: String) -> impl FnOnce(std::io::Error) -> Failure {
-    move |error| {
-        (
-            Errno::from_raw(error.raw_os_error().unwrap_or(libc::EIO)),
-            what,
-        )
-    }
-}
-
-/// The container's cgroup folders; removed when dropped.
+/// The container's cgroup folders, with their `cgroup.procs` open for writing.
 #[derive(Debug)]
 pub struct Cgroup {
     paths: Vec<PathBuf>,
-    version: String,
+    version: CgroupVersion,
+    procs: Vec<OwnedFd>,
 }
 
 impl Cgroup {
-    /// Creates the folders and writes the limits.
-    pub fn create(plan: &CgroupPlan) -> Result<Cgroup, Failure> {
-        let mut cgroup = Cgroup {
-            paths: Vec::new(),
-            version: plan.version.clone().unwrap_or_default(),
+    /// Creates the folders, writes the limits and opens the folders' `cgroup.procs`.
+    pub fn create(setup: &CgroupSetup) -> Result<Cgroup, Failure> {
+        for path in &setup.paths {
+            make_folder(path)?;
+        }
+        let cgroup = Cgroup {
+            paths: setup.paths.clone(),
+            version: setup.version,
+            procs: Vec::new(),
         };
-        for path in &plan.paths {
-            let path = PathBuf::from(path);
-            make_folder(&path)?;
-            cgroup.paths.push(path);
-        }
-        for write in &plan.writes {
-            std::fs::write(&write.file, &write.value).map_err(io_failure(format!(
-                "write {} to {}",
-                write.value, write.file
-            )))?;
-        }
-        Ok(cgroup)
+        let opened = (|| {
+            for write in &setup.writes {
+                std::fs::write(&write.file, &write.value).map_err(Failure::io(format!(
+                    "write {} to {}",
+                    write.value,
+                    write.file.display()
+                )))?;
+            }
+            Cgroup::open(&setup.paths, setup.version)
+        })();
+        // Folders made here go again when what follows fails: nothing else knows of them.
+        opened.inspect_err(|_| {
+            let _ = cgroup.remove();
+        })
     }
 
-    /// Moves `pid` into every folder of the cgroup.
+    /// An existing cgroup (`exec`, `rm`): opens the folders' `cgroup.procs`.
+    pub fn open(paths: &[PathBuf], version: CgroupVersion) -> Result<Cgroup, Failure> {
+        let procs = paths
+            .iter()
+            .map(|path| {
+                let file = path.join("cgroup.procs");
+                sys::cstring(file.as_os_str().as_encoded_bytes())
+                    .and_then(|c| sys::open(&c, libc::O_WRONLY))
+                    .map_err(Failure::of(format!("open {}", file.display())))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Cgroup {
+            paths: paths.to_vec(),
+            version,
+            procs,
+        })
+    }
+
+    /// Moves `pid` (as this process's PID namespace numbers it) into every folder.
     pub fn join(&self, pid: libc::pid_t) -> Result<(), Failure> {
-        for path in &self.paths {
-            let procs = path.join("cgroup.procs");
-            std::fs::write(&procs, pid.to_string()).map_err(io_failure(format!(
+        let text = pid.to_string();
+        for (path, procs) in self.paths.iter().zip(&self.procs) {
+            sys::write_all(procs.as_raw_fd(), text.as_bytes()).map_err(Failure::of(format!(
                 "move pid {pid} into {}",
-                procs.display()
+                path.join("cgroup.procs").display()
             )))?;
         }
         Ok(())
@@ -62,10 +79,9 @@ impl Cgroup {
 
     /// How many processes the kernel killed for lack of memory in this cgroup.
     pub fn oom_kills(&self) -> u64 {
-        let (file, key) = if self.version == "v2" {
-            ("memory.events", "oom_kill")
-        } else {
-            ("memory.oom_control", "oom_kill")
+        let (file, key) = match self.version {
+            CgroupVersion::V2 => ("memory.events", "oom_kill"),
+            CgroupVersion::V1 => ("memory.oom_control", "oom_kill"),
         };
         self.paths
             .iter()
@@ -80,6 +96,52 @@ impl Cgroup {
             })
             .sum()
     }
+
+    /// Ends every process still in the cgroup and removes its folders (and `launcher/`, when
+    /// no other container uses it). Without a PID namespace, a process the command left behind
+    /// (a daemon) outlives it: every process still in the container's cgroup is the
+    /// container's, and ends with it (cgroup.kill on v2, SIGKILL to each listed pid on v1).
+    pub fn remove(&self) -> Result<(), Failure> {
+        // The last processes of a PID namespace may take a moment to leave after its init was
+        // reaped; rmdir fails with EBUSY until then.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let mut failed = None;
+        for path in self.paths.iter().rev() {
+            end_processes(path);
+            loop {
+                match std::fs::remove_dir(path) {
+                    Ok(()) => break,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+                    Err(e) if Instant::now() > deadline => {
+                        failed = Some(Failure::io(format!(
+                            "remove the cgroup {} (processes are still in it)",
+                            path.display()
+                        ))(e));
+                        break;
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+            // `launcher/` itself, when no other container uses it (rmdir refuses otherwise).
+            if let Some(parent) = path.parent() {
+                let _ = std::fs::remove_dir(parent);
+            }
+        }
+        failed.map_or(Ok(()), Err)
+    }
+}
+
+/// Removes cgroup folders a container left when its monitor was killed before it could
+/// (`launcher rm`), ending what still runs in them. The caller checks that each path is a
+/// container folder of the launcher's (`preflight::is_container_folder`).
+pub fn remove_leftovers(paths: &[PathBuf]) -> Result<(), Failure> {
+    let existing: Vec<PathBuf> = paths.iter().filter(|p| p.exists()).cloned().collect();
+    Cgroup {
+        paths: existing,
+        version: CgroupVersion::V1,
+        procs: Vec::new(),
+    }
+    .remove()
 }
 
 /// Creates `launcher/NAME`, and `launcher/` when missing. Another container's end may remove
@@ -92,7 +154,7 @@ fn make_folder(path: &Path) -> Result<(), Failure> {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
                 Err(e) => {
-                    return Err(io_failure(format!(
+                    return Err(Failure::io(format!(
                         "create the cgroup folder {}",
                         parent.display()
                     ))(e));
@@ -107,7 +169,7 @@ fn make_folder(path: &Path) -> Result<(), Failure> {
                 if procs(path).is_empty() {
                     return Ok(());
                 }
-                return Err((
+                return Err(Failure::new(
                     Errno::EBUSY,
                     format!(
                         "create the cgroup {}: it exists and has processes (is a container of this name running?)",
@@ -116,26 +178,13 @@ fn make_folder(path: &Path) -> Result<(), Failure> {
                 ));
             }
             Err(e) => {
-                return Err(io_failure(format!(
+                return Err(Failure::io(format!(
                     "create the cgroup folder {}",
                     path.display()
                 ))(e));
             }
         }
     }
-}
-
-/// Removes cgroup folders a container left when its monitor was killed before it could
-/// (`launcher rm`). Folders that still hold processes stay: rmdir refuses them.
-pub fn remove_leftovers(paths: &[String]) {
-    drop(Cgroup {
-        paths: paths
-            .iter()
-            .map(PathBuf::from)
-            .filter(|p| p.exists())
-            .collect(),
-        version: String::new(),
-    });
 }
 
 fn end_processes(path: &Path) {
@@ -150,7 +199,7 @@ fn end_processes(path: &Path) {
         .lines()
         .filter_map(|l| l.trim().parse::<libc::pid_t>().ok())
     {
-        let _ = super::sys::kill(pid, libc::SIGKILL);
+        let _ = sys::kill(pid, libc::SIGKILL);
     }
 }
 
@@ -161,68 +210,45 @@ fn procs(path: &Path) -> String {
         .to_string()
 }
 
-impl Drop for Cgroup {
-    fn drop(&mut self) {
-        // The last processes of a PID namespace may take a moment to leave after its init
-        // was reaped; rmdir fails with EBUSY until then.
-        let deadline = Instant::now() + Duration::from_secs(2);
-        for path in self.paths.iter().rev() {
-            // Without a PID namespace, a process the command left behind (a daemon) outlives
-            // it: every process still in the container's cgroup is the container's, and ends
-            // with it (cgroup.kill on v2, SIGKILL to each listed pid on v1).
-            end_processes(path);
-            while let Err(error) = std::fs::remove_dir(path) {
-                if error.kind() == std::io::ErrorKind::NotFound || Instant::now() > deadline {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            // `launcher/` itself, when no other container uses it (rmdir refuses otherwise).
-            if let Some(parent) = path.parent() {
-                let _ = std::fs::remove_dir(parent);
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::CgroupWrite;
+    use crate::plan::{CgroupWrite, Limits};
 
-    /// A cgroup v2 tree in a temporary folder: the launcher writes the files the plan lists
-    /// and removes its folders afterwards.
+    fn setup(dir: &Path, writes: Vec<CgroupWrite>) -> CgroupSetup {
+        CgroupSetup {
+            version: CgroupVersion::V2,
+            limits: Limits {
+                memory: Some(1 << 20),
+                pids: Some(5),
+                ..Limits::default()
+            },
+            paths: vec![dir.to_path_buf()],
+            writes,
+        }
+    }
+
+    /// A cgroup v2 tree in a temporary folder: the launcher writes the files the plan lists,
+    /// moves a pid in, and removes its folders when asked (dropping it removes nothing).
     #[test]
     fn creates_writes_joins_and_removes_in_a_fake_v2_tree() {
         let root = tempfile::tempdir().unwrap();
         let dir = root.path().join("launcher/web");
-        let plan = CgroupPlan {
-            memory: Some(1 << 20),
-            memory_swap: None,
-            cpu_quota: None,
-            cpu_weight: None,
-            pids: Some(5),
-            version: Some("v2".into()),
-            paths: vec![dir.display().to_string()],
-            writes: vec![
-                CgroupWrite {
-                    file: root
-                        .path()
-                        .join("cgroup.subtree_control")
-                        .display()
-                        .to_string(),
-                    value: "+memory +pids".into(),
-                },
-                CgroupWrite {
-                    file: dir.join("memory.max").display().to_string(),
-                    value: "1048576".into(),
-                },
-                CgroupWrite {
-                    file: dir.join("pids.max").display().to_string(),
-                    value: "5".into(),
-                },
-            ],
+        // A real cgroupfs folder comes with its cgroup.procs; a fake one needs it made.
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("cgroup.procs"), "").unwrap();
+        let write = |file: PathBuf, value: &str| CgroupWrite {
+            file,
+            value: value.into(),
         };
+        let plan = setup(
+            &dir,
+            vec![
+                write(root.path().join("cgroup.subtree_control"), "+memory +pids"),
+                write(dir.join("memory.max"), "1048576"),
+                write(dir.join("pids.max"), "5"),
+            ],
+        );
         let cgroup = Cgroup::create(&plan).unwrap();
         assert_eq!(
             std::fs::read_to_string(dir.join("memory.max")).unwrap(),
@@ -248,6 +274,8 @@ mod tests {
             std::fs::remove_file(dir.join(file)).unwrap();
         }
         drop(cgroup);
+        assert!(dir.exists(), "dropping a cgroup removed it");
+        remove_leftovers(std::slice::from_ref(&dir)).unwrap();
         assert!(!dir.exists(), "the cgroup folder was left behind");
         assert!(
             !root.path().join("launcher").exists(),
@@ -261,18 +289,8 @@ mod tests {
         let dir = root.path().join("launcher/web");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("cgroup.procs"), "77\n").unwrap();
-        let plan = CgroupPlan {
-            memory: Some(1 << 20),
-            memory_swap: None,
-            cpu_quota: None,
-            cpu_weight: None,
-            pids: None,
-            version: Some("v2".into()),
-            paths: vec![dir.display().to_string()],
-            writes: Vec::new(),
-        };
-        let (errno, what) = Cgroup::create(&plan).unwrap_err();
-        assert_eq!(errno, Errno::EBUSY);
-        assert!(what.contains("has processes"), "{what}");
+        let failure = Cgroup::create(&setup(&dir, Vec::new())).unwrap_err();
+        assert_eq!(failure.errno, Errno::EBUSY);
+        assert!(failure.what.contains("has processes"), "{}", failure.what);
     }
 }

@@ -1,19 +1,24 @@
-//! The container's first process: runs the plan's steps in order, then execs the command
-//! (itself, or under the tiny init). On failure it reports the step to the parent and exits.
+//! The container's process: the second half of the clone step (parent-death signal, wait for
+//! the go-ahead), then every step of the plan that is not the parent's, in order, up to exec
+//! (itself, or under init). On failure it reports the step to the launcher and exits.
 
 use std::os::fd::{AsFd, OwnedFd, RawFd};
 
-use super::prepare::{ExecOp, Op, Prepared};
-use super::rootfs::{self, Failure};
-use super::sys::{self, Errno};
-use super::{channel, init, mounts, security, tty};
+use super::channel::{self, Trace};
+use super::error::Failure;
+use super::ops::{ExecOp, Op, Ops};
+use super::{init, mounts, rootfs, security, tty};
+use crate::plan::{Plan, Side};
+use crate::sys::{self, Errno};
 
-/// What the child inherits from the parent, besides the plan.
+/// What the container's process inherits from the launcher, besides the plan.
 pub struct ChildContext {
     /// Write end of the error channel (close-on-exec).
     pub report: RawFd,
-    /// Read end of the go-ahead pipe: one byte once the parent wrote id maps and cgroups.
+    /// Read end of the go-ahead pipe, and the launcher's write end, which the child closes at
+    /// once so that a launcher that dies shows as end of file.
     pub go: RawFd,
+    pub go_write: RawFd,
     /// Our end of the socket the pseudo-terminal's master is sent over.
     pub tty_socket: Option<RawFd>,
     /// The signal mask to give the command.
@@ -23,248 +28,260 @@ pub struct ChildContext {
 /// Exit status of a container process that failed a step before exec.
 const SETUP_FAILED: i32 = 125;
 
-/// Runs in the cloned process; never returns.
-pub fn run(prepared: &Prepared, ctx: &ChildContext) -> ! {
+/// The state the steps build up in the container's process.
+struct Child<'a> {
+    ops: &'a Ops,
+    ctx: &'a ChildContext,
+    /// The host paths, opened by the open-host-paths step.
+    host: Vec<OwnedFd>,
+    /// The new root's mount, from the root filesystem step until pivot_root.
+    root: Option<OwnedFd>,
+    trace: Trace,
+}
+
+/// Runs in the cloned process from step `first` on; never returns.
+pub fn run(plan: &Plan, ops: &Ops, ctx: &ChildContext, first: usize, trace: Trace) -> ! {
     // If the launcher dies, so does the container: SIGKILL to our PID 1 ends the whole PID
-    // namespace. A parent that died before this prctl is seen below as end of file on the
+    // namespace. A launcher that died before this prctl is seen below as end of file on the
     // go-ahead pipe (getppid() is 0 in a new PID namespace, so it cannot tell).
     if sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong).is_err() {
         sys::exit_now(SETUP_FAILED);
     }
-    // Nothing the launcher holds may reach the container, not even init, which never execs
-    // (close-on-exec does not help there): a detached monitor's state lock and start-up pipe,
-    // a host folder (CVE-2024-21626). Add a descriptor here when the child needs a new one.
-    let keep = [
-        0,
-        1,
-        2,
-        ctx.report,
-        ctx.go,
-        ctx.tty_socket.unwrap_or(ctx.report),
-    ];
-    if sys::close_fds_except(&keep).is_err() {
-        sys::exit_now(SETUP_FAILED);
-    }
-    // A session of our own: the host terminal's job control (Ctrl-C) reaches the launcher,
-    // which forwards it, instead of reaching the container twice.
-    let _ = sys::setsid();
+    // SAFETY: go_write is this process's copy of the launcher's end of the go-ahead pipe;
+    // nothing in this process uses it.
+    unsafe { sys::close(ctx.go_write) };
     let mut go = [0u8; 1];
     if !matches!(sys::read(ctx.go, &mut go), Ok(1)) {
         sys::exit_now(SETUP_FAILED);
     }
-    sys::close(ctx.go);
-    // From here on this process may share namespaces with the container's: nothing in it may
-    // open /proc/PID/exe, the launcher's binary (CVE-2019-5736). exec gives the command its
-    // own dumpable state back.
-    if sys::prctl(libc::PR_SET_DUMPABLE, 0).is_err() {
-        sys::exit_now(SETUP_FAILED);
-    }
-    if prepared.cgroup_namespace
-        && let Err(errno) = sys::unshare(libc::CLONE_NEWCGROUP)
-    {
-        let step = prepared
-            .ops
-            .iter()
-            .position(|op| matches!(op, Op::Parent))
-            .unwrap_or(0);
-        channel::send(
-            ctx.report,
-            step,
-            errno,
-            "create the cgroup namespace (in the container's cgroup)",
-        );
-        sys::exit_now(SETUP_FAILED);
-    }
-
-    // The host paths the steps bind, opened before any mount changes what a path means.
-    let mut host = Vec::with_capacity(prepared.host_paths.len());
-    for path in &prepared.host_paths {
-        match sys::open(&path.path, libc::O_PATH) {
-            Ok(fd) => host.push(fd),
-            Err(errno) => {
-                channel::send(
-                    ctx.report,
-                    path.step,
-                    errno,
-                    &format!("open {}", path.shown),
-                );
-                sys::exit_now(SETUP_FAILED);
-            }
+    let mut child = Child {
+        ops,
+        ctx,
+        host: Vec::with_capacity(ops.host_paths.len()),
+        root: None,
+        trace,
+    };
+    for (index, (step, op)) in plan.steps.iter().zip(&ops.ops).enumerate().skip(first) {
+        if step.side == Side::Parent {
+            continue;
         }
-    }
-    let mut root: Option<OwnedFd> = None;
-    for (index, op) in prepared.ops.iter().enumerate() {
-        if let Err((errno, detail)) = step(op, prepared, ctx, &host, &mut root) {
-            channel::send(ctx.report, index, errno, &detail);
-            sys::exit_now(SETUP_FAILED);
+        match op {
+            Op::Init => child.become_init(index),
+            Op::Exec(exec) => child.exec(index, exec),
+            _ => {}
         }
-        if let Op::Exec(exec) = op {
-            let errno = exec_command(exec, prepared, ctx);
-            channel::send(
-                ctx.report,
-                index,
-                errno,
-                &format!("execute {}", exec.path.to_string_lossy()),
-            );
-            sys::exit_now(exec_failure_code(errno));
+        if let Err(failure) = child.step(op) {
+            child.fail(index, failure);
         }
+        child.trace.record(index);
     }
     sys::exit_now(SETUP_FAILED)
 }
 
-fn exec_failure_code(errno: Errno) -> i32 {
-    match errno {
-        Errno::ENOENT | Errno::ENOTDIR | Errno::ELOOP => 127,
-        _ => 126,
+impl Child<'_> {
+    fn fail(&self, index: usize, failure: Failure) -> ! {
+        channel::send_trace(self.ctx.report, &self.trace);
+        channel::send_failure(self.ctx.report, index, failure.errno, &failure.what);
+        sys::exit_now(SETUP_FAILED)
     }
-}
 
-fn no_root() -> Failure {
-    (Errno::EBADF, "the new root is not bound yet".into())
-}
-
-fn step(
-    op: &Op,
-    prepared: &Prepared,
-    ctx: &ChildContext,
-    host: &[OwnedFd],
-    root: &mut Option<OwnedFd>,
-) -> Result<(), Failure> {
-    match op {
-        Op::Parent => Ok(()),
-        Op::PrivatePropagation => rootfs::private_propagation(),
-        Op::Rootfs { folder } => {
-            let folder = folder.map(|i| (&prepared.host_paths[i], host[i].as_fd()));
-            *root = Some(rootfs::bind_root(folder)?);
-            Ok(())
-        }
-        Op::Mount(mount) => {
-            let root = root.as_ref().ok_or_else(no_root)?;
-            mounts::mount(root.as_fd(), mount, prepared, host)
-        }
-        Op::Dev(dev) => mounts::dev(root.as_ref().ok_or_else(no_root)?.as_fd(), dev, host),
-        Op::LoopbackUp => {
-            sys::loopback_up().map_err(|e| (e, "bring the loopback interface up".into()))
-        }
-        Op::PivotRoot { staged } => {
-            let new_root = root.take().ok_or_else(no_root)?;
-            rootfs::pivot_root(new_root.as_fd(), *staged)
-        }
-        Op::Terminal => match (prepared.terminal, ctx.tty_socket) {
-            (true, Some(socket)) => tty::attach_in_container(socket, true),
-            _ => Ok(()),
-        },
-        Op::ReadonlyRoot => rootfs::readonly_root(),
-        Op::Hostname(name) => sys::sethostname(name).map_err(|e| {
-            (
-                e,
-                format!("set the hostname to \"{}\"", String::from_utf8_lossy(name)),
-            )
-        }),
-        Op::Workdir(dir) => {
-            let shown = dir.to_string_lossy();
-            sys::chdir(dir).map_err(|e| (e, format!("change folder to {shown}")))?;
-            // CVE-2024-21626: a folder outside the root would show as "(unreachable)/...".
-            match sys::cwd_is_reachable() {
-                Ok(true) => Ok(()),
-                Ok(false) => Err((
-                    Errno::EPERM,
-                    format!("the working folder {shown} lies outside the container"),
-                )),
-                Err(e) => Err((e, format!("check the working folder {shown}"))),
-            }
-        }
-        Op::User {
-            uid,
-            gid,
-            groups,
-            set_groups,
-        } => {
-            // Keep the permitted capabilities across the uid change; the capabilities step
-            // then reduces them to the container's set.
-            sys::prctl(libc::PR_SET_KEEPCAPS, 1)
-                .map_err(|e| (e, "keep capabilities across the uid change".into()))?;
-            if *set_groups {
-                sys::setgroups(groups)
-                    .map_err(|e| (e, format!("set supplementary groups {groups:?}")))?;
-            }
-            sys::setresgid(*gid).map_err(|e| (e, format!("switch to gid {gid}")))?;
-            sys::setresuid(*uid).map_err(|e| (e, format!("switch to uid {uid}")))?;
-            // Changing credentials clears the parent-death signal; set it again.
-            sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong)
-                .map_err(|e| (e, "set the parent-death signal".into()))
-        }
-        Op::Mask(paths) => mounts::mask(root.as_ref().ok_or_else(no_root)?.as_fd(), paths),
-        Op::Readonly(paths) => mounts::readonly(root.as_ref().ok_or_else(no_root)?.as_fd(), paths),
-        Op::Rlimits(limits) => security::apply_rlimits(limits),
-        Op::Capabilities(keep, last) => security::apply_capabilities(keep, *last),
-        Op::NoNewPrivileges => security::apply_no_new_privileges(),
-        Op::Seccomp(program) => security::apply_seccomp(program),
-        Op::CloseFds => {
-            sys::cloexec_from(3).map_err(|e| (e, "mark inherited descriptors close-on-exec".into()))
-        }
-        Op::Exec(_) => Ok(()),
+    fn root(&self) -> Result<std::os::fd::BorrowedFd<'_>, Failure> {
+        self.root
+            .as_ref()
+            .map(|r| r.as_fd())
+            .ok_or_else(|| Failure::new(Errno::EBADF, "the new root is not bound yet"))
     }
-}
 
-/// Execs the command, directly or under init. Returns only on failure.
-fn exec_command(exec: &ExecOp, prepared: &Prepared, ctx: &ChildContext) -> Errno {
-    let argv: Vec<*const libc::c_char> = exec
-        .argv
-        .iter()
-        .map(|a| a.as_ptr())
-        .chain(std::iter::once(std::ptr::null()))
-        .collect();
-    let envp: Vec<*const libc::c_char> = exec
-        .envp
-        .iter()
-        .map(|e| e.as_ptr())
-        .chain(std::iter::once(std::ptr::null()))
-        .collect();
-    if !exec.init {
+    fn step(&mut self, op: &Op) -> Result<(), Failure> {
+        let ops = self.ops;
+        match op {
+            Op::Prologue => {
+                // Nothing the launcher holds may reach the container, not even init, which
+                // never execs (close-on-exec does not help there): a detached monitor's state
+                // lock and start-up pipe, a host folder (CVE-2024-21626).
+                let ctx = self.ctx;
+                let keep = [0, 1, 2, ctx.report, ctx.tty_socket.unwrap_or(ctx.report)];
+                sys::close_fds_except(&keep).map_err(Failure::of(
+                    "close the descriptors inherited from the launcher",
+                ))?;
+                // A session of our own: the host terminal's job control (Ctrl-C) reaches the
+                // launcher, which forwards it, instead of reaching the container twice.
+                let _ = sys::setsid();
+                // From here on this process may share namespaces with the container's: nothing
+                // in it may open /proc/PID/exe, the launcher's binary (CVE-2019-5736). exec
+                // gives the command its own dumpable state back.
+                sys::prctl(libc::PR_SET_DUMPABLE, 0)
+                    .map_err(Failure::of("make the process non-dumpable"))
+            }
+            Op::CgroupNamespace => sys::unshare(libc::CLONE_NEWCGROUP).map_err(Failure::of(
+                "create the cgroup namespace (in the container's cgroup)",
+            )),
+            Op::OpenHostPaths => {
+                for path in &ops.host_paths {
+                    let fd = sys::open(&path.path, libc::O_PATH)
+                        .map_err(Failure::of(format!("open {}", path.shown)))?;
+                    self.host.push(fd);
+                }
+                Ok(())
+            }
+            Op::PrivatePropagation => rootfs::private_propagation(),
+            Op::Rootfs(folder) => {
+                let folder = folder.map(|i| (&ops.host_paths[i], self.host[i].as_fd()));
+                self.root = Some(rootfs::bind_root(folder)?);
+                Ok(())
+            }
+            Op::Mount(mount) => mounts::mount(self.root()?, mount, ops, &self.host),
+            Op::Dev(dev) => mounts::dev(self.root()?, dev, &self.host),
+            Op::LoopbackUp => {
+                sys::loopback_up().map_err(Failure::of("bring the loopback interface up"))
+            }
+            Op::Mask(paths) => mounts::mask(self.root()?, paths),
+            Op::Readonly(paths) => mounts::readonly(self.root()?, paths),
+            Op::PivotRoot { staged } => {
+                let new_root = self
+                    .root
+                    .take()
+                    .ok_or_else(|| Failure::new(Errno::EBADF, "the new root is not bound yet"))?;
+                rootfs::pivot_root(new_root.as_fd(), *staged)
+            }
+            Op::Terminal { console } => match (ops.terminal, self.ctx.tty_socket) {
+                (true, Some(socket)) => tty::attach_in_container(socket, *console),
+                _ => Ok(()),
+            },
+            Op::ReadonlyRoot => rootfs::readonly_root(),
+            Op::Hostname(name) => sys::sethostname(name).map_err(Failure::of(format!(
+                "set the hostname to \"{}\"",
+                String::from_utf8_lossy(name)
+            ))),
+            Op::Rlimits(limits) => security::apply_rlimits(limits),
+            Op::Workdir(dir) => security::enter_workdir(dir),
+            Op::User {
+                uid,
+                gid,
+                groups,
+                set_groups,
+            } => security::switch_user(*uid, *gid, groups, *set_groups),
+            Op::Capabilities(keep, last) => security::apply_capabilities(keep, *last),
+            Op::NoNewPrivileges => security::apply_no_new_privileges(),
+            Op::Seccomp(program) => security::apply_seccomp(program),
+            Op::CloseFds => sys::cloexec_from(3)
+                .map_err(Failure::of("mark inherited descriptors close-on-exec")),
+            // The parent's steps, and the two that end this loop (see `run`).
+            Op::CgroupCreate
+            | Op::CgroupOpen
+            | Op::JoinNamespaces(_)
+            | Op::Clone(_)
+            | Op::IdMaps { .. }
+            | Op::CgroupJoin
+            | Op::Start
+            | Op::Init
+            | Op::Exec(_)
+            | Op::Monitor
+            | Op::CgroupRemove => Ok(()),
+        }
+    }
+
+    /// Execs the command; reports the failure if it returns.
+    fn exec(&self, index: usize, exec: &ExecOp) -> ! {
+        channel::send_trace(self.ctx.report, &self.trace);
+        let (argv, envp) = (pointers(&exec.argv), pointers(&exec.envp));
         // Rust's runtime ignores SIGPIPE; the command must start with the defaults.
         sys::reset_signal_dispositions();
-        if let Err(errno) = sys::set_signal_mask(&ctx.signal_mask) {
-            return errno;
-        }
-        return sys::execve(&exec.path, &argv, &envp);
-    }
-    // Init: block every signal before the command starts, so none is lost before the loop;
-    // the command gets the original mask back before exec. Default dispositions for both: an
-    // ignored signal never reaches init's sigwaitinfo, and exec keeps it ignored.
-    if let Err(errno) = sys::block_all_signals() {
-        return errno;
-    }
-    sys::reset_signal_dispositions();
-    let foreground = prepared.terminal || sys::isatty(0);
-    let detail = format!("execute {}", exec.path.to_string_lossy());
-    let step = prepared
-        .ops
-        .iter()
-        .position(|op| matches!(op, Op::Exec(_)))
-        .unwrap_or(0);
-    // The command shares init's memory until it execs (no page tables copied): it only makes
-    // system calls, and reports its own exec failure.
-    let mut command = || -> libc::c_int {
-        // Its own process group, in the foreground of the terminal.
-        let _ = sys::setpgid(0, 0);
-        if foreground {
-            let _ = sys::tcsetpgrp(0, sys::getpid());
-        }
-        let errno = match sys::set_signal_mask(&ctx.signal_mask) {
-            Ok(()) => sys::execve(&exec.path, &argv, &envp),
+        let errno = match sys::set_signal_mask(&self.ctx.signal_mask) {
+            Ok(()) => execute(exec, &argv, &envp),
             Err(errno) => errno,
         };
-        channel::send(ctx.report, step, errno, &detail);
-        sys::exit_now(exec_failure_code(errno))
-    };
-    let mut stack = vec![0u8; 64 * 1024];
-    match sys::spawn_shared(&mut command, &mut stack) {
-        Err(errno) => errno,
-        Ok(command) => {
-            // Only the command's exec (or failure) may end the parent's wait on the channel.
-            sys::close(ctx.report);
-            init::run(command)
+        channel::send_failure(self.ctx.report, index, errno, &exec_detail(exec));
+        sys::exit_now(i32::from(super::error::exec_exit_code(errno)))
+    }
+
+    /// Becomes the container's init: starts the command (the next step, an exec) and waits
+    /// for signals. Never returns.
+    fn become_init(&mut self, index: usize) -> ! {
+        let exec_index = index + 1;
+        let Some(Op::Exec(exec)) = self.ops.ops.get(exec_index) else {
+            self.fail(
+                index,
+                Failure::new(Errno::EINVAL, "init needs the exec step right after it"),
+            );
+        };
+        // Block every signal before the command starts, so none is lost before the loop; the
+        // command gets the original mask back before exec. Default dispositions for both: an
+        // ignored signal never reaches init's sigwaitinfo, and exec keeps it ignored.
+        if let Err(errno) = sys::block_all_signals() {
+            self.fail(index, Failure::new(errno, "block signals for init"));
+        }
+        sys::reset_signal_dispositions();
+        self.trace.record(index);
+        channel::send_trace(self.ctx.report, &self.trace);
+        let foreground = self.ops.terminal || sys::isatty(0);
+        let report = self.ctx.report;
+        let mask = self.ctx.signal_mask;
+        let detail = exec_detail(exec);
+        let (argv, envp) = (pointers(&exec.argv), pointers(&exec.envp));
+        // The command shares init's memory until it execs (no page tables copied): it only
+        // makes system calls, and reports its own exec failure.
+        let mut command = || -> libc::c_int {
+            // Its own process group, in the foreground of the terminal.
+            let _ = sys::setpgid(0, 0);
+            if foreground {
+                let _ = sys::tcsetpgrp(0, sys::getpid());
+            }
+            let errno = match sys::set_signal_mask(&mask) {
+                Ok(()) => execute(exec, &argv, &envp),
+                Err(errno) => errno,
+            };
+            channel::send_failure(report, exec_index, errno, &detail);
+            sys::exit_now(i32::from(super::error::exec_exit_code(errno)))
+        };
+        let mut stack = vec![0u8; 64 * 1024];
+        // SAFETY: `command` only makes system calls (no allocation, no locks) and ends in
+        // exec or _exit; `stack` and `command` outlive it, as this process is suspended until
+        // then.
+        match unsafe { sys::spawn_shared(&mut command, &mut stack) } {
+            Err(errno) => self.fail(exec_index, Failure::new(errno, "start the command")),
+            Ok(command) => {
+                // Only the command's exec (or failure) may end the launcher's wait on the
+                // channel.
+                // SAFETY: the report descriptor is this process's, not used after this.
+                unsafe { sys::close(report) };
+                init::run(command)
+            }
         }
     }
+}
+
+fn exec_detail(exec: &ExecOp) -> String {
+    let program = exec
+        .argv
+        .first()
+        .map(|a| a.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match exec.candidates.as_slice() {
+        [one] => format!("execute {}", one.to_string_lossy()),
+        _ => format!("execute {program} (searched in PATH)"),
+    }
+}
+
+/// As execvp does: the first candidate that exists; "cannot run" beats "not found". Returns
+/// only on failure. Allocates nothing: it runs in the command's vfork-like process too.
+fn execute(exec: &ExecOp, argv: &[*const libc::c_char], envp: &[*const libc::c_char]) -> Errno {
+    let mut error = Errno::ENOENT;
+    for candidate in &exec.candidates {
+        match sys::execve(candidate, argv, envp) {
+            Errno::ENOENT | Errno::ENOTDIR => {}
+            Errno::EACCES => error = Errno::EACCES,
+            other => return other,
+        }
+    }
+    error
+}
+
+/// The null-terminated pointer array execve takes; the strings outlive it.
+fn pointers(strings: &[std::ffi::CString]) -> Vec<*const libc::c_char> {
+    strings
+        .iter()
+        .map(|s| s.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect()
 }

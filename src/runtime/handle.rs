@@ -7,7 +7,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use super::procfs;
-use super::sys::{self, Errno};
+use crate::sys::{self, Errno};
 
 #[derive(Debug)]
 pub struct ProcessHandle {

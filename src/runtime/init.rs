@@ -2,7 +2,7 @@
 //! catchable signal to the command, reaps every zombie, and exits with the command's status.
 //! PID 1 ignores signals it has no handler for; the command, as PID 2, does not.
 
-use super::sys;
+use crate::sys;
 
 /// Waits for signals until the command ends; never returns.
 pub fn run(command: libc::pid_t) -> ! {

@@ -1,100 +1,31 @@
-//! The executor: the only module that changes the system. It runs the plan's steps in order,
-//! the first ones in the parent (namespaces, id maps), the rest in the container's first
-//! process, and stays as the container's monitor until the command ends.
+//! The executor: the only module that changes the system on the container's behalf. It runs
+//! the plan's steps in order, one loop (`executor.rs`) for the launcher's steps and one
+//! (`child.rs`) for the container's process, and stays as the container's monitor until the
+//! command ends. `up` and `exec` are the same loop over different plans.
 
 mod cgroups;
 mod channel;
 mod child;
-pub mod detach;
-pub mod exec;
+mod error;
+mod executor;
 pub mod handle;
 mod init;
+mod join;
 mod mounts;
-mod prepare;
-mod process;
+mod ops;
 pub mod procfs;
 mod rootfs;
 mod security;
-pub mod sys;
 mod tty;
-
-use std::fmt;
+mod watch;
 
 use crate::plan::Plan;
 
 pub use cgroups::remove_leftovers as remove_leftover_cgroups;
-pub use security::rlimit_resource;
-pub use sys::Errno;
-
-/// A step that failed, as reported by the process that ran it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StepFailed {
-    /// Index into `plan.steps`.
-    pub step: usize,
-    pub errno: Errno,
-    /// What was being done, to which path ("attach tmpfs on /scratch").
-    pub detail: String,
-}
-
-/// Why `up` could not run the container to its end.
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    /// A step of the plan failed.
-    #[error("step {} failed: {}: {}", .0.step + 1, .0.detail, errno_text(.0.errno))]
-    Step(StepFailed),
-    /// The monitor itself failed (waiting, reading the child's report, the terminal).
-    #[error("{what}: {}", errno_text(*errno))]
-    Monitor { what: String, errno: Errno },
-}
-
-/// "No such file or directory (ENOENT)".
-pub fn errno_text(errno: Errno) -> String {
-    format!("{} ({errno:?})", errno.desc())
-}
-
-impl StepFailed {
-    /// The exit status Docker gives: 127 when the command was not found, 126 when it cannot
-    /// be run, 125 for every other failure of the launcher.
-    pub fn exit_code(&self, plan: &Plan) -> u8 {
-        let is_exec = matches!(
-            plan.steps.get(self.step).map(|s| &s.action),
-            Some(crate::plan::Action::Exec(_))
-        );
-        match (is_exec, self.errno) {
-            (true, Errno::ENOENT | Errno::ENOTDIR | Errno::ELOOP) => 127,
-            (
-                true,
-                Errno::EACCES | Errno::ENOEXEC | Errno::EPERM | Errno::EISDIR | Errno::ETXTBSY,
-            ) => 126,
-            _ => 125,
-        }
-    }
-
-    /// What to try, chosen by errno.
-    pub fn hint(&self, plan: &Plan) -> String {
-        let is_exec = self.exit_code(plan) != 125;
-        match self.errno {
-            Errno::ENOENT if is_exec => "the command, its #! interpreter or its ELF loader is missing in the container; `launcher check` tells which".into(),
-            Errno::EACCES | Errno::ENOEXEC if is_exec => "make the command executable (chmod +x) and check its format matches this machine".into(),
-            Errno::EPERM => "needs root or a user namespace: run as root, or leave `namespaces.user` at \"auto\"".into(),
-            Errno::EACCES => "permission denied: check the owner and mode of the path (rootless runs need a root filesystem the user owns)".into(),
-            Errno::ENOENT => "a path is missing: it may have been removed after `launcher check`; check it again".into(),
-            Errno::EROFS => "the file system is read-only here: with `rootfs.host` or `readonly`, mount onto folders that exist, or under /tmp".into(),
-            Errno::EINVAL => "the kernel refused the arguments: check the key's value (size, mode, type), or that this kernel supports it".into(),
-            Errno::ENOSPC => "out of space or a kernel limit (e.g. user.max_user_namespaces) was reached".into(),
-            Errno::ENOTDIR => "a part of the path is a file, not a folder: change the path, or move that file out of the way in the root filesystem".into(),
-            Errno::EBUSY => "the target is busy: is something else mounted there?".into(),
-            Errno::ENOSYS => "this kernel lacks the system call (the launcher needs Linux 5.12 or newer)".into(),
-            _ => "see the step above and the errno; `launcher plan` shows every step".into(),
-        }
-    }
-}
-
-impl fmt::Display for StepFailed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.detail, errno_text(self.errno))
-    }
-}
+pub use error::{Failure, StepFailed, errno_text, exec_exit_code};
+pub use executor::Observer;
+pub use join::Target;
+pub use watch::{Foreground, Logs, Stream, Watcher, fork_monitor, reap};
 
 /// How the container ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,9 +62,38 @@ impl Ended {
     }
 }
 
-/// Runs the checked plan in the foreground: stdio is the container's (or a pseudo-terminal),
-/// signals sent to the launcher reach the command, and the call returns when it ends.
-pub fn up(plan: &Plan) -> Result<Ended, RunError> {
-    let prepared = prepare::prepare(plan)?;
-    process::run(plan, &prepared, &mut process::Foreground)
+/// A plan that ran to its end: how the command ended, and a cleanup step that failed after it
+/// (the cgroup could not be removed), if one did.
+#[derive(Debug)]
+pub struct Finished {
+    pub ended: Ended,
+    pub cleanup: Option<StepFailed>,
+}
+
+/// Runs a checked `up` plan in the foreground: stdio is the container's (or a
+/// pseudo-terminal), signals sent to the launcher reach the command, and the call returns
+/// when it ends.
+pub fn up(plan: &Plan, observe: Observer<'_>) -> Result<Finished, StepFailed> {
+    executor::run(plan, &mut Foreground, None, observe)
+}
+
+/// Runs an `exec` plan (`Plan::exec_plan`) in the running container `target`.
+pub fn exec(plan: &Plan, target: Target, observe: Observer<'_>) -> Result<Finished, StepFailed> {
+    executor::run(plan, &mut Foreground, Some(target), observe)
+}
+
+/// Runs a checked `up` plan under a detached monitor: `started` is called once the command
+/// runs, with its pid; `sink` gets its output.
+pub fn up_detached(
+    plan: &Plan,
+    started: &mut dyn FnMut(libc::pid_t) -> Result<(), String>,
+    sink: &mut dyn FnMut(Stream, &[u8]),
+) -> Result<Finished, StepFailed> {
+    let monitor = plan
+        .steps
+        .iter()
+        .position(|s| matches!(s.action, crate::plan::Action::Monitor))
+        .unwrap_or(plan.steps.len().saturating_sub(1));
+    let mut logs = Logs::new(started, sink).map_err(|failure| StepFailed::at(monitor, failure))?;
+    executor::run(plan, &mut logs, None, &mut |_, _| {})
 }

@@ -4,9 +4,9 @@
 use std::ffi::CStr;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
-use super::prepare::{DevOp, MountOp, MountOpKind, Prepared};
-use super::rootfs::Failure;
-use super::sys::{self, Errno};
+use super::error::Failure;
+use super::ops::{DevOp, MountOp, MountOpKind, Ops};
+use crate::sys::{self, Errno};
 
 /// Opens `target` (relative) below `root` as an O_PATH descriptor, creating missing folders
 /// (and the last component as an empty file when `file`). Every lookup uses RESOLVE_IN_ROOT:
@@ -56,14 +56,14 @@ pub fn resolve_target(root: BorrowedFd<'_>, target: &CStr, file: bool) -> Result
 pub fn mount(
     root: BorrowedFd<'_>,
     op: &MountOp,
-    prepared: &Prepared,
+    ops: &Ops,
     host: &[OwnedFd],
 ) -> Result<(), Failure> {
     let (mount, what) = match &op.kind {
         MountOpKind::Bind { source, readonly } => {
-            let shown = &prepared.host_paths[*source].shown;
+            let shown = &ops.host_paths[*source].shown;
             let tree = sys::clone_tree_at(host[*source].as_fd(), true)
-                .map_err(|e| (e, format!("bind {shown}: copy its mount")))?;
+                .map_err(Failure::of(format!("bind {shown}: copy its mount")))?;
             // nodev: a device node in a bound folder opens nothing (there is no device cgroup
             // to stop it otherwise).
             let attrs = sys::MOUNT_ATTR_NODEV as u64
@@ -72,15 +72,10 @@ pub fn mount(
                 } else {
                     0
                 };
-            sys::set_mount_attrs(tree.as_fd(), attrs, true).map_err(|e| {
-                (
-                    e,
-                    format!(
-                        "make the bind of {shown} nodev{}",
-                        if *readonly { " and read-only" } else { "" }
-                    ),
-                )
-            })?;
+            sys::set_mount_attrs(tree.as_fd(), attrs, true).map_err(Failure::of(format!(
+                "make the bind of {shown} nodev{}",
+                if *readonly { " and read-only" } else { "" }
+            )))?;
             (tree, format!("bind {shown} on {}", op.shown))
         }
         MountOpKind::Fs {
@@ -93,8 +88,10 @@ pub fn mount(
                 .map(|(k, v)| (k.as_c_str(), v.as_deref()))
                 .collect();
             let name = fstype.to_string_lossy();
-            let fs = sys::new_mount(fstype, &pairs, *attrs)
-                .map_err(|e| (e, format!("create a {name} filesystem for {}", op.shown)))?;
+            let fs = sys::new_mount(fstype, &pairs, *attrs).map_err(Failure::of(format!(
+                "create a {name} filesystem for {}",
+                op.shown
+            )))?;
             (fs, format!("mount {name} on {}", op.shown))
         }
     };
@@ -103,16 +100,11 @@ pub fn mount(
         MountOpKind::Bind { source, .. } => !sys::is_dir(host[*source].as_fd()).unwrap_or(true),
         MountOpKind::Fs { .. } => false,
     };
-    let target = resolve_target(root, &op.target, file).map_err(|e| {
-        (
-            e,
-            format!(
-                "{what}: resolve or create the target {} in the root filesystem",
-                op.shown
-            ),
-        )
-    })?;
-    sys::attach(mount.as_fd(), target.as_fd()).map_err(|e| (e, what))
+    let target = resolve_target(root, &op.target, file).map_err(Failure::of(format!(
+        "{what}: resolve or create the target {} in the root filesystem",
+        op.shown
+    )))?;
+    sys::attach(mount.as_fd(), target.as_fd()).map_err(Failure::of(what))
 }
 
 /// The container's /dev: a small tmpfs with the standard device nodes, a devpts of its own,
@@ -125,30 +117,31 @@ pub fn dev(root: BorrowedFd<'_>, op: &DevOp, host: &[OwnedFd]) -> Result<(), Fai
         // process with CAP_MKNOD opens nothing.
         sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC | sys::MOUNT_ATTR_NODEV,
     )
-    .map_err(|e| (e, "create the tmpfs for /dev".to_string()))?;
+    .map_err(Failure::of("create the tmpfs for /dev"))?;
     let target = resolve_target(root, c"dev", false)
-        .map_err(|e| (e, "create /dev in the root filesystem".to_string()))?;
-    sys::attach(tmpfs.as_fd(), target.as_fd())
-        .map_err(|e| (e, "mount tmpfs on /dev".to_string()))?;
+        .map_err(Failure::of("create /dev in the root filesystem"))?;
+    sys::attach(tmpfs.as_fd(), target.as_fd()).map_err(Failure::of("mount tmpfs on /dev"))?;
     let dev = sys::open_in_root(root, c"dev", libc::O_PATH | libc::O_DIRECTORY)
-        .map_err(|e| (e, "open /dev".to_string()))?;
+        .map_err(Failure::of("open /dev"))?;
     for (name, node) in &op.devices {
         let shown = format!("/dev/{}", name.to_string_lossy());
         let node = sys::clone_tree_at(host[*node].as_fd(), false)
-            .map_err(|e| (e, format!("bind the host's {shown}")))?;
+            .map_err(Failure::of(format!("bind the host's {shown}")))?;
         let file = sys::openat(
             dev.as_fd(),
             name,
             libc::O_CREAT | libc::O_WRONLY | libc::O_NOFOLLOW,
             0o666,
         )
-        .map_err(|e| (e, format!("create {shown}")))?;
+        .map_err(Failure::of(format!("create {shown}")))?;
         sys::attach(node.as_fd(), file.as_fd())
-            .map_err(|e| (e, format!("bind the host's {shown}")))?;
+            .map_err(Failure::of(format!("bind the host's {shown}")))?;
     }
     for dir in [c"pts", c"shm"] {
-        sys::mkdirat(dev.as_fd(), dir, 0o755)
-            .map_err(|e| (e, format!("create /dev/{}", dir.to_string_lossy())))?;
+        sys::mkdirat(dev.as_fd(), dir, 0o755).map_err(Failure::of(format!(
+            "create /dev/{}",
+            dir.to_string_lossy()
+        )))?;
     }
     let pairs: Vec<(&CStr, Option<&CStr>)> = op
         .devpts
@@ -160,16 +153,15 @@ pub fn dev(root: BorrowedFd<'_>, op: &DevOp, host: &[OwnedFd]) -> Result<(), Fai
         &pairs,
         sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC,
     )
-    .map_err(|e| (e, "create a devpts instance for /dev/pts".to_string()))?;
+    .map_err(Failure::of("create a devpts instance for /dev/pts"))?;
     let pts_dir = sys::open_in_root(root, c"dev/pts", libc::O_PATH | libc::O_DIRECTORY)
-        .map_err(|e| (e, "open /dev/pts".to_string()))?;
-    sys::attach(pts.as_fd(), pts_dir.as_fd())
-        .map_err(|e| (e, "mount devpts on /dev/pts".to_string()))?;
+        .map_err(Failure::of("open /dev/pts"))?;
+    sys::attach(pts.as_fd(), pts_dir.as_fd()).map_err(Failure::of("mount devpts on /dev/pts"))?;
     // /dev/shm is a folder of /dev's tmpfs (nosuid, nodev, noexec, 64 MiB), as bubblewrap
     // makes it: a superblock fewer at every start.
     let shm_dir = sys::open_in_root(root, c"dev/shm", libc::O_RDONLY | libc::O_DIRECTORY)
-        .map_err(|e| (e, "open /dev/shm".to_string()))?;
-    sys::fchmod(shm_dir.as_fd(), 0o1777).map_err(|e| (e, "chmod 1777 /dev/shm".to_string()))?;
+        .map_err(Failure::of("open /dev/shm"))?;
+    sys::fchmod(shm_dir.as_fd(), 0o1777).map_err(Failure::of("chmod 1777 /dev/shm"))?;
     for (link, target) in [
         (c"ptmx", c"pts/ptmx"),
         (c"fd", c"/proc/self/fd"),
@@ -179,7 +171,7 @@ pub fn dev(root: BorrowedFd<'_>, op: &DevOp, host: &[OwnedFd]) -> Result<(), Fai
         (c"core", c"/proc/kcore"),
     ] {
         sys::symlinkat(target, dev.as_fd(), link)
-            .map_err(|e| (e, format!("link /dev/{}", link.to_string_lossy())))?;
+            .map_err(Failure::of(format!("link /dev/{}", link.to_string_lossy())))?;
     }
     Ok(())
 }
@@ -196,9 +188,9 @@ pub fn mask(root: BorrowedFd<'_>, paths: &[std::ffi::CString]) -> Result<(), Fai
         let target = match sys::open_in_root(root, path, libc::O_PATH) {
             Ok(fd) => fd,
             Err(Errno::ENOENT) => continue,
-            Err(e) => return Err((e, format!("open {shown} to mask it"))),
+            Err(e) => return Err(Failure::new(e, format!("open {shown} to mask it"))),
         };
-        let is_dir = sys::is_dir(target.as_fd()).map_err(|e| (e, format!("stat {shown}")))?;
+        let is_dir = sys::is_dir(target.as_fd()).map_err(Failure::of(format!("stat {shown}")))?;
         let cover = match (is_dir, &empty, &null) {
             (true, Some(first), _) => sys::clone_tree_at(first.as_fd(), false),
             (true, None, _) => sys::new_mount(
@@ -212,14 +204,14 @@ pub fn mask(root: BorrowedFd<'_>, paths: &[std::ffi::CString]) -> Result<(), Fai
             (false, _, Some(null)) => sys::clone_tree_at(null.as_fd(), false),
             (false, _, None) => {
                 let opened = sys::open_in_root(root, c"dev/null", libc::O_PATH)
-                    .map_err(|e| (e, "open the container's /dev/null".to_string()))?;
+                    .map_err(Failure::of("open the container's /dev/null"))?;
                 let cover = sys::clone_tree_at(opened.as_fd(), false);
                 null = Some(opened);
                 cover
             }
         }
-        .map_err(|e| (e, format!("make the cover for {shown}")))?;
-        sys::attach(cover.as_fd(), target.as_fd()).map_err(|e| (e, format!("mask {shown}")))?;
+        .map_err(Failure::of(format!("make the cover for {shown}")))?;
+        sys::attach(cover.as_fd(), target.as_fd()).map_err(Failure::of(format!("mask {shown}")))?;
         if is_dir && empty.is_none() {
             // Attached, the descriptor now names a mount that can be copied.
             empty = Some(cover);
@@ -235,14 +227,19 @@ pub fn readonly(root: BorrowedFd<'_>, paths: &[std::ffi::CString]) -> Result<(),
         let target = match sys::open_in_root(root, path, libc::O_PATH) {
             Ok(fd) => fd,
             Err(Errno::ENOENT) => continue,
-            Err(e) => return Err((e, format!("open {shown} to make it read-only"))),
+            Err(e) => {
+                return Err(Failure::new(
+                    e,
+                    format!("open {shown} to make it read-only"),
+                ));
+            }
         };
         let tree = sys::clone_tree_at(target.as_fd(), true)
-            .map_err(|e| (e, format!("bind {shown} onto itself")))?;
+            .map_err(Failure::of(format!("bind {shown} onto itself")))?;
         sys::set_readonly(tree.as_fd(), true)
-            .map_err(|e| (e, format!("make {shown} read-only")))?;
+            .map_err(Failure::of(format!("make {shown} read-only")))?;
         sys::attach(tree.as_fd(), target.as_fd())
-            .map_err(|e| (e, format!("make {shown} read-only")))?;
+            .map_err(Failure::of(format!("make {shown} read-only")))?;
     }
     Ok(())
 }

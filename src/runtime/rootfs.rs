@@ -8,15 +8,12 @@
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
-use super::prepare::{HostPath, NEW_ROOT, OLD_ROOT, STAGE};
-use super::sys::{self, Errno};
+use super::error::Failure;
+use super::ops::{HostPath, NEW_ROOT, OLD_ROOT, STAGE};
+use crate::sys;
 
-/// A failed operation: errno and what was being done to which path.
-pub type Failure = (Errno, String);
-
-fn fail(what: impl Into<String>) -> impl FnOnce(Errno) -> Failure {
-    let what = what.into();
-    move |errno| (errno, what)
+fn fail(what: impl Into<String>) -> impl FnOnce(sys::Errno) -> Failure {
+    Failure::of(what)
 }
 
 /// Makes every mount in this (new) namespace a slave of the host's: events flow in from the

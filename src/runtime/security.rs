@@ -1,63 +1,13 @@
-//! Security steps in the container's first process: rlimits, capabilities, no_new_privs and
-//! the seccomp filter. The conversions run in the parent (before the clone); the `apply_*`
-//! functions run in the child.
+//! The command's process settings and confinement: working folder, user, rlimits,
+//! capabilities, no_new_privs and the seccomp filter. Conversions run before the clone (in
+//! `ops`); the functions here run in the container's process, for `up` and `exec` alike.
 
-use std::str::FromStr;
+use std::ffi::CStr;
 
-use caps::{CapSet, Capability, CapsHashSet};
+use caps::{CapSet, CapsHashSet};
 
-use super::rootfs::Failure;
-use super::sys::{self, Errno};
-use crate::plan::RlimitSpec;
-
-/// `[rlimits]` keys and their kernel numbers.
-pub const RLIMITS: [(&str, libc::__rlimit_resource_t); 16] = [
-    ("as", libc::RLIMIT_AS),
-    ("core", libc::RLIMIT_CORE),
-    ("cpu", libc::RLIMIT_CPU),
-    ("data", libc::RLIMIT_DATA),
-    ("fsize", libc::RLIMIT_FSIZE),
-    ("locks", libc::RLIMIT_LOCKS),
-    ("memlock", libc::RLIMIT_MEMLOCK),
-    ("msgqueue", libc::RLIMIT_MSGQUEUE),
-    ("nice", libc::RLIMIT_NICE),
-    ("nofile", libc::RLIMIT_NOFILE),
-    ("nproc", libc::RLIMIT_NPROC),
-    ("rss", libc::RLIMIT_RSS),
-    ("rtprio", libc::RLIMIT_RTPRIO),
-    ("rttime", libc::RLIMIT_RTTIME),
-    ("sigpending", libc::RLIMIT_SIGPENDING),
-    ("stack", libc::RLIMIT_STACK),
-];
-
-pub fn rlimit_resource(name: &str) -> Option<libc::__rlimit_resource_t> {
-    RLIMITS.iter().find(|(n, _)| *n == name).map(|(_, r)| *r)
-}
-
-pub fn rlimits(limits: &[RlimitSpec]) -> Vec<(libc::__rlimit_resource_t, libc::rlimit)> {
-    let value = |v: Option<u64>| v.unwrap_or(libc::RLIM_INFINITY);
-    limits
-        .iter()
-        .filter_map(|l| {
-            let resource = rlimit_resource(&l.name)?;
-            Some((
-                resource,
-                libc::rlimit {
-                    rlim_cur: value(l.soft),
-                    rlim_max: value(l.hard),
-                },
-            ))
-        })
-        .collect()
-}
-
-/// Canonical names ("CAP_CHOWN") to the set; the plan holds only names it validated.
-pub fn capability_set(names: &[String]) -> CapsHashSet {
-    names
-        .iter()
-        .filter_map(|n| Capability::from_str(n).ok())
-        .collect()
-}
+use super::error::Failure;
+use crate::sys::{self, Errno};
 
 /// The BPF program as the kernel takes it, from the bytes libseccomp exported.
 pub fn bpf_program(bytes: &[u8]) -> Vec<libc::sock_filter> {
@@ -74,25 +24,59 @@ pub fn bpf_program(bytes: &[u8]) -> Vec<libc::sock_filter> {
 
 pub fn apply_rlimits(limits: &[(libc::__rlimit_resource_t, libc::rlimit)]) -> Result<(), Failure> {
     for (resource, limit) in limits {
-        sys::setrlimit(*resource, limit).map_err(|e| {
-            let name = RLIMITS
-                .iter()
-                .find(|(_, r)| r == resource)
-                .map_or("?", |(n, _)| n);
-            (
-                e,
-                format!(
-                    "set rlimit {name} to {}/{} (soft/hard)",
-                    limit.rlim_cur, limit.rlim_max
-                ),
-            )
-        })?;
+        let name = crate::plan::RlimitKind::ALL
+            .iter()
+            .find(|k| k.resource() == *resource)
+            .map_or("?", |k| k.name());
+        sys::setrlimit(*resource, limit).map_err(Failure::of(format!(
+            "set rlimit {name} to {}/{} (soft/hard)",
+            limit.rlim_cur, limit.rlim_max
+        )))?;
     }
     Ok(())
 }
 
+/// Changes to the working folder and checks it lies inside the root: a folder outside would
+/// show as "(unreachable)/..." (CVE-2024-21626).
+pub fn enter_workdir(dir: &CStr) -> Result<(), Failure> {
+    let shown = dir.to_string_lossy();
+    sys::chdir(dir).map_err(Failure::of(format!("change folder to {shown}")))?;
+    match sys::cwd_is_reachable() {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(Failure::new(
+            Errno::EPERM,
+            format!("the working folder {shown} lies outside the container"),
+        )),
+        Err(errno) => Err(Failure::new(
+            errno,
+            format!("check the working folder {shown}"),
+        )),
+    }
+}
+
+/// Switches to the command's groups, gid and uid, keeping the permitted capabilities across
+/// the change (the capabilities step then reduces them to the container's set).
+pub fn switch_user(
+    uid: u32,
+    gid: u32,
+    groups: &[libc::gid_t],
+    set_groups: bool,
+) -> Result<(), Failure> {
+    sys::prctl(libc::PR_SET_KEEPCAPS, 1)
+        .map_err(Failure::of("keep capabilities across the uid change"))?;
+    if set_groups {
+        sys::setgroups(groups)
+            .map_err(Failure::of(format!("set supplementary groups {groups:?}")))?;
+    }
+    sys::setresgid(gid).map_err(Failure::of(format!("switch to gid {gid}")))?;
+    sys::setresuid(uid).map_err(Failure::of(format!("switch to uid {uid}")))?;
+    // Changing credentials clears the parent-death signal; set it again.
+    sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong)
+        .map_err(Failure::of("set the parent-death signal"))
+}
+
 fn caps_failure(what: &str) -> impl FnOnce(caps::errors::CapsError) -> Failure + '_ {
-    move |error| (Errno::last(), format!("{what}: {error}"))
+    move |error| Failure::new(Errno::last(), format!("{what}: {error}"))
 }
 
 /// Reduces the capability sets to `keep`: bounding first (which needs CAP_SETPCAP, so the
@@ -111,7 +95,10 @@ pub fn apply_capabilities(keep: &CapsHashSet, last: u8) -> Result<(), Failure> {
             match sys::prctl(libc::PR_CAPBSET_DROP, libc::c_ulong::from(index)) {
                 Ok(()) | Err(Errno::EINVAL) => {}
                 Err(e) => {
-                    return Err((e, format!("drop capability {index} from the bounding set")));
+                    return Err(Failure::new(
+                        e,
+                        format!("drop capability {index} from the bounding set"),
+                    ));
                 }
             }
         }
@@ -135,17 +122,15 @@ pub fn last_capability() -> u8 {
 }
 
 pub fn apply_no_new_privileges() -> Result<(), Failure> {
-    sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1).map_err(|e| (e, "set no_new_privs".into()))
+    sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1).map_err(Failure::of("set no_new_privs"))
 }
 
 pub fn apply_seccomp(program: &[libc::sock_filter]) -> Result<(), Failure> {
     if program.is_empty() {
         return Ok(());
     }
-    sys::seccomp_load(program).map_err(|e| {
-        (
-            e,
-            format!("load the seccomp filter ({} instructions)", program.len()),
-        )
-    })
+    sys::seccomp_load(program).map_err(Failure::of(format!(
+        "load the seccomp filter ({} instructions)",
+        program.len()
+    )))
 }

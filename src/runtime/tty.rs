@@ -4,56 +4,55 @@
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
-use super::rootfs::Failure;
-use super::sys::{self, Errno};
+use super::error::Failure;
+use crate::sys::{self, Errno};
 
 /// In the container, after pivot_root: opens a pty, makes its slave the controlling terminal
 /// and stdio, binds it on /dev/console (for the container's first process, not for `exec`), and
 /// sends the master over `socket`.
 pub fn attach_in_container(socket: RawFd, console: bool) -> Result<(), Failure> {
     let (master, slave) = sys::open_pty(c"/dev/pts/ptmx")
-        .map_err(|e| (e, "open a pseudo-terminal from /dev/pts/ptmx".to_string()))?;
+        .map_err(Failure::of("open a pseudo-terminal from /dev/pts/ptmx"))?;
     // Copy the host terminal's size while stdin is still the host's.
     if let Ok(size) = sys::get_winsize(0) {
         let _ = sys::set_winsize(master.as_raw_fd(), &size);
     }
     if console {
         let number = sys::pty_number(master.as_raw_fd())
-            .map_err(|e| (e, "read the pseudo-terminal's number".to_string()))?;
+            .map_err(Failure::of("read the pseudo-terminal's number"))?;
         bind_console(number)?;
     }
-    sys::set_controlling_terminal(slave.as_raw_fd()).map_err(|e| {
-        (
-            e,
-            "make the pseudo-terminal the controlling terminal".to_string(),
-        )
-    })?;
+    sys::set_controlling_terminal(slave.as_raw_fd()).map_err(Failure::of(
+        "make the pseudo-terminal the controlling terminal",
+    ))?;
     for fd in 0..3 {
         sys::dup2(slave.as_raw_fd(), fd)
-            .map_err(|e| (e, format!("make the pseudo-terminal fd {fd}")))?;
+            .map_err(Failure::of(format!("make the pseudo-terminal fd {fd}")))?;
     }
     sys::send_fd(socket, master.as_raw_fd())
-        .map_err(|e| (e, "send the pseudo-terminal to the launcher".to_string()))?;
-    sys::close(socket);
+        .map_err(Failure::of("send the pseudo-terminal to the launcher"))?;
+    // SAFETY: the socket is this process's end, used for nothing after the master is sent.
+    unsafe { sys::close(socket) };
     Ok(())
 }
 
 fn bind_console(number: u32) -> Result<(), Failure> {
-    let path =
-        sys::cstring(format!("/dev/pts/{number}")).map_err(|e| (e, "console".to_string()))?;
-    let tree = sys::clone_tree(&path, false)
-        .map_err(|e| (e, format!("bind /dev/pts/{number} on /dev/console")))?;
-    let dev = sys::open(c"/dev", libc::O_PATH | libc::O_DIRECTORY)
-        .map_err(|e| (e, "open /dev".to_string()))?;
+    let path = sys::cstring(format!("/dev/pts/{number}")).map_err(Failure::of("console"))?;
+    let tree = sys::clone_tree(&path, false).map_err(Failure::of(format!(
+        "bind /dev/pts/{number} on /dev/console"
+    )))?;
+    let dev =
+        sys::open(c"/dev", libc::O_PATH | libc::O_DIRECTORY).map_err(Failure::of("open /dev"))?;
     let console = sys::openat(
         dev.as_fd(),
         c"console",
         libc::O_CREAT | libc::O_WRONLY | libc::O_NOFOLLOW,
         0o600,
     )
-    .map_err(|e| (e, "create /dev/console".to_string()))?;
-    sys::attach(tree.as_fd(), console.as_fd())
-        .map_err(|e| (e, format!("bind /dev/pts/{number} on /dev/console")))
+    .map_err(Failure::of("create /dev/console"))?;
+    sys::attach(tree.as_fd(), console.as_fd()).map_err(Failure::of(format!(
+        "bind /dev/pts/{number} on /dev/console"
+    )))
 }
 
 /// The host terminal in raw mode, restored when dropped.

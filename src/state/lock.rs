@@ -13,21 +13,14 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::{StateError, Store};
-use crate::runtime::sys;
+use crate::sys;
 
-/// A held lock; released when dropped (and when every copy of it, as a monitor forked while
-/// holding it has, is closed).
+/// A held lock; released when dropped (and, in a monitor forked while holding it, once both
+/// processes have dropped their copy: an flock belongs to the open file they share).
 #[derive(Debug)]
 pub struct NameLock {
-    file: File,
-}
-
-impl NameLock {
-    /// The descriptor, for a forked monitor that must close its copy.
-    pub fn raw_fd(&self) -> std::os::fd::RawFd {
-        use std::os::fd::AsRawFd;
-        self.file.as_raw_fd()
-    }
+    /// Held open for the lock; closing it releases it.
+    _file: File,
 }
 
 /// How long a command waits for another one to finish with a container.
@@ -102,7 +95,7 @@ impl Store {
                 Err(errno) => return Err(failed(io::Error::from_raw_os_error(errno as i32))),
             }
             if still_linked(&file, &paths.lock) {
-                return Ok(Some(NameLock { file }));
+                return Ok(Some(NameLock { _file: file }));
             }
             if !create && !paths.dir.exists() {
                 return Ok(None);

@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::io_text;
-use crate::plan::JoinSpec;
+use crate::plan::Plan;
 
-/// Version of `state.json`; a launcher refuses records of a newer one.
-pub const RECORD_FORMAT_VERSION: u32 = 1;
+/// Version of `state.json`; a launcher refuses records of another one.
+/// 2: `exec` (the plan of `launcher exec`) replaced `join`.
+pub const RECORD_FORMAT_VERSION: u32 = 2;
 
 /// The OCI runtime states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,8 +86,9 @@ pub struct Record {
     /// Why it ended, when that needs telling: a failure of its monitor, or out of memory.
     pub error: Option<String>,
     pub stop: StopSettings,
-    /// What `launcher exec` needs to join the container.
-    pub join: JoinSpec,
+    /// The plan `launcher exec` runs in the container: its namespaces, cgroup, working
+    /// folder, user, environment and confinement, as the container was started.
+    pub exec: Plan,
     /// The plan, as `launcher plan --format json` prints it.
     pub plan: serde_json::Value,
 }
@@ -144,14 +146,22 @@ impl Record {
         if text.is_empty() {
             return Err(corrupt("the file is empty".into()));
         }
-        let record: Record =
+        // The version first, so a record of another launcher says so rather than what field
+        // it lacks.
+        #[derive(Deserialize)]
+        struct Version {
+            format_version: u32,
+        }
+        let version: Version =
             serde_json::from_slice(&text).map_err(|e| corrupt(format!("not a record: {e}")))?;
-        if record.format_version > RECORD_FORMAT_VERSION {
+        if version.format_version != RECORD_FORMAT_VERSION {
             return Err(corrupt(format!(
-                "written by a newer launcher (format {}, this one reads {RECORD_FORMAT_VERSION})",
-                record.format_version
+                "written by another launcher version (format {}, this one reads {RECORD_FORMAT_VERSION})",
+                version.format_version
             )));
         }
+        let record: Record =
+            serde_json::from_slice(&text).map_err(|e| corrupt(format!("not a record: {e}")))?;
         if record.name != name_of(path) {
             return Err(corrupt(format!(
                 "it names container \"{}\", not the folder's",

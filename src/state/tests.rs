@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::plan::JoinSpec;
+use crate::plan::{Plan, StopPolicy};
 
 fn store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
@@ -34,19 +34,11 @@ fn record(name: &str) -> Record {
             signal: 15,
             timeout_ms: 10_000,
         },
-        join: JoinSpec {
-            workdir: "/".into(),
-            uid: 0,
-            gid: 0,
-            groups: Vec::new(),
-            set_groups: true,
-            env: vec![("PATH".into(), "/bin".into())],
-            namespaces: vec!["mnt".into()],
-            cgroups: Vec::new(),
-            rlimits: Vec::new(),
-            capabilities: vec!["CAP_CHOWN".into()],
-            no_new_privileges: true,
-            seccomp: String::new(),
+        exec: Plan {
+            name: name.into(),
+            file: "/srv/web/Container.toml".into(),
+            steps: Vec::new(),
+            stop: StopPolicy::standard(),
         },
         plan: serde_json::json!({"name": name}),
     }

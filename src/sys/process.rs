@@ -214,16 +214,26 @@ pub fn unshare(flags: libc::c_int) -> SysResult<()> {
     check(unsafe { libc::unshare(flags) }).map(drop)
 }
 
-pub fn close(fd: RawFd) {
-    // SAFETY: closing a descriptor number this process owns; errors are irrelevant here.
+/// Closes a descriptor by number.
+///
+/// # Safety
+///
+/// `fd` must be a descriptor this process owns that nothing else (an `OwnedFd`, a `File`)
+/// will use or close again.
+pub unsafe fn close(fd: RawFd) {
+    // SAFETY: the caller owns fd and nothing uses it after this; errors are irrelevant here.
     unsafe { libc::close(fd) };
 }
 
 /// Runs `child` in a new process that shares this one's memory until it execs or exits
 /// (`clone(2)` with CLONE_VM | CLONE_VFORK, as posix_spawn does), on `stack`; returns its pid
 /// once it has. No page tables are copied, which makes starting the command under init cheap.
-/// `child` must only make system calls (no allocation, no locks) and end in exec or `_exit`.
-pub fn spawn_shared<F: FnMut() -> libc::c_int>(
+///
+/// # Safety
+///
+/// `child` runs on `stack` in this process's memory: it must only make system calls (no
+/// allocation, no locks, no unwinding) and end in exec or `_exit`.
+pub unsafe fn spawn_shared<F: FnMut() -> libc::c_int>(
     child: &mut F,
     stack: &mut [u8],
 ) -> SysResult<libc::pid_t> {

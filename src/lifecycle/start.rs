@@ -15,14 +15,14 @@ use serde::{Deserialize, Serialize};
 
 use super::logs::LogWriter;
 use super::{LifecycleError, now_ms, observe};
-use crate::plan::{Action, JoinSpec, Origin, Plan};
-use crate::runtime::detach::{self, Stream};
-use crate::runtime::{Ended, Errno, RunError, StepFailed, procfs, sys};
+use crate::plan::{Action, Origin, Plan, TerminalMode};
+use crate::runtime::{self, Ended, StepFailed, Stream, procfs};
 use crate::state::{ExitStatus, NameLock, Record, State, StateError, Store};
+use crate::sys::{self, Errno};
 
 /// A container that `up -d` started.
 #[derive(Debug, Clone)]
-pub struct Detached {
+pub struct Started {
     pub name: String,
     pub pid: i32,
     pub monitor_pid: i32,
@@ -50,7 +50,8 @@ enum Ready {
 pub fn terminal_refused(plan: &Plan) -> Option<Origin> {
     plan.steps.iter().find_map(|step| match &step.action {
         Action::Terminal {
-            enabled: Some(true),
+            mode: TerminalMode::On,
+            ..
         } => Some(step.origin.clone()),
         _ => None,
     })
@@ -75,7 +76,7 @@ pub fn refuse_running_name(name: &str, store: &Store) -> Result<(), LifecycleErr
 }
 
 /// Starts the checked `plan` detached.
-pub fn up_detached(plan: &Plan, store: &Store) -> Result<Detached, LifecycleError> {
+pub fn up_detached(plan: &Plan, store: &Store) -> Result<Started, LifecycleError> {
     let name = plan.name.as_str();
     let lock = store.lock_or_create(name)?;
     match store.read(name) {
@@ -94,22 +95,23 @@ pub fn up_detached(plan: &Plan, store: &Store) -> Result<Detached, LifecycleErro
         Ok(None) => {}
         Err(error) => return Err(error.into()),
     }
-    let euid = nix::unistd::geteuid().as_raw();
-    let record = new_record(plan, JoinSpec::from_plan(plan, euid));
-    let (monitor_pid, ready) =
-        detach::fork_monitor(|ready| monitor(plan, store, &lock, record, ready)).map_err(
-            |error| LifecycleError::Monitor {
-                name: name.to_string(),
-                what: error.to_string(),
-            },
-        )?;
+    let record = new_record(plan);
+    // The monitor gets its own copy of the lock: it lets go of it once the container runs,
+    // while the launcher holds its own until it returns.
+    let (monitor_pid, ready, lock) = runtime::fork_monitor(lock, |lock, ready| {
+        monitor(plan, store, lock, record, ready)
+    })
+    .map_err(|failure| LifecycleError::Monitor {
+        name: name.to_string(),
+        what: failure.to_string(),
+    })?;
     let message = read_ready(ready);
     let failed = |lock: NameLock| -> Result<(), StateError> {
-        detach::reap(monitor_pid);
+        runtime::reap(monitor_pid);
         store.remove(name, lock)
     };
     match message {
-        Some(Ready::Running { pid }) => Ok(Detached {
+        Some(Ready::Running { pid }) => Ok(Started {
             name: name.to_string(),
             pid,
             monitor_pid,
@@ -149,13 +151,15 @@ fn read_ready(ready: OwnedFd) -> Option<Ready> {
     serde_json::from_str(text.lines().next()?).ok()
 }
 
-fn new_record(plan: &Plan, join: JoinSpec) -> Record {
+fn new_record(plan: &Plan) -> Record {
     let file = std::path::absolute(&plan.file).unwrap_or_else(|_| plan.file.clone());
     let command = plan
         .exec()
         .map(|exec| {
             let mut args = exec.args.clone();
-            if let (Some(first), Some(path)) = (args.first_mut(), &exec.path) {
+            if let (Some(first), crate::plan::Program::Path(path)) =
+                (args.first_mut(), &exec.program)
+            {
                 *first = path.clone();
             }
             args
@@ -183,7 +187,7 @@ fn new_record(plan: &Plan, join: JoinSpec) -> Record {
             signal: plan.stop.signal.number(),
             timeout_ms: plan.stop.timeout.as_millis() as u64,
         },
-        join,
+        exec: plan.exec_plan(),
         plan: plan.to_json(),
     }
 }
@@ -191,7 +195,8 @@ fn new_record(plan: &Plan, join: JoinSpec) -> Record {
 /// What the monitor knows while the container starts.
 struct Monitor<'a> {
     store: &'a Store,
-    lock: &'a NameLock,
+    /// The monitor's handle on the container's lock, until the container runs.
+    lock: Option<NameLock>,
     record: Record,
     ready: Option<File>,
 }
@@ -213,48 +218,55 @@ impl Monitor<'_> {
         self.record.pid = Some(pid);
         self.record.pid_start = procfs::stat(pid).map(|s| s.start);
         self.record.started_ms = Some(now_ms());
+        let lock = self
+            .lock
+            .take()
+            .ok_or_else(|| "the monitor lost the container's lock".to_string())?;
         self.store
-            .write(&self.record, self.lock)
+            .write(&self.record, &lock)
             .map_err(|e| format!("{e} ({})", e.hint()))?;
-        // The launcher's lock, inherited: from now on the monitor takes the lock anew when
-        // it writes, like any other command.
-        sys::close(self.lock.raw_fd());
+        // From now on the monitor takes the lock anew when it writes, like any other command.
+        drop(lock);
         self.tell(&Ready::Running { pid });
         Ok(())
     }
 }
 
 /// The monitor's life, in the forked process; returns its exit status.
-fn monitor(plan: &Plan, store: &Store, lock: &NameLock, record: Record, ready: OwnedFd) -> i32 {
+fn monitor(plan: &Plan, store: &Store, lock: NameLock, mut record: Record, ready: OwnedFd) -> i32 {
     let me = sys::getpid();
+    record.monitor_pid = me;
+    record.monitor_start = procfs::stat(me).map_or(0, |s| s.start);
+    record.id = format!("{}-{me}", record.created_ms);
+    let written = store.write(&record, &lock);
     let mut state = Monitor {
         store,
-        lock,
+        lock: Some(lock),
         record,
         ready: Some(File::from(ready)),
     };
-    state.record.monitor_pid = me;
-    state.record.monitor_start = procfs::stat(me).map_or(0, |s| s.start);
-    state.record.id = format!("{}-{me}", state.record.created_ms);
-    if let Err(error) = store.write(&state.record, lock) {
+    if let Err(error) = written {
         state.tell(&Ready::Failed {
             what: format!("{error} ({})", error.hint()),
         });
         return 125;
     }
     let mut logs = LogWriter::new(&store.paths(&plan.name));
-    let ended = detach::run(
+    let finished = runtime::up_detached(
         plan,
         &mut |pid| state.started(pid),
         &mut |stream: Stream, bytes: &[u8]| logs.write(stream, bytes),
     );
     let mut record = state.record.clone();
-    match ended {
-        Ok(ended) => {
-            record.exit = Some(exit_status(ended));
-            record.error = ended.explain();
+    match finished {
+        Ok(finished) => {
+            record.exit = Some(exit_status(finished.ended));
+            record.error = match (finished.ended.explain(), finished.cleanup) {
+                (Some(why), Some(cleanup)) => Some(format!("{why}; {cleanup}")),
+                (why, cleanup) => why.or(cleanup.map(|c| c.to_string())),
+            };
         }
-        Err(RunError::Step(failed)) if state.ready.is_some() => {
+        Err(failed) if state.ready.is_some() => {
             state.tell(&Ready::StepFailed {
                 step: failed.step,
                 errno: failed.errno as i32,
@@ -262,13 +274,7 @@ fn monitor(plan: &Plan, store: &Store, lock: &NameLock, record: Record, ready: O
             });
             return 125;
         }
-        Err(error) if state.ready.is_some() => {
-            state.tell(&Ready::Failed {
-                what: error.to_string(),
-            });
-            return 125;
-        }
-        Err(error) => record.error = Some(error.to_string()),
+        Err(failed) => record.error = Some(failed.to_string()),
     }
     record_end(store, record);
     0

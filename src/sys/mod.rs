@@ -1,8 +1,10 @@
-//! The thin layer over the kernel: every system call the executor makes goes through here, and
-//! every `unsafe` block of the crate lives here, each with its `// SAFETY:` reason.
+//! The OS layer: the thin layer over the kernel that every module making system calls goes
+//! through (the runtime, preflight, state, lifecycle). Every `unsafe` block of the crate lives
+//! here, each with its `// SAFETY:` reason; a function whose contract the compiler cannot check
+//! is an `unsafe fn` with a `# Safety` section.
 //!
-//! Functions take C strings prepared before the clone, so the child allocates as little as it
-//! can, and return `Errno` so callers can attach the step and path.
+//! Functions take C strings prepared before the clone, so the container's process allocates
+//! as little as it can, and return `Errno` so callers can attach the step and path.
 
 use std::ffi::CString;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
@@ -43,6 +45,17 @@ pub(super) fn check_long(ret: libc::c_long) -> SysResult<libc::c_long> {
 /// refuses those, so this is a safety net).
 pub fn cstring(text: impl AsRef<[u8]>) -> SysResult<CString> {
     CString::new(text.as_ref()).map_err(|_| Errno::EINVAL)
+}
+
+/// CLOCK_MONOTONIC in nanoseconds (the vDSO: no system call), comparable across processes.
+pub fn monotonic_ns() -> u64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: now is a valid timespec to write to; CLOCK_MONOTONIC always exists.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
 }
 
 pub(super) fn owned(fd: libc::c_long) -> OwnedFd {

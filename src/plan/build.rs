@@ -1,0 +1,285 @@
+//! The order of the steps, and the reason for each ordering. This is the only place that
+//! orders them: front ends describe a container ([`Spec`]), preflight learns the host
+//! ([`Facts`]), and [`Plan::build`] lays both out as the list the executor runs.
+
+use std::path::{Path, PathBuf};
+
+use super::spec::{Facts, Root, Spec};
+use super::step::{Action, DevSetup, Exec, MountKind, MountSpec, NamespaceSet, Program};
+use super::{Origin, Plan, Side, Step};
+
+/// Signals sent to the launcher that reach the command (the monitor step forwards them).
+pub const FORWARDED_SIGNALS: [i32; 7] = [
+    libc::SIGINT,
+    libc::SIGTERM,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGWINCH,
+];
+
+struct Steps(Vec<Step>);
+
+impl Steps {
+    fn push(&mut self, side: Side, action: Action, origin: Origin) {
+        self.0.push(Step {
+            side,
+            action,
+            origin,
+        });
+    }
+}
+
+impl Plan {
+    /// Lays out what `launcher up` does for `spec` on a host with `facts`.
+    pub fn build(spec: Spec, facts: Facts) -> Plan {
+        let mut steps = Steps(Vec::with_capacity(32 + spec.mounts.len()));
+        let ns = spec.namespaces.value;
+        let ns_origin = spec.namespaces.origin.clone();
+        let cgroup_origin = spec.limits.as_ref().map(|l| l.origin.clone());
+
+        // The parent, before the container's process runs anything.
+        // The cgroup namespace is not made here but by the child once it is in its cgroup: a
+        // cgroup namespace is rooted at the cgroup of whoever makes it.
+        let clone = NamespaceSet {
+            mount: true,
+            uts: ns.uts,
+            ipc: ns.ipc,
+            pid: ns.pid,
+            net: ns.net,
+            user: facts.user_namespace.is_some(),
+        };
+        steps.push(Side::Parent, Action::Clone(clone), ns_origin.clone());
+        // While the new process waits for the go-ahead; when this fails, the executor ends it.
+        if let (Some(setup), Some(origin)) = (&facts.cgroup, &cgroup_origin) {
+            steps.push(
+                Side::Parent,
+                Action::CgroupCreate(setup.clone()),
+                origin.clone(),
+            );
+        }
+        // Id maps are written from outside the new user namespace, before the child uses an
+        // id (it waits for the go-ahead).
+        if let Some(maps) = &facts.user_namespace {
+            steps.push(
+                Side::Parent,
+                Action::IdMaps(maps.clone()),
+                ns_origin.clone(),
+            );
+        }
+        // Into the cgroup before the child runs a step: its setup is accounted and limited too.
+        if let (Some(setup), Some(origin)) = (&facts.cgroup, &cgroup_origin) {
+            let paths = setup.paths.clone();
+            steps.push(Side::Parent, Action::CgroupJoin { paths }, origin.clone());
+        }
+        steps.push(Side::Parent, Action::Start, Origin::Default);
+
+        // The container's process, from the go-ahead on.
+        steps.push(Side::Child, Action::Prologue, Origin::Default);
+        if ns.cgroup {
+            steps.push(Side::Child, Action::CgroupNamespace, ns_origin.clone());
+        }
+        // Host paths are opened before the first mount, so no mount (nor a symlink swapped in
+        // meanwhile) can change what they name; the steps below bind the descriptors.
+        steps.push(
+            Side::Child,
+            Action::OpenHostPaths {
+                paths: host_paths(&spec),
+            },
+            Origin::Default,
+        );
+        // Before any mount: a mount made while / is shared would appear on the host.
+        steps.push(Side::Child, Action::PrivatePropagation, Origin::Default);
+        let root_origin = spec.root.origin.clone();
+        let host_root = spec.root.value == Root::Host;
+        match &spec.root.value {
+            Root::Folder(path) => steps.push(
+                Side::Child,
+                Action::BindRootfs { path: path.clone() },
+                root_origin.clone(),
+            ),
+            // The host's / is made read-only as it is bound, before anything is mounted in it.
+            Root::Host => steps.push(Side::Child, Action::HostRootfs, root_origin.clone()),
+        }
+        // /proc and /dev before the front end's mounts, so that a mount under /dev (a device,
+        // a sized /dev/shm) lands on the container's /dev instead of being hidden by it. A
+        // mount of the front end's own at /proc or /dev replaces the default one.
+        let targets: Vec<&str> = spec
+            .mounts
+            .iter()
+            .map(|m| m.value.target.as_str())
+            .collect();
+        if !targets.contains(&"/proc") {
+            let proc = MountSpec {
+                kind: MountKind::Proc,
+                target: "/proc".into(),
+                readonly: false,
+            };
+            steps.push(Side::Child, Action::Mount(proc), Origin::Default);
+        }
+        if !targets.contains(&"/dev") {
+            steps.push(
+                Side::Child,
+                Action::Dev(DevSetup::standard()),
+                Origin::Default,
+            );
+        }
+        // The host's / is read-only: a /tmp the container can write, and a /run of its own
+        // (read-only does not stop connect() on the host's sockets there: systemd, container
+        // engines, the user's session bus).
+        if host_root {
+            for (target, mode) in [("/tmp", 0o1777), ("/run", 0o755)] {
+                if !targets.contains(&target) {
+                    let tmpfs = MountSpec {
+                        kind: MountKind::Tmpfs { size: None, mode },
+                        target: target.into(),
+                        readonly: false,
+                    };
+                    steps.push(Side::Child, Action::Mount(tmpfs), root_origin.clone());
+                }
+            }
+        }
+        for mount in &spec.mounts {
+            steps.push(
+                Side::Child,
+                Action::Mount(mount.value.clone()),
+                mount.origin.clone(),
+            );
+        }
+        if ns.net {
+            steps.push(Side::Child, Action::LoopbackUp, spec.net_origin.clone());
+        }
+        // After every mount, so that nothing is mounted over a mask; before pivot_root, while
+        // the paths are still reached through the new root's descriptor.
+        let security = &spec.security;
+        steps.push(
+            Side::Child,
+            Action::MaskPaths {
+                paths: security.masked_paths.value.clone(),
+            },
+            security.masked_paths.origin.clone(),
+        );
+        steps.push(
+            Side::Child,
+            Action::ReadonlyPaths {
+                paths: security.readonly_paths.value.clone(),
+            },
+            security.readonly_paths.origin.clone(),
+        );
+        steps.push(Side::Child, Action::PivotRoot, Origin::Default);
+        // After pivot_root: the pseudo-terminal comes from the container's own devpts, so it
+        // is named in the container and /dev/console can be bound to it.
+        let process = &spec.process;
+        steps.push(
+            Side::Child,
+            Action::Terminal {
+                mode: process.terminal.value,
+                console: true,
+            },
+            process.terminal.origin.clone(),
+        );
+        // A folder root only after the mounts, whose targets may need creating in it.
+        if let Some(origin) = &spec.readonly_root {
+            steps.push(Side::Child, Action::ReadonlyRoot, origin.clone());
+        }
+        if let Some(hostname) = &spec.hostname {
+            let action = Action::Hostname {
+                hostname: hostname.value.clone(),
+            };
+            steps.push(Side::Child, action, hostname.origin.clone());
+        }
+        if let Some(rlimits) = &spec.rlimits {
+            let action = Action::Rlimits {
+                limits: rlimits.value.clone(),
+            };
+            steps.push(Side::Child, action, rlimits.origin.clone());
+        }
+        let workdir = Action::Workdir {
+            path: process.workdir.value.clone(),
+        };
+        steps.push(Side::Child, workdir, process.workdir.origin.clone());
+        push_confinement(&mut steps, &spec, facts.user, facts.seccomp);
+        let exec = Exec {
+            args: process.command.value.clone(),
+            program: Program::Path(facts.program),
+            env: process.env.clone(),
+        };
+        let command_origin = process.command.origin.clone();
+        if process.init {
+            // Init is the launcher's code: it runs confined like the command (seccomp, no
+            // capabilities beyond the set), and non-dumpable, so no process of the container
+            // can open /proc/1/exe, the launcher's binary (CVE-2019-5736).
+            steps.push(Side::Child, Action::Init, Origin::Default);
+            steps.push(Side::Init, Action::Exec(exec), command_origin);
+        } else {
+            steps.push(Side::Child, Action::Exec(exec), command_origin);
+        }
+
+        // The parent again, once the command runs.
+        steps.push(Side::Parent, Action::Monitor, Origin::Default);
+        if let (Some(setup), Some(origin)) = (&facts.cgroup, cgroup_origin) {
+            let paths = setup.paths.clone();
+            steps.push(Side::Parent, Action::CgroupRemove { paths }, origin);
+        }
+        Plan {
+            name: spec.name,
+            file: spec.file,
+            steps: steps.0,
+            stop: spec.stop,
+        }
+    }
+}
+
+/// The user and the security steps, in the order `up` and `exec` share. Capabilities go after
+/// the uid change (keepcaps carries them across it) and the filter last, so it filters as
+/// little of the setup as it can; but loading a filter without no_new_privs needs
+/// CAP_SYS_ADMIN in the effective set, which a non-root user loses with its uid: then the
+/// filter goes before the user changes.
+fn push_confinement(
+    steps: &mut Steps,
+    spec: &Spec,
+    user: super::step::UserIds,
+    seccomp: super::security::SeccompFilter,
+) {
+    let security = &spec.security;
+    let seccomp_origin = security.seccomp.origin.clone();
+    let seccomp = Action::Seccomp(seccomp);
+    if security.no_new_privileges.is_none() {
+        steps.push(Side::Child, seccomp.clone(), seccomp_origin.clone());
+    }
+    let user_origin = spec.process.user.origin.clone();
+    steps.push(Side::Child, Action::User(user), user_origin);
+    let capabilities = Action::Capabilities {
+        set: security.capabilities.value.clone(),
+    };
+    steps.push(
+        Side::Child,
+        capabilities,
+        security.capabilities.origin.clone(),
+    );
+    if let Some(origin) = &security.no_new_privileges {
+        steps.push(Side::Child, Action::NoNewPrivileges, origin.clone());
+        steps.push(Side::Child, seccomp, seccomp_origin);
+    }
+    // Last before exec: descriptors opened by the steps (the channel excepted) vanish at exec.
+    steps.push(Side::Child, Action::CloseFds, Origin::Default);
+}
+
+/// The host paths the child opens first: the root filesystem, bind sources, device nodes.
+fn host_paths(spec: &Spec) -> Vec<PathBuf> {
+    let mut paths = Vec::new();
+    if let Root::Folder(path) = &spec.root.value {
+        paths.push(path.clone());
+    }
+    let dev_default = !spec.mounts.iter().any(|m| m.value.target == "/dev");
+    if dev_default {
+        paths.extend(DevSetup::DEVICES.iter().map(|d| Path::new("/dev").join(d)));
+    }
+    for mount in &spec.mounts {
+        if let MountKind::Bind { source } = &mount.value.kind {
+            paths.push(source.clone());
+        }
+    }
+    paths
+}

@@ -1,0 +1,139 @@
+//! The plan of `launcher exec`: a new process in a running container, confined as its command
+//! is. Made from the container's own plan when it starts (and kept in its record), so an exec
+//! sees the container as it was started, whatever became of its Container.toml since; the
+//! security steps are the very steps of that plan, run by the same code.
+
+use super::step::{Action, NamespaceSet, Program, TerminalMode};
+use super::{Origin, Plan, Side, Step};
+
+impl Plan {
+    /// The steps of `launcher exec` in this container; [`Plan::set_command`] gives it the
+    /// command to run.
+    pub fn exec_plan(&self) -> Plan {
+        let mut steps = Vec::new();
+        let mut push = |side, action, origin| {
+            steps.push(Step {
+                side,
+                action,
+                origin,
+            })
+        };
+        let cgroup = self
+            .cgroup()
+            .map(|setup| (setup.version, setup.paths.clone()));
+        // Opened while the host's cgroup tree is still in view: entering the container's mount
+        // namespace hides it.
+        if let Some((version, paths)) = &cgroup {
+            let action = Action::CgroupOpen {
+                version: *version,
+                paths: paths.clone(),
+            };
+            push(Side::Parent, action, Origin::Default);
+        }
+        push(
+            Side::Parent,
+            Action::JoinNamespaces {
+                namespaces: self.own_namespaces(),
+            },
+            Origin::Default,
+        );
+        // A PID namespace applies to children only: the process that runs the command is a
+        // fork of the launcher, which stays outside as its monitor.
+        push(
+            Side::Parent,
+            Action::Clone(NamespaceSet::default()),
+            Origin::Default,
+        );
+        if let Some((_, paths)) = cgroup {
+            push(Side::Parent, Action::CgroupJoin { paths }, Origin::Default);
+        }
+        push(Side::Parent, Action::Start, Origin::Default);
+        push(Side::Child, Action::Prologue, Origin::Default);
+        push(
+            Side::Child,
+            Action::Terminal {
+                mode: TerminalMode::Off,
+                console: false,
+            },
+            Origin::Default,
+        );
+        // The container's own process settings and confinement, in the order `up` ran them.
+        for step in &self.steps {
+            let kept = match &step.action {
+                Action::Rlimits { .. }
+                | Action::Workdir { .. }
+                | Action::User(_)
+                | Action::Capabilities { .. }
+                | Action::NoNewPrivileges
+                | Action::Seccomp(_)
+                | Action::CloseFds => Some(step.action.clone()),
+                Action::Exec(exec) => {
+                    let mut exec = exec.clone();
+                    let path = exec
+                        .env
+                        .iter()
+                        .find(|(k, _)| k == "PATH")
+                        .map_or_else(|| "/usr/bin:/bin".to_string(), |(_, v)| v.clone());
+                    exec.program = Program::Search { path };
+                    Some(Action::Exec(exec))
+                }
+                _ => None,
+            };
+            if let Some(action) = kept {
+                push(Side::Child, action, step.origin.clone());
+            }
+        }
+        push(Side::Parent, Action::Monitor, Origin::Default);
+        Plan {
+            name: self.name.clone(),
+            file: self.file.clone(),
+            steps,
+            stop: self.stop.clone(),
+        }
+    }
+
+    /// Sets the command of an exec plan, and whether it gets a pseudo-terminal.
+    pub fn set_command(&mut self, args: &[String], terminal: bool) {
+        for step in &mut self.steps {
+            match &mut step.action {
+                Action::Exec(exec) => {
+                    exec.args = args.to_vec();
+                    step.origin = Origin::CommandLine {
+                        what: "launcher exec NAME -- COMMAND".into(),
+                    };
+                }
+                Action::Terminal { mode, .. } => {
+                    *mode = if terminal {
+                        TerminalMode::On
+                    } else {
+                        TerminalMode::Off
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The namespaces the container has of its own, named as in /proc/PID/ns, user first
+    /// (setns with a pidfd applies it first). The others are the host's already.
+    fn own_namespaces(&self) -> Vec<String> {
+        let clone = self.namespaces().copied().unwrap_or_default();
+        let cgroup = self
+            .steps
+            .iter()
+            .any(|s| matches!(s.action, Action::CgroupNamespace));
+        [
+            ("user", clone.user),
+            ("mnt", clone.mount),
+            ("uts", clone.uts),
+            ("ipc", clone.ipc),
+            ("net", clone.net),
+            ("pid", clone.pid),
+            ("cgroup", cgroup),
+        ]
+        .iter()
+        .filter(|(_, own)| *own)
+        .map(|(name, _)| name.to_string())
+        .collect()
+    }
+}

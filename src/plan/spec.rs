@@ -1,0 +1,144 @@
+//! What a container is, as a front end declares it ([`Spec`]), and what preflight learns about
+//! the host for it ([`Facts`]). Both are plan types: a front end translates its own format
+//! into a `Spec`; nothing here knows Container.toml.
+
+use std::path::PathBuf;
+
+use super::cgroup::{CgroupSetup, Limits};
+use super::security::{CapabilitySet, RlimitSpec, SeccompFilter, SeccompProfile};
+use super::step::{IdMaps, MountSpec, TerminalMode, UserIds};
+use super::{Origin, StopPolicy};
+
+/// A value and the origin that asked for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct At<T> {
+    pub value: T,
+    pub origin: Origin,
+}
+
+impl<T> At<T> {
+    pub fn new(value: T, origin: Origin) -> Self {
+        At { value, origin }
+    }
+
+    /// A built-in default.
+    pub fn default_value(value: T) -> Self {
+        At {
+            value,
+            origin: Origin::Default,
+        }
+    }
+}
+
+/// A container, validated but not yet checked against the host.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub name: String,
+    /// The file it was declared in, for messages and records.
+    pub file: PathBuf,
+    pub root: At<Root>,
+    /// The root filesystem is made read-only (after the mounts), when asked for.
+    pub readonly_root: Option<Origin>,
+    /// The front end's mounts, in its order; targets absolute and unique.
+    pub mounts: Vec<At<MountSpec>>,
+    pub namespaces: At<Namespaces>,
+    /// Where the network namespace was asked for (or not).
+    pub net_origin: Origin,
+    /// `None`: the kernel's (the container has no UTS namespace, or no valid name).
+    pub hostname: Option<At<String>>,
+    pub process: Process,
+    /// Cgroup limits; `None`: no cgroup is made.
+    pub limits: Option<At<Limits>>,
+    pub rlimits: Option<At<Vec<RlimitSpec>>>,
+    pub security: Security,
+    pub stop: StopPolicy,
+}
+
+/// The root filesystem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Root {
+    /// A folder of the host, absolute.
+    Folder(PathBuf),
+    /// The host's own `/`, read-only, with fresh /proc, /dev, /tmp and /run.
+    Host,
+}
+
+/// Which namespaces the container gets of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Namespaces {
+    pub uts: bool,
+    pub ipc: bool,
+    pub pid: bool,
+    /// A network namespace (loopback only); `false`: the host's network.
+    pub net: bool,
+    pub cgroup: bool,
+    pub user: UserNamespace,
+}
+
+/// Whether the container gets a user namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserNamespace {
+    /// On when the launcher does not run as root (preflight decides).
+    Auto,
+    On,
+    Off,
+}
+
+/// The command and how it runs.
+#[derive(Debug, Clone)]
+pub struct Process {
+    /// The program and its arguments, as given (the program is found by preflight).
+    pub command: At<Vec<String>>,
+    /// The environment, sorted by name.
+    pub env: Vec<(String, String)>,
+    /// Absolute, inside the container.
+    pub workdir: At<String>,
+    pub user: At<UserSpec>,
+    pub terminal: At<TerminalMode>,
+    /// A tiny init as PID 1.
+    pub init: bool,
+}
+
+/// Who runs the command, as written: ids or names to look up in the root filesystem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSpec {
+    /// As written (`"0:0"` by default), for messages.
+    pub text: String,
+    pub user: Id,
+    /// `None`: the user's group from /etc/passwd, else 0.
+    pub group: Option<Id>,
+}
+
+/// A uid/gid, or a name to look up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Id {
+    Number(u32),
+    Name(String),
+}
+
+/// Capabilities, no_new_privs, seccomp, masked and read-only paths.
+#[derive(Debug, Clone)]
+pub struct Security {
+    pub capabilities: At<CapabilitySet>,
+    /// `Some`: set no_new_privs (asked for there, or by default).
+    pub no_new_privileges: Option<Origin>,
+    pub seccomp: At<SeccompProfile>,
+    pub masked_paths: At<Vec<String>>,
+    pub readonly_paths: At<Vec<String>>,
+}
+
+/// What preflight learned about the host for a spec: every value the plan needs that only the
+/// host can tell. Nothing in it is optional that the plan needs.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    /// The user namespace's id maps; `None`: no user namespace.
+    pub user_namespace: Option<IdMaps>,
+    /// The command's user, resolved.
+    pub user: UserIds,
+    /// The path of the command inside the container (found through `PATH`).
+    pub program: String,
+    /// The cgroup to make, when the spec has limits.
+    pub cgroup: Option<CgroupSetup>,
+    /// The seccomp filter, compiled for this machine (or none, unconfined).
+    pub seccomp: SeccompFilter,
+}

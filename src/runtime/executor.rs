@@ -1,0 +1,305 @@
+//! The executor: one loop over the plan's steps. The launcher runs the parent's steps itself;
+//! the clone step starts the container's process, which runs the child's steps (`child.rs`)
+//! while the launcher waits at the start step for its report; then the launcher monitors the
+//! command and cleans up. Each step that completes is told to the observer with its time, in
+//! plan order, so `up --debug` (and a test) can compare what ran with the plan.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use super::cgroups::Cgroup;
+use super::channel::{self, Trace};
+use super::child::{self, ChildContext};
+use super::error::{Failure, StepFailed};
+use super::init::status_code;
+use super::join::{self, Target};
+use super::ops::{Op, Ops};
+use super::watch::Watcher;
+use super::{Ended, Finished};
+use crate::plan::{Action, FORWARDED_SIGNALS, Plan, Side};
+use crate::sys::{self, Errno};
+
+/// Told each step as it completes: its index and when it ended (CLOCK_MONOTONIC, ns).
+pub type Observer<'a> = &'a mut dyn FnMut(usize, u64);
+
+/// Runs `plan` to its end. `target` is the running container an `exec` plan joins.
+pub fn run(
+    plan: &Plan,
+    watcher: &mut dyn Watcher,
+    target: Option<Target>,
+    observe: Observer<'_>,
+) -> Result<Finished, StepFailed> {
+    let ops = super::ops::prepare(plan)?;
+    let mut parent = Parent {
+        plan,
+        ops: &ops,
+        watcher,
+        target,
+        observe,
+        cgroup: None,
+        cgroup_made: false,
+        child: None,
+        pipes: None,
+        signal_mask: None,
+        master: None,
+        ended: None,
+    };
+    match parent.steps() {
+        Ok(finished) => Ok(finished),
+        Err(mut failed) => {
+            if let Some(cleanup) = parent.abort() {
+                failed.detail = format!("{}; and cleaning up failed too: {cleanup}", failed.detail);
+            }
+            Err(failed)
+        }
+    }
+}
+
+/// The launcher's ends of the pipes to the container's process.
+struct Pipes {
+    report: OwnedFd,
+    go: OwnedFd,
+    tty: Option<OwnedFd>,
+}
+
+struct Parent<'a> {
+    plan: &'a Plan,
+    ops: &'a Ops,
+    watcher: &'a mut dyn Watcher,
+    target: Option<Target>,
+    observe: Observer<'a>,
+    cgroup: Option<Cgroup>,
+    /// The cgroup was made by this run (not an exec's view of the container's).
+    cgroup_made: bool,
+    /// The container's process, until it has been waited for.
+    child: Option<libc::pid_t>,
+    pipes: Option<Pipes>,
+    signal_mask: Option<libc::sigset_t>,
+    master: Option<OwnedFd>,
+    ended: Option<Ended>,
+}
+
+impl Parent<'_> {
+    fn steps(&mut self) -> Result<Finished, StepFailed> {
+        let plan = self.plan;
+        let mut cleanup = None;
+        for (index, (step, op)) in plan.steps.iter().zip(&self.ops.ops).enumerate() {
+            if step.side != Side::Parent {
+                continue;
+            }
+            match self.step(index, op) {
+                // The start step tells itself, before the steps it waits for.
+                Ok(()) if matches!(op, Op::Start) => {}
+                Ok(()) => (self.observe)(index, sys::monotonic_ns()),
+                // Once the command has ended, a failure to clean up does not hide how it ended.
+                Err(failed) if self.ended.is_some() => {
+                    cleanup.get_or_insert(failed);
+                }
+                Err(failed) => return Err(failed),
+            }
+        }
+        match self.ended {
+            Some(ended) => Ok(Finished { ended, cleanup }),
+            None => Err(StepFailed::at(
+                plan.steps.len().saturating_sub(1),
+                Failure::new(Errno::EINVAL, "the plan has no monitor step"),
+            )),
+        }
+    }
+
+    fn step(&mut self, index: usize, op: &Op) -> Result<(), StepFailed> {
+        let at = |failure| StepFailed::at(index, failure);
+        let action = &self.plan.steps[index].action;
+        match (op, action) {
+            (Op::CgroupCreate, Action::CgroupCreate(setup)) => {
+                self.cgroup = Some(Cgroup::create(setup).map_err(at)?);
+                self.cgroup_made = true;
+            }
+            (Op::CgroupOpen, Action::CgroupOpen { version, paths }) => {
+                self.cgroup = Some(Cgroup::open(paths, *version).map_err(at)?);
+            }
+            (Op::JoinNamespaces(flags), _) => {
+                let target = self.target.ok_or_else(|| {
+                    at(Failure::new(Errno::ESRCH, "no running container to join"))
+                })?;
+                join::join_namespaces(target, *flags).map_err(at)?;
+            }
+            (Op::Clone(flags), _) => self.clone_process(index, *flags).map_err(at)?,
+            (
+                Op::IdMaps {
+                    uid_map,
+                    gid_map,
+                    deny_setgroups,
+                },
+                _,
+            ) => {
+                let pid = self.child_pid().map_err(at)?;
+                write_id_maps(pid, uid_map, gid_map, *deny_setgroups).map_err(at)?;
+            }
+            (Op::CgroupJoin, _) => {
+                let pid = self.child_pid().map_err(at)?;
+                let cgroup = self.cgroup.as_ref().ok_or_else(|| {
+                    at(Failure::new(Errno::EINVAL, "no cgroup was made or opened"))
+                })?;
+                cgroup.join(pid).map_err(at)?;
+            }
+            (Op::Start, _) => self.start(index)?,
+            (Op::Monitor, _) => self.monitor().map_err(at)?,
+            (Op::CgroupRemove, _) => {
+                if let Some(cgroup) = self.cgroup.take() {
+                    cgroup.remove().map_err(at)?;
+                }
+            }
+            _ => {
+                return Err(at(Failure::new(
+                    Errno::EINVAL,
+                    format!("\"{action}\" is not a step the launcher itself runs"),
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn child_pid(&self) -> Result<libc::pid_t, Failure> {
+        self.child
+            .ok_or_else(|| Failure::new(Errno::ESRCH, "the container's process is not running"))
+    }
+
+    /// Creates the pipes, blocks the forwarded signals (so one that arrives while the
+    /// container starts waits for the monitor step instead of killing the launcher), and
+    /// clones the container's process, which goes on at the next step.
+    fn clone_process(&mut self, index: usize, flags: libc::c_int) -> Result<(), Failure> {
+        let (report_read, report_write) =
+            sys::pipe().map_err(Failure::of("create the error channel"))?;
+        let (go_read, go_write) = sys::pipe().map_err(Failure::of("create the start pipe"))?;
+        let tty = match self.ops.terminal {
+            true => Some(sys::socketpair().map_err(Failure::of("create the terminal socket"))?),
+            false => None,
+        };
+        let signal_mask =
+            sys::block_signals(&monitored_signals()).map_err(Failure::of("block signals"))?;
+        self.signal_mask = Some(signal_mask);
+        // Room for every step, so the container's process never allocates to record one.
+        let trace = Trace::with_capacity(self.plan.steps.len());
+        let pid = sys::clone_process(flags)
+            .map_err(Failure::of("create the container's process (clone)"))?;
+        if pid == 0 {
+            let ctx = ChildContext {
+                report: report_write.as_raw_fd(),
+                go: go_read.as_raw_fd(),
+                go_write: go_write.as_raw_fd(),
+                tty_socket: tty.as_ref().map(|(_, child_end)| child_end.as_raw_fd()),
+                signal_mask,
+            };
+            child::run(self.plan, self.ops, &ctx, index + 1, trace);
+        }
+        self.child = Some(pid);
+        self.pipes = Some(Pipes {
+            report: report_read,
+            go: go_write,
+            tty: tty.map(|(parent_end, _child_end)| parent_end),
+        });
+        Ok(())
+    }
+
+    /// Lets the container's process run its steps and waits until it has exec'd: end of file
+    /// on the channel after its trace. Its steps are told to the observer as it reports them.
+    fn start(&mut self, index: usize) -> Result<(), StepFailed> {
+        let at = |failure| StepFailed::at(index, failure);
+        let pipes = self
+            .pipes
+            .take()
+            .ok_or_else(|| at(Failure::new(Errno::EBADF, "no container process to start")))?;
+        sys::write_all(pipes.go.as_raw_fd(), b"g")
+            .map_err(|e| at(Failure::new(e, "let the container's process start")))?;
+        drop(pipes.go);
+        (self.observe)(index, sys::monotonic_ns());
+        if let Some(socket) = &pipes.tty {
+            self.master = sys::recv_fd(socket.as_raw_fd())
+                .map_err(|e| at(Failure::new(e, "receive the pseudo-terminal")))?;
+        }
+        drop(pipes.tty);
+        let report = channel::receive(pipes.report.as_raw_fd())
+            .map_err(|e| at(Failure::new(e, "read the container's report")))?;
+        for &(step, at_ns) in &report.trace.done {
+            (self.observe)(step, at_ns);
+        }
+        if let Some(failed) = report.failed {
+            return Err(failed);
+        }
+        // End of file with no failure: the command's exec succeeded.
+        if let Some(exec) = self
+            .plan
+            .steps
+            .iter()
+            .position(|s| matches!(s.action, Action::Exec(_)))
+        {
+            (self.observe)(exec, sys::monotonic_ns());
+        }
+        Ok(())
+    }
+
+    /// Waits for the command (the watcher forwards signals and copies its output) and records
+    /// how it ended.
+    fn monitor(&mut self) -> Result<(), Failure> {
+        let pid = self.child_pid()?;
+        self.watcher.started(pid)?;
+        let signal_fd =
+            sys::signalfd(&monitored_signals()).map_err(Failure::of("create a signalfd"))?;
+        let status = self.watcher.watch(pid, signal_fd, self.master.take())?;
+        self.child = None;
+        // Killed by SIGKILL with the kernel's OOM counter up: the memory limit did it.
+        let killed = (libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL)
+            || (libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 128 + libc::SIGKILL);
+        let oom = killed && self.cgroup.as_ref().is_some_and(|c| c.oom_kills() > 0);
+        self.ended = Some(if oom {
+            Ended::OutOfMemory {
+                limit: self.plan.cgroup().and_then(|c| c.limits.memory),
+            }
+        } else if libc::WIFSIGNALED(status) {
+            Ended::Signaled(libc::WTERMSIG(status))
+        } else {
+            Ended::Exited(status_code(status))
+        });
+        Ok(())
+    }
+
+    /// After a failed step: ends the container's process and removes what this run made.
+    /// Returns what could not be cleaned up.
+    fn abort(&mut self) -> Option<Failure> {
+        if let Some(pid) = self.child.take() {
+            let _ = sys::kill(pid, libc::SIGKILL);
+            let _ = sys::waitpid(pid, false);
+        }
+        match self.cgroup.take() {
+            Some(cgroup) if self.cgroup_made => cgroup.remove().err(),
+            _ => None,
+        }
+    }
+}
+
+/// The signals the monitor waits for: the forwarded ones and SIGCHLD.
+fn monitored_signals() -> Vec<libc::c_int> {
+    let mut signals = FORWARDED_SIGNALS.to_vec();
+    signals.push(libc::SIGCHLD);
+    signals
+}
+
+/// Writes `/proc/PID/{setgroups,uid_map,gid_map}` for the child's user namespace.
+fn write_id_maps(
+    pid: libc::pid_t,
+    uid_map: &str,
+    gid_map: &str,
+    deny_setgroups: bool,
+) -> Result<(), Failure> {
+    let write = |file: &str, text: &str| {
+        let path = format!("/proc/{pid}/{file}");
+        std::fs::write(&path, text).map_err(Failure::io(format!("write {path}")))
+    };
+    // Before gid_map: an unprivileged process may map its gid only once setgroups is denied
+    // (CVE-2014-8989).
+    if deny_setgroups {
+        write("setgroups", "deny")?;
+    }
+    write("uid_map", uid_map)?;
+    write("gid_map", gid_map)
+}
