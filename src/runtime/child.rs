@@ -2,7 +2,7 @@
 //! the go-ahead), then every step of the plan that is not the parent's, in order, up to exec
 //! (itself, or under init). On failure it reports the step to the launcher and exits.
 
-use std::os::fd::{AsFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use super::channel::{self, Trace};
 use super::error::Failure;
@@ -11,16 +11,15 @@ use super::{init, mounts, rootfs, security, tty};
 use crate::plan::{Plan, Side};
 use crate::sys::{self, Errno};
 
-/// What the container's process inherits from the launcher, besides the plan.
+/// What the container's process gets from the launcher, besides the plan: its own copies of
+/// the descriptors (the launcher's ends are closed in it before this is made).
 pub struct ChildContext {
-    /// Write end of the error channel (close-on-exec).
-    pub report: RawFd,
-    /// Read end of the go-ahead pipe, and the launcher's write end, which the child closes at
-    /// once so that a launcher that dies shows as end of file.
-    pub go: RawFd,
-    pub go_write: RawFd,
+    /// Write end of the channel (close-on-exec).
+    pub report: OwnedFd,
+    /// Read end of the go-ahead pipe: one byte, or end of file if the launcher died.
+    pub go: OwnedFd,
     /// Our end of the socket the pseudo-terminal's master is sent over.
-    pub tty_socket: Option<RawFd>,
+    pub tty_socket: Option<OwnedFd>,
     /// The signal mask to give the command.
     pub signal_mask: libc::sigset_t,
 }
@@ -31,7 +30,10 @@ const SETUP_FAILED: i32 = 125;
 /// The state the steps build up in the container's process.
 struct Child<'a> {
     ops: &'a Ops,
-    ctx: &'a ChildContext,
+    report: OwnedFd,
+    /// Until the terminal step sends the pseudo-terminal over it.
+    tty_socket: Option<OwnedFd>,
+    signal_mask: libc::sigset_t,
     /// The host paths, opened by the open-host-paths step.
     host: Vec<OwnedFd>,
     /// The new root's mount, from the root filesystem step until pivot_root.
@@ -40,23 +42,23 @@ struct Child<'a> {
 }
 
 /// Runs in the cloned process from step `first` on; never returns.
-pub fn run(plan: &Plan, ops: &Ops, ctx: &ChildContext, first: usize, trace: Trace) -> ! {
+pub fn run(plan: &Plan, ops: &Ops, ctx: ChildContext, first: usize, trace: Trace) -> ! {
     // If the launcher dies, so does the container: SIGKILL to our PID 1 ends the whole PID
     // namespace. A launcher that died before this prctl is seen below as end of file on the
     // go-ahead pipe (getppid() is 0 in a new PID namespace, so it cannot tell).
     if sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong).is_err() {
         sys::exit_now(SETUP_FAILED);
     }
-    // SAFETY: go_write is this process's copy of the launcher's end of the go-ahead pipe;
-    // nothing in this process uses it.
-    unsafe { sys::close(ctx.go_write) };
     let mut go = [0u8; 1];
-    if !matches!(sys::read(ctx.go, &mut go), Ok(1)) {
+    if !matches!(sys::read(ctx.go.as_raw_fd(), &mut go), Ok(1)) {
         sys::exit_now(SETUP_FAILED);
     }
+    drop(ctx.go);
     let mut child = Child {
         ops,
-        ctx,
+        report: ctx.report,
+        tty_socket: ctx.tty_socket,
+        signal_mask: ctx.signal_mask,
         host: Vec::with_capacity(ops.host_paths.len()),
         root: None,
         trace,
@@ -80,8 +82,8 @@ pub fn run(plan: &Plan, ops: &Ops, ctx: &ChildContext, first: usize, trace: Trac
 
 impl Child<'_> {
     fn fail(&self, index: usize, failure: Failure) -> ! {
-        channel::send_trace(self.ctx.report, &self.trace);
-        channel::send_failure(self.ctx.report, index, failure.errno, &failure.what);
+        channel::send_trace(self.report.as_raw_fd(), &self.trace);
+        channel::send_failure(self.report.as_raw_fd(), index, failure.errno, &failure.what);
         sys::exit_now(SETUP_FAILED)
     }
 
@@ -99,8 +101,9 @@ impl Child<'_> {
                 // Nothing the launcher holds may reach the container, not even init, which
                 // never execs (close-on-exec does not help there): a detached monitor's state
                 // lock and start-up pipe, a host folder (CVE-2024-21626).
-                let ctx = self.ctx;
-                let keep = [0, 1, 2, ctx.report, ctx.tty_socket.unwrap_or(ctx.report)];
+                let report = self.report.as_raw_fd();
+                let tty = self.tty_socket.as_ref().map_or(report, AsRawFd::as_raw_fd);
+                let keep = [0, 1, 2, report, tty];
                 sys::close_fds_except(&keep).map_err(Failure::of(
                     "close the descriptors inherited from the launcher",
                 ))?;
@@ -144,7 +147,7 @@ impl Child<'_> {
                     .ok_or_else(|| Failure::new(Errno::EBADF, "the new root is not bound yet"))?;
                 rootfs::pivot_root(new_root.as_fd(), *staged)
             }
-            Op::Terminal { console } => match (ops.terminal, self.ctx.tty_socket) {
+            Op::Terminal { console } => match (ops.terminal, self.tty_socket.take()) {
                 (true, Some(socket)) => tty::attach_in_container(socket, *console),
                 _ => Ok(()),
             },
@@ -183,21 +186,20 @@ impl Child<'_> {
 
     /// Execs the command; reports the failure if it returns.
     fn exec(&self, index: usize, exec: &ExecOp) -> ! {
-        channel::send_trace(self.ctx.report, &self.trace);
-        let (argv, envp) = (pointers(&exec.argv), pointers(&exec.envp));
+        channel::send_trace(self.report.as_raw_fd(), &self.trace);
         // Rust's runtime ignores SIGPIPE; the command must start with the defaults.
         sys::reset_signal_dispositions();
-        let errno = match sys::set_signal_mask(&self.ctx.signal_mask) {
-            Ok(()) => execute(exec, &argv, &envp),
+        let errno = match sys::set_signal_mask(&self.signal_mask) {
+            Ok(()) => sys::exec_first(&exec.candidates, &exec.argv, &exec.envp),
             Err(errno) => errno,
         };
-        channel::send_failure(self.ctx.report, index, errno, &exec_detail(exec));
+        channel::send_failure(self.report.as_raw_fd(), index, errno, &exec_detail(exec));
         sys::exit_now(i32::from(super::error::exec_exit_code(errno)))
     }
 
     /// Becomes the container's init: starts the command (the next step, an exec) and waits
     /// for signals. Never returns.
-    fn become_init(&mut self, index: usize) -> ! {
+    fn become_init(mut self, index: usize) -> ! {
         let exec_index = index + 1;
         let Some(Op::Exec(exec)) = self.ops.ops.get(exec_index) else {
             self.fail(
@@ -213,38 +215,27 @@ impl Child<'_> {
         }
         sys::reset_signal_dispositions();
         self.trace.record(index);
-        channel::send_trace(self.ctx.report, &self.trace);
-        let foreground = self.ops.terminal || sys::isatty(0);
-        let report = self.ctx.report;
-        let mask = self.ctx.signal_mask;
-        let detail = exec_detail(exec);
-        let (argv, envp) = (pointers(&exec.argv), pointers(&exec.envp));
-        // The command shares init's memory until it execs (no page tables copied): it only
-        // makes system calls, and reports its own exec failure.
-        let mut command = || -> libc::c_int {
-            // Its own process group, in the foreground of the terminal.
-            let _ = sys::setpgid(0, 0);
-            if foreground {
-                let _ = sys::tcsetpgrp(0, sys::getpid());
-            }
-            let errno = match sys::set_signal_mask(&mask) {
-                Ok(()) => execute(exec, &argv, &envp),
-                Err(errno) => errno,
-            };
-            channel::send_failure(report, exec_index, errno, &detail);
-            sys::exit_now(i32::from(super::error::exec_exit_code(errno)))
+        channel::send_trace(self.report.as_raw_fd(), &self.trace);
+        let spawn = sys::Spawn {
+            candidates: &exec.candidates,
+            argv: &exec.argv,
+            envp: &exec.envp,
+            mask: &self.signal_mask,
+            foreground: self.ops.terminal || sys::isatty(0),
         };
-        let mut stack = vec![0u8; 64 * 1024];
-        // SAFETY: `command` only makes system calls (no allocation, no locks) and ends in
-        // exec or _exit; `stack` and `command` outlive it, as this process is suspended until
-        // then.
-        match unsafe { sys::spawn_shared(&mut command, &mut stack) } {
-            Err(errno) => self.fail(exec_index, Failure::new(errno, "start the command")),
+        match sys::spawn(&spawn) {
+            Err(errno) => {
+                channel::send_failure(
+                    self.report.as_raw_fd(),
+                    exec_index,
+                    errno,
+                    &exec_detail(exec),
+                );
+                sys::exit_now(i32::from(super::error::exec_exit_code(errno)))
+            }
             Ok(command) => {
-                // Only the command's exec (or failure) may end the launcher's wait on the
-                // channel.
-                // SAFETY: the report descriptor is this process's, not used after this.
-                unsafe { sys::close(report) };
+                // The command has exec'd: end of file on the channel tells the launcher so.
+                drop(self.report);
                 init::run(command)
             }
         }
@@ -254,6 +245,7 @@ impl Child<'_> {
 fn exec_detail(exec: &ExecOp) -> String {
     let program = exec
         .argv
+        .strings()
         .first()
         .map(|a| a.to_string_lossy().into_owned())
         .unwrap_or_default();
@@ -261,27 +253,4 @@ fn exec_detail(exec: &ExecOp) -> String {
         [one] => format!("execute {}", one.to_string_lossy()),
         _ => format!("execute {program} (searched in PATH)"),
     }
-}
-
-/// As execvp does: the first candidate that exists; "cannot run" beats "not found". Returns
-/// only on failure. Allocates nothing: it runs in the command's vfork-like process too.
-fn execute(exec: &ExecOp, argv: &[*const libc::c_char], envp: &[*const libc::c_char]) -> Errno {
-    let mut error = Errno::ENOENT;
-    for candidate in &exec.candidates {
-        match sys::execve(candidate, argv, envp) {
-            Errno::ENOENT | Errno::ENOTDIR => {}
-            Errno::EACCES => error = Errno::EACCES,
-            other => return other,
-        }
-    }
-    error
-}
-
-/// The null-terminated pointer array execve takes; the strings outlive it.
-fn pointers(strings: &[std::ffi::CString]) -> Vec<*const libc::c_char> {
-    strings
-        .iter()
-        .map(|s| s.as_ptr())
-        .chain(std::iter::once(std::ptr::null()))
-        .collect()
 }

@@ -183,14 +183,20 @@ impl Parent<'_> {
         let pid = sys::clone_process(flags)
             .map_err(Failure::of("create the container's process (clone)"))?;
         if pid == 0 {
+            // The container's process closes its copies of the launcher's ends: a launcher that
+            // dies then shows as end of file on the go-ahead pipe.
+            drop((report_read, go_write));
+            let tty_socket = tty.map(|(parent_end, child_end)| {
+                drop(parent_end);
+                child_end
+            });
             let ctx = ChildContext {
-                report: report_write.as_raw_fd(),
-                go: go_read.as_raw_fd(),
-                go_write: go_write.as_raw_fd(),
-                tty_socket: tty.as_ref().map(|(_, child_end)| child_end.as_raw_fd()),
+                report: report_write,
+                go: go_read,
+                tty_socket,
                 signal_mask,
             };
-            child::run(self.plan, self.ops, &ctx, index + 1, trace);
+            child::run(self.plan, self.ops, ctx, index + 1, trace);
         }
         self.child = Some(pid);
         self.pipes = Some(Pipes {

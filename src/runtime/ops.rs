@@ -115,8 +115,8 @@ pub struct ExecOp {
     /// The files to try, in order: one for a resolved program, each folder of `PATH` for a
     /// search (as execvp does).
     pub candidates: Vec<CString>,
-    pub argv: Vec<CString>,
-    pub envp: Vec<CString>,
+    pub argv: sys::Argv,
+    pub envp: sys::Argv,
 }
 
 /// A host path the container's process opens (O_PATH) first thing, in its own mount namespace,
@@ -277,16 +277,18 @@ pub fn prepare(plan: &Plan) -> Result<Ops, StepFailed> {
                         .iter()
                         .map(|p| c(p, i, "command"))
                         .collect::<Result<_, _>>()?,
-                    argv: exec
-                        .args
-                        .iter()
-                        .map(|a| c(a, i, "command"))
-                        .collect::<Result<_, _>>()?,
-                    envp: exec
-                        .env
-                        .iter()
-                        .map(|(k, v)| c(format!("{k}={v}"), i, "env"))
-                        .collect::<Result<_, _>>()?,
+                    argv: sys::Argv::new(
+                        exec.args
+                            .iter()
+                            .map(|a| c(a, i, "command"))
+                            .collect::<Result<_, _>>()?,
+                    ),
+                    envp: sys::Argv::new(
+                        exec.env
+                            .iter()
+                            .map(|(k, v)| c(format!("{k}={v}"), i, "env"))
+                            .collect::<Result<_, _>>()?,
+                    ),
                 })
             }
             Action::Monitor => Op::Monitor,

@@ -10,7 +10,7 @@ use crate::sys::{self, Errno};
 /// In the container, after pivot_root: opens a pty, makes its slave the controlling terminal
 /// and stdio, binds it on /dev/console (for the container's first process, not for `exec`), and
 /// sends the master over `socket`.
-pub fn attach_in_container(socket: RawFd, console: bool) -> Result<(), Failure> {
+pub fn attach_in_container(socket: OwnedFd, console: bool) -> Result<(), Failure> {
     let (master, slave) = sys::open_pty(c"/dev/pts/ptmx")
         .map_err(Failure::of("open a pseudo-terminal from /dev/pts/ptmx"))?;
     // Copy the host terminal's size while stdin is still the host's.
@@ -29,10 +29,9 @@ pub fn attach_in_container(socket: RawFd, console: bool) -> Result<(), Failure> 
         sys::dup2(slave.as_raw_fd(), fd)
             .map_err(Failure::of(format!("make the pseudo-terminal fd {fd}")))?;
     }
-    sys::send_fd(socket, master.as_raw_fd())
+    sys::send_fd(socket.as_raw_fd(), master.as_raw_fd())
         .map_err(Failure::of("send the pseudo-terminal to the launcher"))?;
-    // SAFETY: the socket is this process's end, used for nothing after the master is sent.
-    unsafe { sys::close(socket) };
+    drop(socket);
     Ok(())
 }
 

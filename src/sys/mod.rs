@@ -11,12 +11,14 @@ use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
 pub use nix::errno::Errno;
 
+mod exec;
 mod fs;
 mod mount;
 mod process;
 mod signal;
 mod tty;
 
+pub use exec::*;
 pub use fs::*;
 pub use mount::*;
 pub use process::*;

@@ -1,7 +1,6 @@
 //! Processes: clone, fork, credentials, limits, seccomp, signals to a process, pidfds,
 //! namespaces, descriptors across exec.
 
-use std::ffi::CStr;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use super::*;
@@ -71,13 +70,6 @@ pub fn cloexec_from(first: libc::c_uint) -> SysResult<()> {
         )
     })
     .map(drop)
-}
-
-/// `execve(2)`; returns only on failure.
-pub fn execve(path: &CStr, argv: &[*const libc::c_char], envp: &[*const libc::c_char]) -> Errno {
-    // SAFETY: argv and envp are null-terminated arrays of valid C strings that outlive the call.
-    unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
-    Errno::last()
 }
 
 /// Leaves the process at once, without running destructors or atexit handlers (a forked child
@@ -223,38 +215,4 @@ pub fn unshare(flags: libc::c_int) -> SysResult<()> {
 pub unsafe fn close(fd: RawFd) {
     // SAFETY: the caller owns fd and nothing uses it after this; errors are irrelevant here.
     unsafe { libc::close(fd) };
-}
-
-/// Runs `child` in a new process that shares this one's memory until it execs or exits
-/// (`clone(2)` with CLONE_VM | CLONE_VFORK, as posix_spawn does), on `stack`; returns its pid
-/// once it has. No page tables are copied, which makes starting the command under init cheap.
-///
-/// # Safety
-///
-/// `child` runs on `stack` in this process's memory: it must only make system calls (no
-/// allocation, no locks, no unwinding) and end in exec or `_exit`.
-pub unsafe fn spawn_shared<F: FnMut() -> libc::c_int>(
-    child: &mut F,
-    stack: &mut [u8],
-) -> SysResult<libc::pid_t> {
-    extern "C" fn trampoline<F: FnMut() -> libc::c_int>(arg: *mut libc::c_void) -> libc::c_int {
-        // SAFETY: arg is the `&mut F` passed below, alive: the parent is suspended until the
-        // child execs or exits (CLONE_VFORK).
-        let child = unsafe { &mut *(arg as *mut F) };
-        child()
-    }
-    // The stack grows down: start at its 16-byte-aligned end.
-    let top = (stack.as_mut_ptr() as usize + stack.len()) & !15;
-    // SAFETY: `top` lies inside `stack`, which outlives the child's use of it (the parent does
-    // not resume before the child execs or exits); `child` outlives the call for the same
-    // reason.
-    let pid = unsafe {
-        libc::clone(
-            trampoline::<F>,
-            top as *mut libc::c_void,
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
-            child as *mut F as *mut libc::c_void,
-        )
-    };
-    check(pid)
 }
