@@ -62,3 +62,57 @@ fn every_example_checks_and_plans() {
         }
     }
 }
+
+/// The cgroup hierarchies of the hybrid host the snapshots assume (this one's kind: v1
+/// controllers, an empty cgroup2), so the cgroup steps read the same on any machine.
+const HYBRID: &str = "31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw,mode=755\n\
+    32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n\
+    35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n\
+    39 31 0:36 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n\
+    41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n";
+
+/// The plan of each example, as `launcher plan` prints it and as JSON, for root on a hybrid
+/// cgroup host: a change of what `up` does shows in review. The checkout's path and the
+/// size of the compiled seccomp program (it depends on libseccomp's version) are masked.
+///
+/// After a deliberate change: `INSTA_UPDATE=always cargo test --test integration examples`,
+/// then read every changed snapshot.
+#[test]
+fn the_plan_of_every_example_is_snapshotted() {
+    use launcher::plan::{Action, Plan, SeccompFilter};
+    use launcher::preflight::{Caller, Hierarchies, Host};
+    ensure_busybox_rootfs();
+    let host = Host {
+        caller: Caller { uid: 0, gid: 0 },
+        hierarchies: Some(Hierarchies::from_mountinfo(HYBRID, |_| Some(String::new()))),
+        seccomp_cache: None,
+    };
+    for example in examples() {
+        let name = example.file_name().unwrap().to_string_lossy().into_owned();
+        let loaded = launcher::config::load(&example.join("Container.toml"))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let spec = launcher::config::spec(&loaded, &example)
+            .unwrap_or_else(|e| panic!("{name}: {} problem(s)", e.list.len()));
+        let facts = launcher::preflight::check(&spec, &host)
+            .unwrap_or_else(|found| panic!("{name}: {found:?}"));
+        let plan = Plan::build(spec, facts);
+        let size = plan.find(|a| match a {
+            Action::Seccomp(SeccompFilter::Compiled { size, .. }) => Some(size),
+            _ => None,
+        });
+        let stable = |text: String| {
+            let mut text = text.replace(&crate::util::repo().display().to_string(), "[REPO]");
+            if let Some(size) = size {
+                text = text
+                    .replace(&format!("({size} bytes of BPF)"), "([SIZE] bytes of BPF)")
+                    .replace(&format!("\"size\": {size}"), "\"size\": \"[SIZE]\"");
+            }
+            text
+        };
+        insta::assert_snapshot!(format!("plan-{name}"), stable(plan.to_string()));
+        insta::assert_snapshot!(
+            format!("plan-{name}-json"),
+            stable(format!("{:#}", plan.to_json()))
+        );
+    }
+}

@@ -2,9 +2,11 @@
 
 mod util;
 
+mod architecture;
 mod corpus;
 mod examples;
 mod lifecycle;
 mod limits;
 mod schema;
+mod steps;
 mod up;

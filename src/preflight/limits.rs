@@ -82,7 +82,11 @@ pub fn check_rlimits(spec: &Spec, in_user_namespace: bool, problems: &mut Vec<Pr
 }
 
 /// The seccomp filter, compiled for this machine (through the cache).
-pub fn seccomp(spec: &Spec, problems: &mut Vec<Problem>) -> Option<SeccompFilter> {
+pub fn seccomp(
+    spec: &Spec,
+    cache: Option<&std::path::Path>,
+    problems: &mut Vec<Problem>,
+) -> Option<SeccompFilter> {
     let profile = &spec.security.seccomp;
     let text = match &profile.value {
         SeccompProfile::Unconfined => return Some(SeccompFilter::Unconfined),
@@ -97,9 +101,8 @@ pub fn seccomp(spec: &Spec, problems: &mut Vec<Problem>) -> Option<SeccompFilter
         .iter()
         .map(|c| c.name())
         .collect();
-    let cache = cache_dir();
     let compiled = text
-        .and_then(|t| seccomp::compile_cached(&t, &capabilities, cache.as_deref()))
+        .and_then(|t| seccomp::compile_cached(&t, &capabilities, cache))
         .and_then(|compiled| Ok((Bpf::new(compiled.bpf)?, compiled.unknown_names)));
     match compiled {
         Ok((bpf, unknown_names)) => Some(SeccompFilter::Compiled {
@@ -118,18 +121,4 @@ pub fn seccomp(spec: &Spec, problems: &mut Vec<Problem>) -> Option<SeccompFilter
             None
         }
     }
-}
-
-/// Where compiled seccomp programs are kept: `LAUNCHER_CACHE_DIR`, else /run/launcher/cache
-/// as root, the user's runtime dir otherwise; `None` (no cache) when neither is usable.
-fn cache_dir() -> Option<std::path::PathBuf> {
-    if let Some(dir) = std::env::var_os("LAUNCHER_CACHE_DIR") {
-        return Some(dir.into());
-    }
-    if nix::unistd::geteuid().is_root() {
-        return Some("/run/launcher/cache".into());
-    }
-    directories::BaseDirs::new()?
-        .runtime_dir()
-        .map(|d| d.join("launcher/cache"))
 }

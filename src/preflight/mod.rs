@@ -10,7 +10,7 @@ mod process;
 pub mod seccomp;
 mod view;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::diagnostic::Problem;
 use crate::plan::{At, Facts, IdMap, IdMaps, MountKind, Origin, Root, Spec, UserNamespace};
@@ -41,14 +41,25 @@ pub struct Host {
     pub caller: Caller,
     /// The cgroup hierarchies; read from /proc/self/mountinfo when `None` and needed.
     pub hierarchies: Option<Hierarchies>,
+    /// Where compiled seccomp programs are cached; `None`: compiled at every start.
+    pub seccomp_cache: Option<PathBuf>,
 }
 
 impl Host {
-    /// This host, as the current process sees it.
+    /// This host, as the current process sees it. The seccomp cache is `LAUNCHER_CACHE_DIR`,
+    /// else /run/launcher/cache as root, the user's runtime dir otherwise.
     pub fn current() -> Self {
+        let caller = Caller::current();
+        let seccomp_cache = match std::env::var_os("LAUNCHER_CACHE_DIR") {
+            Some(dir) => Some(dir.into()),
+            None if caller.uid == 0 => Some("/run/launcher/cache".into()),
+            None => directories::BaseDirs::new()
+                .and_then(|d| d.runtime_dir().map(|d| d.join("launcher/cache"))),
+        };
         Host {
-            caller: Caller::current(),
+            caller,
             hierarchies: None,
+            seccomp_cache,
         }
     }
 }
@@ -76,7 +87,7 @@ pub fn check(spec: &Spec, host: &Host) -> Result<Facts, Vec<Problem>> {
     };
     let cgroup = limits::cgroup(spec, host, rootless, &mut problems);
     limits::check_rlimits(spec, user_ns, &mut problems);
-    let seccomp = limits::seccomp(spec, &mut problems);
+    let seccomp = limits::seccomp(spec, host.seccomp_cache.as_deref(), &mut problems);
     if !problems.is_empty() {
         return Err(problems);
     }

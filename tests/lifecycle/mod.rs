@@ -4,6 +4,7 @@
 //! deletes the state folder, even when the test fails.
 
 mod basics;
+mod exec;
 mod records;
 mod stopping;
 
