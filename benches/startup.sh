@@ -7,7 +7,9 @@
 #     sudo BENCH_JSON=out.json bash benches/startup.sh   # also save every figure as JSON
 #
 # Environment: RUNS (default 100), WARMUP (default 5), BENCH_JSON (a path: all results),
-# LAUNCHER (a launcher binary to time instead of building this checkout's: compare builds).
+# LAUNCHER (a launcher binary to time instead of building this checkout's: compare builds),
+# BASELINE (another launcher binary, timed in the same hyperfine runs as rows "baseline" and
+# "baseline-init": before/after in one run, as a ratio, on a noisy machine).
 # On a shared machine, run it under the team's lock so it does not overlap other container
 # tests: flock /tmp/launcher-root-tests.lock bash benches/startup.sh
 #
@@ -100,6 +102,10 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${packages[@]}"
 fi
 
+if [ -n "${BASELINE:-}" ]; then
+    baseline=$(realpath "$BASELINE")
+    [ -x "$baseline" ] || die "BASELINE=$BASELINE is not an executable file"
+fi
 if [ -n "${LAUNCHER:-}" ]; then
     launcher=$(realpath "$LAUNCHER")
     [ -x "$launcher" ] || die "LAUNCHER=$LAUNCHER is not an executable file"
@@ -265,6 +271,10 @@ new_scenario() {
 new_scenario net "own network namespace (UTS, PID, mount, IPC, net)"
 add net launcher "$(q "$launcher" up "$tmp/launcher-net.toml")"
 add net launcher-init "$(q "$launcher" up "$tmp/launcher-init-net.toml")"
+if [ -n "${BASELINE:-}" ]; then
+    add net baseline "$(q "$baseline" up "$tmp/launcher-net.toml")"
+    add net baseline-init "$(q "$baseline" up "$tmp/launcher-init-net.toml")"
+fi
 add net bwrap "$(bwrap_cmd --unshare-net)"
 add net crun "$(crun_cmd net "$tmp/bundle-net" --cgroup-manager=disabled)"
 add net crun-cgroupfs "$(crun_cmd net-cg "$tmp/bundle-net")"
@@ -274,6 +284,10 @@ add net unshare-chroot "$(q unshare --mount --uts --ipc --pid --net --fork chroo
 new_scenario host "host network (UTS, PID, mount, IPC)"
 add host launcher "$(q "$launcher" up "$tmp/launcher-host.toml")"
 add host launcher-init "$(q "$launcher" up "$tmp/launcher-init-host.toml")"
+if [ -n "${BASELINE:-}" ]; then
+    add host baseline "$(q "$baseline" up "$tmp/launcher-host.toml")"
+    add host baseline-init "$(q "$baseline" up "$tmp/launcher-init-host.toml")"
+fi
 add host bwrap "$(bwrap_cmd)"
 add host crun "$(crun_cmd host "$tmp/bundle-host" --cgroup-manager=disabled)"
 add host crun-cgroupfs "$(crun_cmd host-cg "$tmp/bundle-host")"

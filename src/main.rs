@@ -153,7 +153,7 @@ impl Context {
 /// Prints `error` and returns the exit status it calls for.
 fn fail(error: Error, context: Context) -> ExitCode {
     let code = match &error {
-        Error::Read { .. } if context.runs => EXIT_LAUNCHER_FAILED,
+        Error::Read { .. } | Error::Usage { .. } if context.runs => EXIT_LAUNCHER_FAILED,
         Error::Read { .. } | Error::Usage { .. } => EXIT_USAGE,
         Error::Invalid(problems) if context.runs => {
             let has = |code| problems.list.iter().any(|p| p.code == code);
@@ -169,10 +169,12 @@ fn fail(error: Error, context: Context) -> ExitCode {
         Error::Step { plan, failed, .. } => failed.exit_code(plan),
         Error::Lifecycle(error) => error.exit_code(),
     };
+    let plain =
+        |message: &dyn std::fmt::Display, hint: &str| eprintln!("error: {message}\n  help: {hint}");
     match error {
-        Error::Read { path, source } => eprintln!(
-            "error: cannot read {}: {source}\n  help: pass the path of a Container.toml, e.g. `launcher check examples/hello/Container.toml`",
-            path.display()
+        Error::Read { path, source } => plain(
+            &format_args!("cannot read {}: {source}", path.display()),
+            "pass the path of a Container.toml, e.g. `launcher check examples/hello/Container.toml`",
         ),
         Error::Invalid(problems) => match context.format {
             Format::Json => println!("{:#}", problems.to_json()),
@@ -190,8 +192,8 @@ fn fail(error: Error, context: Context) -> ExitCode {
             let context = format!("exec in container \"{name}\": ");
             eprint!("{}", render_step_failure(&plan, None, &failed, &context))
         }
-        Error::Lifecycle(error) => eprintln!("error: {error}\n  help: {}", error.hint()),
-        Error::Usage { message, hint } => eprintln!("error: {message}\n  help: {hint}"),
+        Error::Lifecycle(error) => plain(&error, &error.hint()),
+        Error::Usage { message, hint } => plain(&message, &hint),
     }
     ExitCode::from(code)
 }
@@ -244,7 +246,7 @@ fn checked_plan(file: &Path, args: Vec<String>) -> Result<(Plan, config::Loaded)
         LoadError::Read { path, source } => Error::Read { path, source },
         LoadError::Invalid(problems) => Error::Invalid(problems),
     })?;
-    let mut spec = config::spec(&loaded, &base_dir(file)).map_err(Error::Invalid)?;
+    let mut spec = config::spec(&loaded, &config::base_dir(file)).map_err(Error::Invalid)?;
     if !args.is_empty() {
         spec.process.command = launcher::plan::At::new(
             args,
@@ -256,17 +258,6 @@ fn checked_plan(file: &Path, args: Vec<String>) -> Result<(Plan, config::Loaded)
     let facts = preflight::check(&spec, &preflight::Host::current())
         .map_err(|found| Error::Invalid(config::host_problems(&loaded.source, found)))?;
     Ok((Plan::build(spec, facts), loaded))
-}
-
-/// The absolute folder of the file: relative paths in it start there.
-fn base_dir(file: &Path) -> PathBuf {
-    let parent = file
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let absolute = std::path::absolute(parent).unwrap_or_else(|_| parent.to_path_buf());
-    // Drop `.` parts so the default name is the folder's own.
-    absolute.components().collect()
 }
 
 fn check(file: &Path, format: Format, strict: bool) -> ExitCode {

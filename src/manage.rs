@@ -4,15 +4,13 @@
 
 use std::path::{Path, PathBuf};
 
-use launcher::diagnostic::{self, Problem, Problems};
+use launcher::diagnostic::{Problem, Problems};
 use launcher::lifecycle::{self, LifecycleError, StopOutcome};
 use launcher::plan::{Origin, Signal};
 use launcher::state::Store;
 
 use super::cli::Format;
-use super::{
-    Context, EXIT_LAUNCHER_FAILED, Error, ExitCode, checked_plan, fail, finish, step_printer, style,
-};
+use super::{Context, Error, ExitCode, checked_plan, fail, finish, step_printer};
 
 /// Exit status of a lifecycle command that failed (Docker's `docker stop` and friends give 1).
 const EXIT_FAILED: u8 = 1;
@@ -51,7 +49,7 @@ pub fn up_detached(file: &Path, args: Vec<String>, store: &Store) -> ExitCode {
     if let Some(origin) = lifecycle::terminal_refused(&plan) {
         let message = "a detached container has no terminal";
         let help = "set `terminal = \"auto\"` or `false` to run it with `up -d`; `launcher exec -t NAME -- /bin/sh` gives a terminal inside it";
-        match origin {
+        let error = match origin {
             Origin::File { key, span, .. } => {
                 let mut problems = Problems::new(loaded.source);
                 problems.list.push(
@@ -60,13 +58,14 @@ pub fn up_detached(file: &Path, args: Vec<String>, store: &Store) -> ExitCode {
                         .label("`up -d` cannot give a terminal")
                         .help(help),
                 );
-                eprint!("{}", diagnostic::render_problems(&problems, style()));
+                Error::Invalid(problems)
             }
-            Origin::Default | Origin::CommandLine { .. } => {
-                eprintln!("error: {message}\n  help: {help}")
-            }
-        }
-        return ExitCode::from(EXIT_LAUNCHER_FAILED);
+            Origin::Default | Origin::CommandLine { .. } => Error::Usage {
+                message: message.into(),
+                hint: help.into(),
+            },
+        };
+        return fail(error, Context::RUN);
     }
     match lifecycle::up_detached(&plan, store) {
         Ok(started) => {

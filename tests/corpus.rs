@@ -180,3 +180,57 @@ fn a_file_with_three_problems_reports_all_three() {
         ]
     );
 }
+
+/// Shape problems do not hide the rules' problems: each of these files shows every mistake
+/// it has, in one run, in text and in JSON (issue 14).
+#[test]
+fn shape_and_rule_problems_show_together_in_one_run() {
+    let cases: [(&str, &[&str]); 4] = [
+        (
+            "56-typo-and-rule-errors",
+            &["hostnme", "command", "mount[1].target"],
+        ),
+        (
+            "57-wrong-type-and-rule-errors",
+            &["hostname", "mount[1].size", "mount[2].target"],
+        ),
+        (
+            "58-missing-key-and-rule-errors",
+            &[
+                "workdir",
+                "mount[1].type",
+                "security.capabilities.add[1]",
+                "security.seccom",
+            ],
+        ),
+        (
+            "59-section-problems-and-rule-errors",
+            &[
+                "namespaces.network",
+                "resources.cpus",
+                "resources.pids",
+                "stop.signal",
+            ],
+        ),
+    ];
+    for (name, keys) in cases {
+        let file = corpus_file(name);
+        let text = rendered(&run(&["check", &file]));
+        assert!(
+            text.contains(&format!("{} errors", keys.len())),
+            "{file}: expected {} errors:\n{text}",
+            keys.len()
+        );
+        let json = run(&["check", &file, "--format", "json"]);
+        assert_eq!(json.status.code(), Some(1));
+        let value: serde_json::Value =
+            serde_json::from_slice(&json.stdout).expect("check --format json is not JSON");
+        let found: Vec<&str> = value["diagnostics"]
+            .as_array()
+            .expect("no diagnostics array")
+            .iter()
+            .map(|d| d["key"].as_str().expect("a diagnostic without a key"))
+            .collect();
+        assert_eq!(found, keys, "{file}:\n{text}");
+    }
+}

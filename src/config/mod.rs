@@ -7,6 +7,7 @@ pub mod file;
 mod mounts;
 mod process;
 mod resources;
+mod salvage;
 mod security;
 mod shape;
 pub mod stop;
@@ -131,8 +132,34 @@ pub fn parse(source: SourceFile) -> Result<Loaded, LoadError> {
     if problems.list.is_empty() {
         // The shape check found nothing serde did: still point at the file.
         problems.list.push(syntax_problem(&serde_error, &text));
+        return Err(LoadError::Invalid(problems));
+    }
+    // The rest of the file still has its rules checked: every problem in one run.
+    let mut mended = document;
+    if let Some(tainted) = salvage::mend(mended.get_mut(), &problems.list) {
+        let deserializer = toml::de::Deserializer::from(mended);
+        if let Ok(file) = <ContainerFile as serde::Deserialize>::deserialize(deserializer) {
+            let base = base_dir(&problems.source.path);
+            let rules = validate::problems(&file, &problems.source, &base);
+            problems.list.extend(
+                rules
+                    .into_iter()
+                    .filter(|p| !salvage::depends_on_mended(p, &tainted)),
+            );
+        }
     }
     Err(LoadError::Invalid(problems))
+}
+
+/// The absolute folder of a Container.toml: relative paths in it start there.
+pub fn base_dir(file: &Path) -> PathBuf {
+    let parent = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let absolute = std::path::absolute(parent).unwrap_or_else(|_| parent.to_path_buf());
+    // Drop `.` parts so the default name is the folder's own.
+    absolute.components().collect()
 }
 
 /// Preflight's problems about this file, each pointing at the key it names when the file sets

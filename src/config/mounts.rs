@@ -16,28 +16,33 @@ impl Builder<'_> {
         let mut seen: BTreeMap<String, usize> = BTreeMap::new();
         for (i, entry) in file.mounts.iter().enumerate() {
             let key = format!("mount[{}]", i + 1);
+            let target = &entry.get_ref().target;
+            // Two entries on one target are a problem even when one of them has others.
+            if let Ok(normalised) = container_path(target.get_ref())
+                && normalised != "/"
+            {
+                if let Some(first) = seen.get(&normalised) {
+                    let (line, _) = self.source.line_column(file.mounts[*first].span().start);
+                    self.error(
+                        Problem::error(
+                            "plan::duplicate-target",
+                            format!("{key}.target"),
+                            target.span(),
+                        )
+                        .message(format!("two mounts on {normalised}"))
+                        .label(format!(
+                            "also the target of mount[{}] (line {line})",
+                            first + 1
+                        ))
+                        .help("each mount needs its own target; remove one or change its target"),
+                    );
+                    continue;
+                }
+                seen.insert(normalised, i);
+            }
             let Some(spec) = self.mount(entry.get_ref(), &key) else {
                 continue;
             };
-            let target = &entry.get_ref().target;
-            if let Some(first) = seen.get(&spec.target) {
-                let (line, _) = self.source.line_column(file.mounts[*first].span().start);
-                self.error(
-                    Problem::error(
-                        "plan::duplicate-target",
-                        format!("{key}.target"),
-                        target.span(),
-                    )
-                    .message(format!("two mounts on {}", spec.target))
-                    .label(format!(
-                        "also the target of mount[{}] (line {line})",
-                        first + 1
-                    ))
-                    .help("each mount needs its own target; remove one or change its target"),
-                );
-                continue;
-            }
-            seen.insert(spec.target.clone(), i);
             let origin = self.origin(&key, entry);
             specs.push(At::new(spec, origin));
         }

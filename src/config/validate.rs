@@ -34,6 +34,17 @@ pub fn spec(loaded: &Loaded, base_dir: &Path) -> Result<Spec, Problems> {
     Ok(spec)
 }
 
+/// The problems of the rules alone, for a file whose shape problems were mended (`salvage`).
+pub(super) fn problems(file: &ContainerFile, source: &SourceFile, base_dir: &Path) -> Vec<Problem> {
+    let mut builder = Builder {
+        source,
+        base_dir,
+        problems: Vec::new(),
+    };
+    builder.build(file);
+    builder.problems
+}
+
 pub(super) struct Builder<'a> {
     pub(super) source: &'a SourceFile,
     pub(super) base_dir: &'a Path,
