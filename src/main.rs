@@ -346,13 +346,10 @@ fn up(file: &Path, args: Vec<String>, debug: bool, store: &launcher::state::Stor
         Ok(checked) => checked,
         Err(error) => return fail(error, Context::RUN),
     };
-    if let Err(error) = launcher::lifecycle::refuse_running_name(&plan.name, store) {
-        return fail(Error::Lifecycle(error), Context::RUN);
-    }
-    let ran = runtime::up(&plan, &mut step_printer(&plan, debug));
+    let ran = launcher::lifecycle::up_foreground(&plan, store, &mut step_printer(&plan, debug));
     match ran {
         Ok(finished) => finish(&plan, Some(&loaded.source), finished),
-        Err(failed) => fail(
+        Err(LifecycleError::Step(failed)) => fail(
             Error::Step {
                 plan: Box::new(plan),
                 source: Some(loaded.source),
@@ -360,6 +357,7 @@ fn up(file: &Path, args: Vec<String>, debug: bool, store: &launcher::state::Stor
             },
             Context::RUN,
         ),
+        Err(error) => fail(Error::Lifecycle(error), Context::RUN),
     }
 }
 

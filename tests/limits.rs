@@ -62,7 +62,7 @@ fn status_field(status: &str, field: &str) -> String {
 
 /// The cgroup folders a plan writes to, from `launcher plan --format json`.
 fn planned_cgroup(container: &TempContainer) -> (Vec<String>, Vec<(String, String)>) {
-    let output = Command::new(env!("CARGO_BIN_EXE_launcher"))
+    let output = crate::util::launcher_bin()
         .args(["plan", "--format", "json"])
         .arg(container.file())
         .output()
@@ -135,7 +135,7 @@ fn cpus_become_the_cgroup_quota_and_the_cgroup_is_gone_afterwards() {
         .expect("no CPU quota written")
         .clone();
     assert!(quota.1 == "50000" || quota.1 == "50000 100000", "{quota:?}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_launcher"))
+    let mut child = crate::util::launcher_bin()
         .arg("up")
         .arg(container.file())
         .stdin(Stdio::null())
@@ -217,6 +217,7 @@ fn an_rlimit_above_the_hosts_hard_limit_is_a_clear_error() {
             "check",
         ])
         .arg(container.file())
+        .envs(crate::util::state_envs(&container))
         .env("NO_COLOR", "1")
         .env("COLUMNS", "300")
         .output()
@@ -306,7 +307,7 @@ fn a_docker_format_profile_loads_and_filters() {
         r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}"#,
     )
     .unwrap();
-    let plan = Command::new(env!("CARGO_BIN_EXE_launcher"))
+    let plan = crate::util::launcher_bin()
         .arg("plan")
         .arg(container.file())
         .output()
@@ -333,7 +334,7 @@ fn a_broken_profile_is_a_diagnostic_at_the_key() {
         "{\"defaultAction\": \"SCMP_ACT_ALLOW\",\n \"syscalls\": [ }",
     )
     .unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_launcher"))
+    let output = crate::util::launcher_bin()
         .arg("check")
         .arg(container.file())
         .env("NO_COLOR", "1")
@@ -360,7 +361,7 @@ fn the_lint_warns_and_strict_makes_the_warnings_errors() {
          capabilities = { add = [\"SYS_ADMIN\"] }\n[[mount]]\ntype = \"bind\"\nsource = \"/etc\"\ntarget = \"/tmp/etc\"\n",
     );
     let run = |strict: bool| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_launcher"));
+        let mut cmd = crate::util::launcher_bin();
         cmd.arg("check").arg(container.file()).env("NO_COLOR", "1");
         if strict {
             cmd.arg("--strict");
@@ -487,7 +488,7 @@ fn a_profile_naming_unknown_system_calls_is_a_warning() {
     )
     .unwrap();
     let check = |strict: bool| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_launcher"));
+        let mut cmd = crate::util::launcher_bin();
         cmd.arg("check")
             .arg(container.file())
             .env("NO_COLOR", "1")

@@ -32,7 +32,7 @@ fn planned(plan_command: &mut Command) -> (Vec<usize>, String) {
 }
 
 fn plan_json(container: &TempContainer) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_launcher"));
+    let mut cmd = crate::util::launcher_bin();
     cmd.args(["plan", "--format", "json"]).arg(container.file());
     cmd
 }
@@ -86,6 +86,7 @@ fn rootless_up_runs_exactly_the_steps_of_its_plan_in_order() {
             .arg(env!("CARGO_BIN_EXE_launcher"))
             .args(args)
             .arg(container.file())
+            .envs(crate::util::state_envs(&container))
             .stdin(Stdio::null());
         cmd
     };

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{TempContainer, busybox, launcher_up, require_root, text, up};
+use crate::util::{TempContainer, busybox, launcher_up, require_root, state_envs, text, up};
 
 fn code(output: &Output) -> i32 {
     output
@@ -301,6 +301,7 @@ fn containers_leave_no_mount_in_a_shared_parent_namespace() {
     );
     let output = Command::new("unshare")
         .args(["--mount", "--propagation", "shared", "bash", "-c", &script])
+        .envs(state_envs(&container))
         .output()
         .expect("cannot run unshare (util-linux)");
     let out = text(&output.stdout);
@@ -313,7 +314,7 @@ fn containers_leave_no_mount_in_a_shared_parent_namespace() {
 #[test]
 fn host_mode_runs_the_hello_example_with_a_fresh_tmp() {
     require_root();
-    let output = Command::new(env!("CARGO_BIN_EXE_launcher"))
+    let output = crate::util::launcher_bin()
         .args(["up", "examples/hello/Container.toml"])
         .current_dir(crate::util::repo())
         .stdin(Stdio::null())
@@ -352,6 +353,7 @@ fn rootless_a_user_runs_a_container_from_a_root_filesystem_it_owns() {
             "up",
         ])
         .arg(container.file())
+        .envs(state_envs(&container))
         .stdin(Stdio::null())
         .output()
         .expect("cannot run setpriv (util-linux)");
@@ -393,6 +395,7 @@ fn rootless_without_a_user_namespace_is_an_error_naming_the_key() {
             "up",
         ])
         .arg(container.file())
+        .envs(state_envs(&container))
         .env("NO_COLOR", "1")
         .output()
         .unwrap();

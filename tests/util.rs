@@ -10,9 +10,29 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The launcher binary, with the tests' own state folder and seccomp cache (in cargo's
+/// scratch folder), so that no test writes into the host's /run/launcher.
+pub fn launcher_bin() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_launcher"));
+    let scratch = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    cmd.env("LAUNCHER_STATE_DIR", scratch.join("state"))
+        .env("LAUNCHER_CACHE_DIR", scratch.join("seccomp-cache"));
+    cmd
+}
+
+/// A state folder and a seccomp cache inside `container`, for a launcher started some other
+/// way than [`launcher_bin`] (through setpriv as another user, who owns `container`; or a
+/// shell).
+pub fn state_envs(container: &TempContainer) -> [(&'static str, PathBuf); 2] {
+    [
+        ("LAUNCHER_STATE_DIR", container.path(".state")),
+        ("LAUNCHER_CACHE_DIR", container.path(".cache")),
+    ]
+}
+
 /// `launcher` with `args`, run from the repository root, without colours.
 pub fn launcher(args: &[&str]) -> Command {
-    let mut cmd = Command::cargo_bin("launcher").expect("the launcher binary was not built");
+    let mut cmd = Command::from_std(launcher_bin());
     cmd.current_dir(repo())
         .env("NO_COLOR", "1")
         .env("COLUMNS", "100")
@@ -135,7 +155,7 @@ pub fn busybox(body: &str) -> TempContainer {
 
 /// `launcher up FILE [-- ARGS]`, without colours, ready to run.
 pub fn launcher_up(container: &TempContainer, args: &[&str]) -> std::process::Command {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_launcher"));
+    let mut cmd = launcher_bin();
     cmd.arg("up")
         .arg(container.file())
         .env("NO_COLOR", "1")

@@ -85,20 +85,29 @@ fn kill_all(record: &Record) -> Result<(), LifecycleError> {
 
 /// Waits for the monitor to record the end (it exits right after), then reads the record.
 /// A monitor that is gone cannot: the record is then marked stopped here, exit unknown.
-fn settle(store: &Store, record: &Record) -> Result<Record, LifecycleError> {
+/// `None`: the record is gone, as a foreground container's goes when it ends.
+fn settle(store: &Store, record: &Record) -> Result<Option<Record>, LifecycleError> {
     if let Ok(Some(monitor)) = ProcessHandle::open(record.monitor_pid, record.monitor_start) {
         let _ = monitor.wait_exit(Some(AFTER_KILL));
     }
     let Some(lock) = store.lock_existing(&record.name)? else {
-        return Err(no_such(store, &record.name));
+        return Ok(None);
     };
-    let mut current = existing(store, &record.name)?;
+    let Some(mut current) = store.read(&record.name)? else {
+        return Ok(None);
+    };
     if current.id == record.id && current.state != State::Stopped && !observe_alive(&current) {
+        if current.foreground {
+            // Its launcher was killed before it could remove the record: nothing is left.
+            remove_leftover_cgroups(&current)?;
+            store.remove(&current.name, lock)?;
+            return Ok(None);
+        }
         current.state = State::Stopped;
         current.finished_ms = Some(now_ms());
         store.write(&current, &lock)?;
     }
-    Ok(current)
+    Ok(Some(current))
 }
 
 fn observe_alive(record: &Record) -> bool {
@@ -142,7 +151,7 @@ pub fn stop(
     let settled = settle(store, &record)?;
     Ok(StopOutcome::Stopped {
         killed,
-        exit: settled.exit,
+        exit: settled.and_then(|r| r.exit),
     })
 }
 
@@ -219,17 +228,34 @@ pub fn wait(store: &Store, name: &str) -> Result<ExitStatus, LifecycleError> {
         }
     }
     let settled = settle(store, &record)?;
-    settled.exit.ok_or(LifecycleError::ExitUnknown {
-        name: name.to_string(),
-        monitor: settled.monitor_pid,
-    })
+    settled
+        .and_then(|r| r.exit)
+        .ok_or(LifecycleError::ExitUnknown {
+            name: name.to_string(),
+            monitor: record.monitor_pid,
+        })
+}
+
+/// Removes the record, and the cgroup, of a foreground container whose launcher was killed
+/// (it could not remove them itself); another run of the name meanwhile is left alone.
+pub(super) fn forget_foreground(store: &Store, record: &Record) -> Result<(), LifecycleError> {
+    let Some(lock) = store.lock_existing(&record.name)? else {
+        return Ok(());
+    };
+    match store.read(&record.name)? {
+        Some(current) if current.id == record.id && !observe_alive(&current) => {
+            remove_leftover_cgroups(&current)?;
+            Ok(store.remove(&current.name, lock)?)
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Removes the cgroup folders a container's monitor could not (it was killed): only those
 /// that are this container's folders under `launcher/` of a hierarchy of this host, whatever
 /// the record says.
-fn remove_leftover_cgroups(record: &Record) -> Result<(), LifecycleError> {
-    let paths = record.exec.cgroup_paths().to_vec();
+pub(super) fn remove_leftover_cgroups(record: &Record) -> Result<(), LifecycleError> {
+    let paths = record.plan.cgroup_paths().to_vec();
     if paths.is_empty() {
         return Ok(());
     }
@@ -288,7 +314,7 @@ pub fn exec(
             state: seen.state.name(),
         });
     };
-    let mut plan = record.exec;
+    let mut plan = record.plan.exec_plan();
     plan.set_command(args, tty);
     Ok(ExecJob {
         name: name.to_string(),

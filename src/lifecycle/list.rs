@@ -23,6 +23,10 @@ pub fn list(store: &Store, all: bool) -> Result<(Vec<Row>, Vec<StateError>), Lif
     let mut errors = Vec::new();
     for name in store.names()? {
         match store.read(&name) {
+            // A foreground container whose launcher was killed: gone, and what it left too.
+            Ok(Some(record)) if record.foreground && observe(&record).state == State::Stopped => {
+                super::control::forget_foreground(store, &record)?;
+            }
             Ok(Some(record)) => {
                 let observed = observe(&record);
                 if all || observed.state != State::Stopped {
@@ -214,14 +218,14 @@ pub fn inspect(store: &Store, name: &str) -> Result<Value, LifecycleError> {
             "signal": signal.name(),
             "timeout_seconds": record.stop.timeout_ms as f64 / 1000.0,
         },
-        "exec": record.exec.to_json(),
+        "exec": record.plan.exec_plan().to_json(),
         "paths": {
             "folder": paths.dir,
             "record": paths.record,
             "stdout_log": paths.stdout_log,
             "stderr_log": paths.stderr_log,
         },
-        "plan": record.plan,
+        "plan": record.plan.to_json(),
     }))
 }
 

@@ -95,11 +95,20 @@ pub fn logs(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<(), LifecycleError> {
-    if store.read(name)?.is_none() {
-        return Err(LifecycleError::NoSuchContainer {
-            name: name.to_string(),
-            root: store.root().to_path_buf(),
-        });
+    match store.read(name)? {
+        None => {
+            return Err(LifecycleError::NoSuchContainer {
+                name: name.to_string(),
+                root: store.root().to_path_buf(),
+            });
+        }
+        Some(record) if record.foreground => {
+            return Err(LifecycleError::NotLogged {
+                name: name.to_string(),
+                pid: record.monitor_pid,
+            });
+        }
+        Some(_) => {}
     }
     let paths = store.paths(name);
     let mut stdout = Follower::new(&paths.stdout_log);

@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub use control::{ExecJob, StopOutcome, exec, kill, remove, stop, wait};
 pub use list::{Row, inspect, list, render_rows, rows_json};
 pub use logs::{LOG_CAP, logs};
-pub use start::{Started, refuse_running_name, terminal_refused, up_detached};
+pub use start::{Started, terminal_refused, up_detached, up_foreground};
 
 use crate::plan::Plan;
 use crate::runtime::{StepFailed, errno_text, procfs};
@@ -71,6 +71,11 @@ pub enum LifecycleError {
         plan: Box<Plan>,
         failed: StepFailed,
     },
+    /// A foreground container's output goes to its terminal, not to logs.
+    #[error(
+        "container \"{name}\" runs in the foreground: its output goes to the terminal of its `launcher up` (pid {pid}), not to logs"
+    )]
+    NotLogged { name: String, pid: i32 },
     /// What a dead container left could not be removed.
     #[error("clean up after container \"{name}\": {what}")]
     Cleanup { name: String, what: String },
@@ -108,6 +113,9 @@ impl LifecycleError {
                 "this is the launcher's own failure, not the container's; please report it".into()
             }
             LifecycleError::Exec { plan, failed, .. } => failed.hint(plan),
+            LifecycleError::NotLogged { .. } => {
+                "run it with `launcher up -d` to keep its output in logs; `launcher exec NAME -- ...` runs commands in it".into()
+            }
             LifecycleError::Cleanup { .. } => {
                 "remove what is left by hand (rmdir the cgroup folder once it is empty), then `launcher rm -f NAME`".into()
             }

@@ -57,44 +57,84 @@ pub fn terminal_refused(plan: &Plan) -> Option<Origin> {
     })
 }
 
-/// Refuses a name a detached container runs under, for a foreground `up`: names are
-/// unique. (A foreground container itself keeps no record: two foreground `up`s of one name
-/// are not refused.)
-pub fn refuse_running_name(name: &str, store: &Store) -> Result<(), LifecycleError> {
-    match store.read(name) {
-        Ok(Some(old)) if observe(&old).state != State::Stopped => {
-            Err(LifecycleError::AlreadyRunning {
-                name: name.to_string(),
-                pid: old.pid.unwrap_or(old.monitor_pid),
-                file: old.file,
-            })
+/// Takes the lock of `name` for a new container: refuses a name that runs (names are unique),
+/// and clears what a stopped container of that name left (its logs, and a cgroup its killed
+/// monitor could not remove).
+fn claim(store: &Store, name: &str) -> Result<NameLock, LifecycleError> {
+    let lock = store.lock_or_create(name)?;
+    match store.read(name)? {
+        Some(old) if observe(&old).state != State::Stopped => Err(LifecycleError::AlreadyRunning {
+            name: name.to_string(),
+            pid: old.pid.unwrap_or(old.monitor_pid),
+            file: old.file,
+        }),
+        Some(old) => {
+            super::control::remove_leftover_cgroups(&old)?;
+            store.remove_logs(name, &lock)?;
+            Ok(lock)
         }
-        // No record, a stopped one, or one that cannot be read: nothing runs under the name
-        // that we know of; `ps` names a damaged record.
-        _ => Ok(()),
+        None => Ok(lock),
+    }
+}
+
+/// Runs the checked `plan` in the foreground, as a container with a record: listed by `ps`,
+/// reachable by `exec`, `stop` and `kill` while it runs, and removed when it ends. `on_step`
+/// is told each step as it completes.
+pub fn up_foreground(
+    plan: &Plan,
+    store: &Store,
+    on_step: runtime::Observer<'_>,
+) -> Result<runtime::Finished, LifecycleError> {
+    let name = plan.name.as_str();
+    let lock = claim(store, name)?;
+    let mut record = new_record(plan);
+    let me = sys::getpid();
+    record.foreground = true;
+    record.monitor_pid = me;
+    record.monitor_start = procfs::stat(me).map_or(0, |s| s.start);
+    record.id = format!("{}-{me}", record.created_ms);
+    let mut lock = Some(lock);
+    let mut written = None;
+    // Once the command runs: the record, then the lock goes, so a second `up` of the name
+    // finds it running.
+    let mut started = |pid: libc::pid_t| -> Result<(), String> {
+        record.state = State::Running;
+        record.pid = Some(pid);
+        record.pid_start = procfs::stat(pid).map(|s| s.start);
+        record.started_ms = Some(now_ms());
+        let held = lock
+            .take()
+            .ok_or_else(|| "the container's lock was let go too early".to_string())?;
+        written = Some(
+            store
+                .write_running(&record, &held)
+                .map_err(|e| format!("{e} ({})", e.hint()))?,
+        );
+        Ok(())
+    };
+    let ran = runtime::up(plan, on_step, &mut started);
+    drop(lock);
+    remove_own_record(store, name, written);
+    ran.map_err(LifecycleError::Step)
+}
+
+/// Removes the record a foreground run wrote, once it has ended (unless another run replaced
+/// it meanwhile: then the file there is another one).
+fn remove_own_record(store: &Store, name: &str, written: Option<crate::state::FileId>) {
+    let Ok(Some(lock)) = store.lock_existing(name) else {
+        return;
+    };
+    let current = crate::state::FileId::at(&store.paths(name).record);
+    // Ours, or none: the folder of a run that failed before it wrote its record.
+    if current.is_none() || current == written {
+        let _ = store.remove(name, lock);
     }
 }
 
 /// Starts the checked `plan` detached.
 pub fn up_detached(plan: &Plan, store: &Store) -> Result<Started, LifecycleError> {
     let name = plan.name.as_str();
-    let lock = store.lock_or_create(name)?;
-    match store.read(name) {
-        Ok(Some(old)) => {
-            let seen = observe(&old);
-            if seen.state != State::Stopped {
-                return Err(LifecycleError::AlreadyRunning {
-                    name: name.to_string(),
-                    pid: old.pid.unwrap_or(old.monitor_pid),
-                    file: old.file,
-                });
-            }
-            // A stopped container of this name is replaced, logs and all.
-            store.remove_logs(name, &lock)?;
-        }
-        Ok(None) => {}
-        Err(error) => return Err(error.into()),
-    }
+    let lock = claim(store, name)?;
     let record = new_record(plan);
     // The monitor gets its own copy of the lock: it lets go of it once the container runs,
     // while the launcher holds its own until it returns.
@@ -181,14 +221,14 @@ fn new_record(plan: &Plan) -> Record {
         monitor_start: 0,
         boot_id: procfs::boot_id(),
         pid_namespace: plan.namespaces().is_none_or(|ns| ns.pid),
+        foreground: false,
         exit: None,
         error: None,
         stop: crate::state::StopSettings {
             signal: plan.stop.signal.number(),
             timeout_ms: plan.stop.timeout.as_millis() as u64,
         },
-        exec: plan.exec_plan(),
-        plan: plan.to_json(),
+        plan: plan.clone(),
     }
 }
 

@@ -71,10 +71,11 @@ impl fmt::Display for Action {
             Action::Workdir { path } => write!(f, "change folder to {path}"),
             Action::User(ids) => write!(f, "{ids}"),
             Action::Capabilities { set } => {
-                let names: Vec<String> = set
+                let mut names: Vec<String> = set
                     .iter()
                     .map(|c| c.name().trim_start_matches("CAP_").to_string())
                     .collect();
+                names.sort();
                 if names.is_empty() {
                     f.write_str("capabilities: none")
                 } else {

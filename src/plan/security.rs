@@ -36,9 +36,11 @@ impl Capability {
     }
 }
 
+/// In the kernel's order (CHOWN, DAC_OVERRIDE, ...): comparing numbers, not names, as sets
+/// of them are built at every start.
 impl Ord for Capability {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.name().cmp(&other.name())
+        self.0.index().cmp(&other.0.index())
     }
 }
 
@@ -62,7 +64,7 @@ impl<'de> Deserialize<'de> for Capability {
     }
 }
 
-/// The capabilities the command keeps, sorted by name.
+/// The capabilities the command keeps, in the kernel's order.
 pub type CapabilitySet = BTreeSet<Capability>;
 
 /// The per-process limits setrlimit knows, by their `[rlimits]` key.
@@ -227,8 +229,14 @@ impl fmt::Debug for Bpf {
 
 impl Serialize for Bpf {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let hex: String = self.0.iter().map(|b| format!("{b:02x}")).collect();
-        s.serialize_str(&hex)
+        // Written at every start (in the container's record): one allocation, no formatting.
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut hex = Vec::with_capacity(self.0.len() * 2);
+        for byte in &self.0 {
+            hex.push(DIGITS[usize::from(byte >> 4)]);
+            hex.push(DIGITS[usize::from(byte & 0xf)]);
+        }
+        s.serialize_str(std::str::from_utf8(&hex).unwrap_or_default())
     }
 }
 

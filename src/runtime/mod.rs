@@ -72,14 +72,26 @@ pub struct Finished {
 
 /// Runs a checked `up` plan in the foreground: stdio is the container's (or a
 /// pseudo-terminal), signals sent to the launcher reach the command, and the call returns
-/// when it ends.
-pub fn up(plan: &Plan, observe: Observer<'_>) -> Result<Finished, StepFailed> {
-    executor::run(plan, &mut Foreground, None, observe)
+/// when it ends. `started` is called once the command runs, with its pid.
+pub fn up(
+    plan: &Plan,
+    observe: Observer<'_>,
+    started: &mut dyn FnMut(libc::pid_t) -> Result<(), String>,
+) -> Result<Finished, StepFailed> {
+    let mut watcher = Foreground {
+        started: Some(started),
+    };
+    executor::run(plan, &mut watcher, None, observe)
 }
 
 /// Runs an `exec` plan (`Plan::exec_plan`) in the running container `target`.
 pub fn exec(plan: &Plan, target: Target, observe: Observer<'_>) -> Result<Finished, StepFailed> {
-    executor::run(plan, &mut Foreground, Some(target), observe)
+    executor::run(
+        plan,
+        &mut Foreground { started: None },
+        Some(target),
+        observe,
+    )
 }
 
 /// Runs a checked `up` plan under a detached monitor: `started` is called once the command

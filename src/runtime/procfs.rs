@@ -17,8 +17,7 @@ pub fn stat(pid: libc::pid_t) -> Option<ProcStat> {
     if pid <= 0 {
         return None;
     }
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    parse_stat(&text)
+    parse_stat(&read_small(&format!("/proc/{pid}/stat"))?)
 }
 
 /// Parses the text of /proc/PID/stat. The command name (field 2) may hold spaces and
@@ -35,6 +34,15 @@ pub fn parse_stat(text: &str) -> Option<ProcStat> {
     })
 }
 
+/// A short /proc file in one read (std's read_to_string grows its buffer from 32 bytes, a
+/// system call each time; these files are made whole at each read).
+fn read_small(path: &str) -> Option<String> {
+    use std::io::Read;
+    let mut buf = [0u8; 1024];
+    let n = std::fs::File::open(path).ok()?.read(&mut buf).ok()?;
+    String::from_utf8(buf[..n].to_vec()).ok()
+}
+
 /// Whether `pid` is still the process that started at `start`, and has not ended.
 pub fn is_alive(pid: libc::pid_t, start: u64) -> bool {
     stat(pid).is_some_and(|s| s.start == start && !matches!(s.state, 'Z' | 'X'))
@@ -42,7 +50,7 @@ pub fn is_alive(pid: libc::pid_t, start: u64) -> bool {
 
 /// This boot's id: records written before a reboot name processes that are long gone.
 pub fn boot_id() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+    read_small("/proc/sys/kernel/random/boot_id")
         .map(|id| id.trim().to_string())
         .unwrap_or_default()
 }

@@ -23,12 +23,18 @@ pub trait Watcher {
     ) -> Result<libc::c_int, Failure>;
 }
 
-/// `launcher up` and `launcher exec` in the foreground.
-pub struct Foreground;
+/// `launcher up` and `launcher exec` in the foreground; `started` is called once the command
+/// runs, with its pid (`up` records the container then).
+pub struct Foreground<'a> {
+    pub started: Option<&'a mut dyn FnMut(libc::pid_t) -> Result<(), String>>,
+}
 
-impl Watcher for Foreground {
-    fn started(&mut self, _pid: libc::pid_t) -> Result<(), Failure> {
-        Ok(())
+impl Watcher for Foreground<'_> {
+    fn started(&mut self, pid: libc::pid_t) -> Result<(), Failure> {
+        match &mut self.started {
+            Some(started) => started(pid).map_err(|what| Failure::new(Errno::EIO, what)),
+            None => Ok(()),
+        }
     }
 
     /// Forwards signals, copies the terminal, returns the wait status.

@@ -23,7 +23,9 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 pub use lock::NameLock;
-pub use record::{ExitStatus, RECORD_FORMAT_VERSION, Record, RecordError, State, StopSettings};
+pub use record::{
+    ExitStatus, FileId, RECORD_FORMAT_VERSION, Record, RecordError, State, StopSettings,
+};
 
 /// Why the state folder could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -210,9 +212,17 @@ impl Store {
         Ok(Record::read(&self.paths(name).record)?)
     }
 
-    /// Replaces the record atomically. The caller holds the container's lock.
+    /// Replaces the record atomically, synced to disk. The caller holds the container's
+    /// lock.
     pub fn write(&self, record: &Record, _lock: &NameLock) -> Result<(), StateError> {
-        Ok(record.write(&self.paths(&record.name).record)?)
+        record.write(&self.paths(&record.name).record, true)?;
+        Ok(())
+    }
+
+    /// [`Store::write`] without syncing: for the record of a running foreground container,
+    /// which goes when it ends (and which the live processes tell the truth about).
+    pub fn write_running(&self, record: &Record, _lock: &NameLock) -> Result<FileId, StateError> {
+        Ok(record.write(&self.paths(&record.name).record, false)?)
     }
 
     /// Removes the log files (before a new run under the same name replaces the record).

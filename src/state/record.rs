@@ -11,7 +11,7 @@ use super::io_text;
 use crate::plan::Plan;
 
 /// Version of `state.json`; a launcher refuses records of another one.
-/// 2: `exec` (the plan of `launcher exec`) replaced `join`.
+/// 2: the typed plan replaced `join` and the plan's JSON text form.
 pub const RECORD_FORMAT_VERSION: u32 = 2;
 
 /// The OCI runtime states.
@@ -82,15 +82,17 @@ pub struct Record {
     /// Whether the container has its own PID namespace (then killing its first process ends
     /// every process of it).
     pub pid_namespace: bool,
+    /// Run by a foreground `launcher up` (its monitor is that launcher): no logs, and the
+    /// record goes when the container ends.
+    #[serde(default)]
+    pub foreground: bool,
     pub exit: Option<ExitStatus>,
     /// Why it ended, when that needs telling: a failure of its monitor, or out of memory.
     pub error: Option<String>,
     pub stop: StopSettings,
-    /// The plan `launcher exec` runs in the container: its namespaces, cgroup, working
-    /// folder, user, environment and confinement, as the container was started.
-    pub exec: Plan,
-    /// The plan, as `launcher plan --format json` prints it.
-    pub plan: serde_json::Value,
+    /// The plan the container was started with; `launcher exec` runs the exec plan made from
+    /// it (`Plan::exec_plan`), so it sees the container as it was started.
+    pub plan: Plan,
 }
 
 /// Why a record could not be read or written.
@@ -171,13 +173,16 @@ impl Record {
         Ok(Some(record))
     }
 
-    /// Replaces the record at `path` atomically.
-    pub fn write(&self, path: &Path) -> Result<(), RecordError> {
+    /// Replaces the record at `path` atomically; with `durable`, synced to disk first (a
+    /// record that outlives its processes must survive a crash; one of a running foreground
+    /// container can be rebuilt from the live process, and /run is in memory anyway).
+    /// Returns which file it wrote, to tell later whether it is still the one there.
+    pub fn write(&self, path: &Path, durable: bool) -> Result<FileId, RecordError> {
         let failed = |source: io::Error| RecordError::Write {
             path: path.to_path_buf(),
             source,
         };
-        let mut text = serde_json::to_vec_pretty(self)
+        let mut text = serde_json::to_vec(self)
             .map_err(|e| failed(io::Error::new(io::ErrorKind::InvalidData, e)))?;
         text.push(b'\n');
         let dir = path.parent().unwrap_or(Path::new("."));
@@ -191,15 +196,43 @@ impl Record {
                 .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
                 .open(&temp)?;
             file.write_all(&text)?;
-            file.sync_all()?;
+            if durable {
+                file.sync_all()?;
+            }
+            let written = FileId::of(&file.metadata()?);
             std::fs::rename(&temp, path)?;
             // The rename itself reaches the disk with the folder.
-            std::fs::File::open(dir)?.sync_all()
+            if durable {
+                std::fs::File::open(dir)?.sync_all()?;
+            }
+            Ok(written)
         })();
         if written.is_err() {
             let _ = std::fs::remove_file(&temp);
         }
         written.map_err(failed)
+    }
+}
+
+/// Which file a record is (device and inode): a record replaced since is another file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileId {
+    dev: u64,
+    ino: u64,
+}
+
+impl FileId {
+    fn of(meta: &std::fs::Metadata) -> FileId {
+        use std::os::unix::fs::MetadataExt;
+        FileId {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        }
+    }
+
+    /// The record file at `path` now, if there is one.
+    pub fn at(path: &Path) -> Option<FileId> {
+        std::fs::symlink_metadata(path).ok().map(|m| FileId::of(&m))
     }
 }
 

@@ -28,19 +28,19 @@ fn record(name: &str) -> Record {
         monitor_start: 6,
         boot_id: "boot".into(),
         pid_namespace: true,
+        foreground: false,
         exit: None,
         error: None,
         stop: StopSettings {
             signal: 15,
             timeout_ms: 10_000,
         },
-        exec: Plan {
+        plan: Plan {
             name: name.into(),
             file: "/srv/web/Container.toml".into(),
             steps: Vec::new(),
             stop: StopPolicy::standard(),
         },
-        plan: serde_json::json!({"name": name}),
     }
 }
 

@@ -10,10 +10,11 @@ fn record(lab: &Lab, name: &str) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(&path).expect("no state.json")).expect("not JSON")
 }
 
-/// Rewrites the record of `name` with `change` applied to its exec plan's steps.
+/// Rewrites the record of `name` with `change` applied to its plan's steps (the exec plan is
+/// made from them).
 fn damage(lab: &Lab, name: &str, change: impl Fn(&mut serde_json::Value)) {
     let mut record = record(lab, name);
-    for step in record["exec"]["steps"].as_array_mut().unwrap() {
+    for step in record["plan"]["steps"].as_array_mut().unwrap() {
         change(step);
     }
     let path = lab.root().join(name).join("state.json");
@@ -29,11 +30,8 @@ fn exec_runs_exactly_the_steps_of_the_recorded_exec_plan() {
         "command = [\"sleep\", \"60\"]\n[resources]\npids = 40\n",
     );
     lab.up_d(&file);
-    let planned: Vec<usize> = (1..=record(&lab, &name)["exec"]["steps"]
-        .as_array()
-        .unwrap()
-        .len())
-        .collect();
+    let exec_plan = lab.inspect(&name)["exec"].clone();
+    let planned: Vec<usize> = (1..=exec_plan["steps"].as_array().unwrap().len()).collect();
     let output = lab.run(&["exec", "--debug", &name, "--", "true"]);
     let err = text(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{err}");
@@ -52,12 +50,12 @@ fn exec_runs_exactly_the_steps_of_the_recorded_exec_plan() {
         "cgroup_join",
     ] {
         assert!(
-            record(&lab, &name)["exec"]["steps"]
+            exec_plan["steps"]
                 .as_array()
                 .unwrap()
                 .iter()
                 .any(|s| s["step"] == step),
-            "the exec plan has no {step} step"
+            "the exec plan has no {step} step: {exec_plan:#}"
         );
     }
 }

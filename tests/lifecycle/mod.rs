@@ -5,6 +5,7 @@
 
 mod basics;
 mod exec;
+mod foreground;
 mod records;
 mod stopping;
 
@@ -33,6 +34,8 @@ pub enum Mode {
 pub struct Lab {
     pub mode: Mode,
     root: tempfile::TempDir,
+    /// The seccomp cache of this test's launcher runs (not the host's /run/launcher/cache).
+    cache: tempfile::TempDir,
     folders: RefCell<Vec<TempContainer>>,
     pub names: RefCell<Vec<String>>,
     /// (pid, start time) of every container and monitor process seen: killed at the end if
@@ -49,12 +52,18 @@ impl Lab {
             .prefix("launcher-state-")
             .tempdir()
             .expect("cannot create a state folder");
+        let cache = tempfile::Builder::new()
+            .prefix("launcher-cache-")
+            .tempdir()
+            .expect("cannot create a cache folder");
         if mode == Mode::Rootless {
             chown_tree(root.path(), NOBODY, NOBODY);
+            chown_tree(cache.path(), NOBODY, NOBODY);
         }
         Lab {
             mode,
             root,
+            cache,
             folders: RefCell::new(Vec::new()),
             names: RefCell::new(Vec::new()),
             seen: RefCell::new(Vec::new()),
@@ -101,6 +110,7 @@ impl Lab {
         };
         cmd.arg("--root")
             .arg(self.root())
+            .env("LAUNCHER_CACHE_DIR", self.cache.path())
             .args(args)
             .env("NO_COLOR", "1")
             .env("COLUMNS", "100")
