@@ -124,7 +124,7 @@ mod tests {
             "ExposedPorts":{"80/tcp":{}},"Labels":{"a":"b"}},
             "rootfs":{"type":"layers","diff_ids":["sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"]}}"#;
         let file: ConfigFile = serde_json::from_str(text).unwrap();
-        let run = file.config.unwrap();
+        let run = file.config.clone().unwrap();
         assert_eq!(run.command(), ["/bin/sh", "-c", "echo hi"]);
         assert_eq!(run.env_pairs()[1], ("EMPTY".to_string(), String::new()));
         assert_eq!(run.working_dir(), Some("/srv"));

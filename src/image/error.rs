@@ -56,7 +56,10 @@ pub enum ErrorKind {
         what: &'static str,
     },
     #[error("no image for platform {wanted}; the index offers: {}", .offered.join(", "))]
-    NoPlatform { wanted: String, offered: Vec<String> },
+    NoPlatform {
+        wanted: String,
+        offered: Vec<String>,
+    },
     #[error("{what}: {why}")]
     BadDocument { what: String, why: String },
     #[error("layer {layer}: entry {entry:?}: {why}")]
@@ -125,7 +128,11 @@ impl ImageError {
 }
 
 /// An I/O failure of `action` on `path`; ENOSPC and EDQUOT become [`ErrorKind::DiskFull`].
-pub fn io_kind(action: impl Into<String>, path: impl Into<PathBuf>, source: io::Error) -> ErrorKind {
+pub fn io_kind(
+    action: impl Into<String>,
+    path: impl Into<PathBuf>,
+    source: io::Error,
+) -> ErrorKind {
     match source.raw_os_error() {
         Some(libc::ENOSPC) | Some(libc::EDQUOT) => ErrorKind::DiskFull {
             action: action.into(),
@@ -141,5 +148,8 @@ pub fn io_kind(action: impl Into<String>, path: impl Into<PathBuf>, source: io::
 
 /// Whether an error means the disk is full.
 pub fn is_disk_full(error: &io::Error) -> bool {
-    matches!(error.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
+    matches!(
+        error.raw_os_error(),
+        Some(libc::ENOSPC) | Some(libc::EDQUOT)
+    )
 }

@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::PathBuf;
 
-use super::digest::{Digest, HashingWriter, Hasher};
+use super::digest::{Digest, Hasher, HashingWriter};
 use super::error::{ErrorKind, io_kind};
 use super::manifest::Descriptor;
 use super::progress::Bar;
@@ -24,7 +24,13 @@ pub fn store_bytes(store: &Store, digest: &Digest, bytes: &[u8]) -> Result<(), E
 }
 
 /// The blob of `descriptor` in the store, fetched from `source` if it is not there yet.
-pub fn ensure_blob(store: &Store, source: &dyn Source, descriptor: &Descriptor, what: &'static str, bar: &Bar) -> Result<PathBuf, ErrorKind> {
+pub fn ensure_blob(
+    store: &Store,
+    source: &dyn Source,
+    descriptor: &Descriptor,
+    what: &'static str,
+    bar: &Bar,
+) -> Result<PathBuf, ErrorKind> {
     let path = store.blob_path(&descriptor.digest);
     if path.exists() {
         bar.advance(descriptor.size);
@@ -50,7 +56,13 @@ pub fn ensure_blob(store: &Store, source: &dyn Source, descriptor: &Descriptor, 
     Ok(path)
 }
 
-fn download(source: &dyn Source, descriptor: &Descriptor, tmp: &PathBuf, what: &'static str, bar: &Bar) -> Result<(), ErrorKind> {
+fn download(
+    source: &dyn Source,
+    descriptor: &Descriptor,
+    tmp: &PathBuf,
+    what: &'static str,
+    bar: &Bar,
+) -> Result<(), ErrorKind> {
     let file = File::create(tmp).map_err(|e| io_kind("creating", tmp, e))?;
     let mut out = HashingWriter {
         inner: BufWriter::with_capacity(256 * 1024, file),
@@ -63,9 +75,16 @@ fn download(source: &dyn Source, descriptor: &Descriptor, tmp: &PathBuf, what: &
             Ok(0) => break,
             Ok(read) => read,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(io_kind(format!("downloading {what} {} from", descriptor.digest), source.origin(), e)),
+            Err(e) => {
+                return Err(io_kind(
+                    format!("downloading {what} {} from", descriptor.digest),
+                    source.origin(),
+                    e,
+                ));
+            }
         };
-        out.write_all(&buf[..read]).map_err(|e| io_kind("writing", tmp, e))?;
+        out.write_all(&buf[..read])
+            .map_err(|e| io_kind("writing", tmp, e))?;
         bar.advance(read as u64);
         // A source that sends more than the descriptor says is cut off here.
         if out.hasher.bytes() > descriptor.size {
@@ -73,7 +92,9 @@ fn download(source: &dyn Source, descriptor: &Descriptor, tmp: &PathBuf, what: &
         }
     }
     let HashingWriter { inner, hasher } = out;
-    let file = inner.into_inner().map_err(|e| io_kind("writing", tmp, e.into_error()))?;
+    let file = inner
+        .into_inner()
+        .map_err(|e| io_kind("writing", tmp, e.into_error()))?;
     if hasher.bytes() != descriptor.size {
         return Err(ErrorKind::SizeMismatch {
             what,
@@ -96,7 +117,14 @@ fn download(source: &dyn Source, descriptor: &Descriptor, tmp: &PathBuf, what: &
 
 /// Makes sure the layer `diff_id` is unpacked in the store; returns the unpack's notes when
 /// this call unpacked it (`None`: it was there, or another pull did it meanwhile).
-pub fn ensure_layer(store: &Store, source: &dyn Source, descriptor: &Descriptor, diff_id: &Digest, whiteouts: WhiteoutForm, bar: &Bar) -> Result<Option<Notes>, ErrorKind> {
+pub fn ensure_layer(
+    store: &Store,
+    source: &dyn Source,
+    descriptor: &Descriptor,
+    diff_id: &Digest,
+    whiteouts: WhiteoutForm,
+    bar: &Bar,
+) -> Result<Option<Notes>, ErrorKind> {
     if store.has_layer(diff_id) {
         bar.done("already stored");
         return Ok(None);

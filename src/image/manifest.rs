@@ -135,7 +135,10 @@ mod tests {
 
     #[test]
     fn sniff_tells_an_index_from_a_manifest_without_a_media_type() {
-        assert_eq!(sniff(br#"{"schemaVersion":2,"manifests":[]}"#), Some(Kind::Index));
+        assert_eq!(
+            sniff(br#"{"schemaVersion":2,"manifests":[]}"#),
+            Some(Kind::Index)
+        );
         assert_eq!(
             sniff(br#"{"schemaVersion":2,"config":{},"layers":[]}"#),
             Some(Kind::Manifest)
@@ -161,8 +164,13 @@ mod tests {
             manifests: vec![d("linux/arm64/v8"), d("linux/s390x")],
         };
         let want = Platform::parse("linux/arm64").unwrap();
-        assert_eq!(index.select(&want).unwrap().digest, Digest::of(b"linux/arm64/v8"));
-        let offered = index.select(&Platform::parse("linux/riscv64").unwrap()).unwrap_err();
+        assert_eq!(
+            index.select(&want).unwrap().digest,
+            Digest::of(b"linux/arm64/v8")
+        );
+        let offered = index
+            .select(&Platform::parse("linux/riscv64").unwrap())
+            .unwrap_err();
         assert_eq!(offered, vec!["linux/arm64/v8", "linux/s390x"]);
     }
 }

@@ -9,6 +9,8 @@ pub mod config;
 pub mod digest;
 pub mod error;
 mod fetch;
+pub mod lockfile;
+pub mod lookup;
 pub mod manifest;
 pub mod platform;
 pub mod progress;

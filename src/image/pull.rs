@@ -49,7 +49,10 @@ pub struct Pulled {
 }
 
 /// Opens the source of `reference` (a registry source makes no connection until asked).
-pub fn open_source(reference: &Reference, insecure: &[String]) -> Result<Box<dyn Source>, ErrorKind> {
+pub fn open_source(
+    reference: &Reference,
+    insecure: &[String],
+) -> Result<Box<dyn Source>, ErrorKind> {
     Ok(match reference {
         Reference::Registry(r) => Box::new(Registry::new(r.clone(), insecure)),
         Reference::OciLayout { path, tag } => Box::new(OciLayout::open(path, tag.as_deref())?),
@@ -58,36 +61,58 @@ pub fn open_source(reference: &Reference, insecure: &[String]) -> Result<Box<dyn
 }
 
 /// The stored image of `reference` per `policy`, pulling only when it must.
-pub fn ensure(store: &Store, reference: &Reference, policy: PullPolicy, options: &PullOptions) -> Result<ImageRecord, ImageError> {
+pub fn ensure(
+    store: &Store,
+    reference: &Reference,
+    policy: PullPolicy,
+    options: &PullOptions,
+) -> Result<ImageRecord, ImageError> {
     let key = reference.key();
     if policy != PullPolicy::Always
-        && let Some(record) = store.lookup(&key).map_err(|kind| ImageError::new(&key, kind))?
+        && let Some(record) = store
+            .lookup(&key)
+            .map_err(|kind| ImageError::new(&key, kind))?
     {
         return Ok(record);
     }
     if policy == PullPolicy::Never {
-        return Err(ImageError::new(&key, ErrorKind::NotInStore { store: store.root().to_path_buf() }));
+        return Err(ImageError::new(
+            &key,
+            ErrorKind::NotInStore {
+                store: store.root().to_path_buf(),
+            },
+        ));
     }
     pull(store, reference, options).map(|pulled| pulled.record)
 }
 
 /// Pulls `reference` into `store`.
-pub fn pull(store: &Store, reference: &Reference, options: &PullOptions) -> Result<Pulled, ImageError> {
+pub fn pull(
+    store: &Store,
+    reference: &Reference,
+    options: &PullOptions,
+) -> Result<Pulled, ImageError> {
     let key = reference.key();
     pull_inner(store, reference, &key, options).map_err(|kind| ImageError::new(&key, kind))
 }
 
-fn pull_inner(store: &Store, reference: &Reference, key: &str, options: &PullOptions) -> Result<Pulled, ErrorKind> {
+fn pull_inner(
+    store: &Store,
+    reference: &Reference,
+    key: &str,
+    options: &PullOptions,
+) -> Result<Pulled, ErrorKind> {
     let whiteouts = store.ensure()?;
     // Shared: pulls run side by side; rmi and prune wait for them.
     let _shared = store.lock_store(true)?;
     let source = open_source(reference, &options.insecure_registries)?;
     let platform = options.platform.clone().unwrap_or_else(Platform::current);
     let fetched = source.manifest(&platform)?;
-    let manifest: Manifest = serde_json::from_slice(&fetched.bytes).map_err(|e| ErrorKind::BadDocument {
-        what: format!("manifest {}", fetched.digest),
-        why: e.to_string(),
-    })?;
+    let manifest: Manifest =
+        serde_json::from_slice(&fetched.bytes).map_err(|e| ErrorKind::BadDocument {
+            what: format!("manifest {}", fetched.digest),
+            why: e.to_string(),
+        })?;
     check_types(&manifest)?;
     let progress = match options.progress {
         true => Progress::on_stderr(),
@@ -96,11 +121,13 @@ fn pull_inner(store: &Store, reference: &Reference, key: &str, options: &PullOpt
     let no_bar = Progress::hidden().bar("", 0);
     ensure_blob(store, source.as_ref(), &manifest.config, "config", &no_bar)?;
     let config_path = store.blob_path(&manifest.config.digest);
-    let config_bytes = std::fs::read(&config_path).map_err(|e| super::error::io_kind("reading", &config_path, e))?;
-    let config: ConfigFile = serde_json::from_slice(&config_bytes).map_err(|e| ErrorKind::BadDocument {
-        what: format!("image config {}", manifest.config.digest),
-        why: e.to_string(),
-    })?;
+    let config_bytes = std::fs::read(&config_path)
+        .map_err(|e| super::error::io_kind("reading", &config_path, e))?;
+    let config: ConfigFile =
+        serde_json::from_slice(&config_bytes).map_err(|e| ErrorKind::BadDocument {
+            what: format!("image config {}", manifest.config.digest),
+            why: e.to_string(),
+        })?;
     let image_platform = config.platform();
     if !config.os.is_empty() && !platform.matches(&image_platform) {
         return Err(ErrorKind::NoPlatform {
@@ -112,7 +139,11 @@ fn pull_inner(store: &Store, reference: &Reference, key: &str, options: &PullOpt
     if diff_ids.len() != manifest.layers.len() {
         return Err(ErrorKind::BadDocument {
             what: format!("image config {}", manifest.config.digest),
-            why: format!("it lists {} diff_ids for {} layers", diff_ids.len(), manifest.layers.len()),
+            why: format!(
+                "it lists {} diff_ids for {} layers",
+                diff_ids.len(),
+                manifest.layers.len()
+            ),
         });
     }
     // Layers side by side (downloads wait on the network, gzip on a CPU).
@@ -120,18 +151,31 @@ fn pull_inner(store: &Store, reference: &Reference, key: &str, options: &PullOpt
     let unpacked = AtomicUsize::new(0);
     let failures: Mutex<Vec<(usize, ErrorKind)>> = Mutex::new(Vec::new());
     let notes: Mutex<Vec<String>> = Mutex::new(Vec::new());
-    let bars: Vec<_> = manifest.layers.iter().map(|l| progress.bar(l.digest.short(), l.size)).collect();
+    let bars: Vec<_> = manifest
+        .layers
+        .iter()
+        .map(|l| progress.bar(l.digest.short(), l.size))
+        .collect();
     let workers = manifest.layers.len().clamp(1, 4);
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(layer) = manifest.layers.get(i) else { break };
+                    let Some(layer) = manifest.layers.get(i) else {
+                        break;
+                    };
                     if failures.lock().is_ok_and(|f| !f.is_empty()) {
                         break;
                     }
-                    match ensure_layer(store, source.as_ref(), layer, &diff_ids[i], whiteouts, &bars[i]) {
+                    match ensure_layer(
+                        store,
+                        source.as_ref(),
+                        layer,
+                        &diff_ids[i],
+                        whiteouts,
+                        &bars[i],
+                    ) {
                         Ok(Some(layer_notes)) => {
                             unpacked.fetch_add(1, Ordering::Relaxed);
                             for line in layer_notes.lines() {
@@ -165,7 +209,10 @@ fn pull_inner(store: &Store, reference: &Reference, key: &str, options: &PullOpt
         .unwrap_or(0);
     let record = ImageRecord {
         manifest: fetched.digest.clone(),
-        media_type: manifest.media_type.clone().unwrap_or(fetched.media_type.clone()),
+        media_type: manifest
+            .media_type
+            .clone()
+            .unwrap_or(fetched.media_type.clone()),
         config: manifest.config.digest.clone(),
         platform: image_platform,
         layers: manifest
@@ -207,7 +254,11 @@ fn check_types(manifest: &Manifest) -> Result<(), ErrorKind> {
             what: "the config (not a container image: an artifact?)",
         });
     }
-    if let Some(layer) = manifest.layers.iter().find(|l| !manifest::is_layer_type(&l.media_type)) {
+    if let Some(layer) = manifest
+        .layers
+        .iter()
+        .find(|l| !manifest::is_layer_type(&l.media_type))
+    {
         return Err(ErrorKind::UnsupportedMediaType {
             media_type: layer.media_type.clone(),
             what: "a layer",

@@ -16,9 +16,14 @@ pub enum Reference {
     Registry(RegistryRef),
     /// An OCI image layout folder; `tag` picks a manifest by its
     /// `org.opencontainers.image.ref.name` annotation.
-    OciLayout { path: PathBuf, tag: Option<String> },
+    OciLayout {
+        path: PathBuf,
+        tag: Option<String>,
+    },
     /// A `docker save` / `podman save` tarball.
-    DockerArchive { path: PathBuf },
+    DockerArchive {
+        path: PathBuf,
+    },
 }
 
 /// A normalised registry reference: `registry/repository[:tag][@digest]`.
@@ -199,7 +204,8 @@ fn check_repository(repository: &str) -> Result<(), String> {
         let bytes = part.as_bytes();
         let valid = !bytes.is_empty()
             && bytes[0].is_ascii_lowercase() | bytes[0].is_ascii_digit()
-            && bytes[bytes.len() - 1].is_ascii_lowercase() | bytes[bytes.len() - 1].is_ascii_digit()
+            && bytes[bytes.len() - 1].is_ascii_lowercase()
+                | bytes[bytes.len() - 1].is_ascii_digit()
             && bytes
                 .iter()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(b))
@@ -246,7 +252,9 @@ mod tests {
     use super::*;
 
     fn norm(text: &str) -> String {
-        Reference::parse(text, Path::new("/base")).unwrap().to_string()
+        Reference::parse(text, Path::new("/base"))
+            .unwrap()
+            .to_string()
     }
 
     #[test]
@@ -281,7 +289,10 @@ mod tests {
         assert_eq!(norm("oci:layout"), "oci:/base/layout");
         assert_eq!(norm("oci:layout:v1"), "oci:/base/layout:v1");
         assert_eq!(norm("oci:/abs/dir"), "oci:/abs/dir");
-        assert_eq!(norm("docker-archive:img.tar"), "docker-archive:/base/img.tar");
+        assert_eq!(
+            norm("docker-archive:img.tar"),
+            "docker-archive:/base/img.tar"
+        );
     }
 
     #[test]

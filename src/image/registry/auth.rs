@@ -27,7 +27,10 @@ impl Credentials {
     /// The `Authorization: Basic ...` value.
     pub fn basic(&self) -> String {
         let pair = format!("{}:{}", self.user, self.password);
-        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair))
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(pair)
+        )
     }
 }
 
@@ -35,7 +38,11 @@ impl Credentials {
 /// $XDG_RUNTIME_DIR/containers/auth.json, ~/.config/containers/auth.json, and
 /// $DOCKER_CONFIG/config.json or ~/.docker/config.json.
 pub fn auth_files() -> Vec<PathBuf> {
-    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let var = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     let mut files = Vec::new();
     files.extend(var("REGISTRY_AUTH_FILE"));
     files.extend(var("XDG_RUNTIME_DIR").map(|d| d.join("containers/auth.json")));
@@ -101,7 +108,9 @@ pub fn lookup(files: &[PathBuf], registry: &str, repository: &str) -> Lookup {
             .auths
             .iter()
             .map(|(key, entry)| {
-                let key = key.trim_start_matches("https://").trim_start_matches("http://");
+                let key = key
+                    .trim_start_matches("https://")
+                    .trim_start_matches("http://");
                 let key = match key.split_once('/') {
                     Some((host, "v1/" | "v1" | "v2/" | "v2")) => host,
                     _ => key,
@@ -200,7 +209,10 @@ mod tests {
         assert_eq!(c.scheme, "bearer");
         assert_eq!(c.params["realm"], "https://auth.example/token");
         assert_eq!(c.params["scope"], "repository:a/b:pull,push");
-        assert_eq!(parse_challenge(r#"Basic realm="x""#).unwrap().scheme, "basic");
+        assert_eq!(
+            parse_challenge(r#"Basic realm="x""#).unwrap().scheme,
+            "basic"
+        );
     }
 
     #[test]
@@ -220,13 +232,26 @@ mod tests {
         .unwrap();
         std::fs::write(
             &second,
-            format!(r#"{{"auths":{{"https://index.docker.io/v1/":{{"auth":"{}"}}}}}}"#, b64("hub:three")),
+            format!(
+                r#"{{"auths":{{"https://index.docker.io/v1/":{{"auth":"{}"}}}}}}"#,
+                b64("hub:three")
+            ),
         )
         .unwrap();
-        let files = [dir.path().join("missing.json"), first.clone(), second.clone()];
+        let files = [
+            dir.path().join("missing.json"),
+            first.clone(),
+            second.clone(),
+        ];
         let team = lookup(&files, "host:5000", "team/app");
         assert_eq!(team.credentials.as_ref().unwrap().user, "team");
-        assert_eq!(lookup(&files, "host:5000", "other/app").credentials.unwrap().user, "any");
+        assert_eq!(
+            lookup(&files, "host:5000", "other/app")
+                .credentials
+                .unwrap()
+                .user,
+            "any"
+        );
         let hub = lookup(&files, "docker.io", "library/alpine");
         assert_eq!(hub.credentials.unwrap().password, "three");
         assert_eq!(hub.read, vec![first, second]);

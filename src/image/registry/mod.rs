@@ -13,12 +13,12 @@ use std::time::Duration;
 
 use auth::{Credentials, Lookup};
 
+use super::digest::Digest;
 use super::error::ErrorKind;
 use super::manifest::{ACCEPT_MANIFESTS, Descriptor};
 use super::platform::Platform;
 use super::reference::RegistryRef;
 use super::source::{Fetched, Source, pick, read_limited, verify};
-use super::digest::Digest;
 
 /// How many HTTP agents this process has made (tests check that a stored image needs none).
 static AGENTS_BUILT: AtomicUsize = AtomicUsize::new(0);
@@ -83,15 +83,23 @@ impl Registry {
 
     fn credentials(&self) -> &Lookup {
         self.lookup.get_or_init(|| {
-            auth::lookup(&self.auth_files, &self.reference.registry, &self.reference.repository)
+            auth::lookup(
+                &self.auth_files,
+                &self.reference.registry,
+                &self.reference.repository,
+            )
         })
     }
 
     fn unreachable(&self, error: ureq::Error) -> ErrorKind {
         let source = match error {
             ureq::Error::Io(e) => e,
-            ureq::Error::HostNotFound => io::Error::new(io::ErrorKind::NotFound, "host name not found (DNS)"),
-            ureq::Error::Timeout(t) => io::Error::new(io::ErrorKind::TimedOut, format!("timed out ({t})")),
+            ureq::Error::HostNotFound => {
+                io::Error::new(io::ErrorKind::NotFound, "host name not found (DNS)")
+            }
+            ureq::Error::Timeout(t) => {
+                io::Error::new(io::ErrorKind::TimedOut, format!("timed out ({t})"))
+            }
             other => io::Error::other(other.to_string()),
         };
         ErrorKind::Unreachable {
@@ -111,7 +119,12 @@ impl Registry {
     }
 
     /// GET `url`; on a 401 authenticates as the challenge asks and tries once more.
-    fn get(&self, url: &str, accept: Option<&str>, what: &str) -> Result<ureq::http::Response<ureq::Body>, ErrorKind> {
+    fn get(
+        &self,
+        url: &str,
+        accept: Option<&str>,
+        what: &str,
+    ) -> Result<ureq::http::Response<ureq::Body>, ErrorKind> {
         for attempt in 0..2 {
             let mut request = self.agent().get(url);
             if let Some(accept) = accept {
@@ -137,8 +150,12 @@ impl Registry {
                 404 => {
                     let code = error_code(response);
                     let what = match code.as_deref() {
-                        Some("NAME_UNKNOWN") => format!("the repository {}", self.reference.repository),
-                        Some("MANIFEST_UNKNOWN") => format!("{what} of {}", self.reference.repository),
+                        Some("NAME_UNKNOWN") => {
+                            format!("the repository {}", self.reference.repository)
+                        }
+                        Some("MANIFEST_UNKNOWN") => {
+                            format!("{what} of {}", self.reference.repository)
+                        }
                         _ => format!("{what} of {}", self.reference.repository),
                     };
                     return Err(ErrorKind::NotFound {
@@ -172,11 +189,10 @@ impl Registry {
                 let Some(realm) = challenge.params.get("realm") else {
                     return Err(self.denied(status));
                 };
-                let scope = challenge
-                    .params
-                    .get("scope")
-                    .cloned()
-                    .unwrap_or_else(|| format!("repository:{}:pull", self.reference.repository));
+                let scope =
+                    challenge.params.get("scope").cloned().unwrap_or_else(|| {
+                        format!("repository:{}:pull", self.reference.repository)
+                    });
                 let mut url = format!("{realm}?scope={}", encode(&scope));
                 if let Some(service) = challenge.params.get("service") {
                     url.push_str(&format!("&service={}", encode(service)));
@@ -196,10 +212,11 @@ impl Registry {
                     token: Option<String>,
                     access_token: Option<String>,
                 }
-                let token: Token = serde_json::from_slice(&body).map_err(|e| ErrorKind::BadDocument {
-                    what: format!("the token answer of {realm}"),
-                    why: e.to_string(),
-                })?;
+                let token: Token =
+                    serde_json::from_slice(&body).map_err(|e| ErrorKind::BadDocument {
+                        what: format!("the token answer of {realm}"),
+                        why: e.to_string(),
+                    })?;
                 match token.token.or(token.access_token) {
                     Some(token) => format!("Bearer {token}"),
                     None => return Err(self.denied(status)),
@@ -214,7 +231,10 @@ impl Registry {
     }
 
     fn manifest_by(&self, reference: &str, what: &str) -> Result<Fetched, ErrorKind> {
-        let url = format!("{}/v2/{}/manifests/{reference}", self.base, self.reference.repository);
+        let url = format!(
+            "{}/v2/{}/manifests/{reference}",
+            self.base, self.reference.repository
+        );
         let response = self.get(&url, Some(ACCEPT_MANIFESTS), what)?;
         let media_type = response
             .headers()
@@ -243,7 +263,9 @@ fn encode(value: &str) -> String {
     let mut out = String::new();
     for byte in value.bytes() {
         match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(byte as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(byte as char)
+            }
             other => out.push_str(&format!("%{other:02X}")),
         }
     }
@@ -267,9 +289,18 @@ impl Source for Registry {
     }
 
     fn open_blob(&self, descriptor: &Descriptor) -> Result<Box<dyn Read + Send + '_>, ErrorKind> {
-        let url = format!("{}/v2/{}/blobs/{}", self.base, self.reference.repository, descriptor.digest);
+        let url = format!(
+            "{}/v2/{}/blobs/{}",
+            self.base, self.reference.repository, descriptor.digest
+        );
         let response = self.get(&url, None, &format!("the blob {}", descriptor.digest))?;
-        Ok(Box::new(response.into_body().into_with_config().limit(u64::MAX).reader()))
+        Ok(Box::new(
+            response
+                .into_body()
+                .into_with_config()
+                .limit(u64::MAX)
+                .reader(),
+        ))
     }
 
     fn origin(&self) -> String {
@@ -288,8 +319,14 @@ mod tests {
         assert!(plain_http_allowed(&r("localhost/x"), &[]));
         assert!(plain_http_allowed(&r("[::1]:5000/x"), &[]));
         assert!(!plain_http_allowed(&r("registry.example:5000/x"), &[]));
-        assert!(plain_http_allowed(&r("registry.example:5000/x"), &["registry.example:5000".into()]));
-        assert!(!plain_http_allowed(&r("quay.io/x/y"), &["registry.example".into()]));
+        assert!(plain_http_allowed(
+            &r("registry.example:5000/x"),
+            &["registry.example:5000".into()]
+        ));
+        assert!(!plain_http_allowed(
+            &r("quay.io/x/y"),
+            &["registry.example".into()]
+        ));
     }
 
     #[test]

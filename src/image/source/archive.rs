@@ -50,17 +50,25 @@ impl DockerArchive {
             path: path.to_path_buf(),
             why,
         };
-        let mut file = File::open(path).map_err(|e| io_kind("opening the docker archive", path, e))?;
+        let mut file =
+            File::open(path).map_err(|e| io_kind("opening the docker archive", path, e))?;
         let mut head = [0u8; 4];
-        let read = file.read(&mut head).map_err(|e| io_kind("reading", path, e))?;
+        let read = file
+            .read(&mut head)
+            .map_err(|e| io_kind("reading", path, e))?;
         if Compression::sniff(&head[..read]) != Compression::None {
-            return Err(damaged("a compressed tarball; decompress it first (gunzip / unzstd)".into()));
+            return Err(damaged(
+                "a compressed tarball; decompress it first (gunzip / unzstd)".into(),
+            ));
         }
-        file.seek(SeekFrom::Start(0)).map_err(|e| io_kind("reading", path, e))?;
+        file.seek(SeekFrom::Start(0))
+            .map_err(|e| io_kind("reading", path, e))?;
         let mut members = BTreeMap::new();
         let mut links = Vec::new();
         let mut archive = tar::Archive::new(BufReader::new(file));
-        let entries = archive.entries().map_err(|e| damaged(format!("not a tarball: {e}")))?;
+        let entries = archive
+            .entries()
+            .map_err(|e| damaged(format!("not a tarball: {e}")))?;
         for entry in entries {
             let entry = entry.map_err(|e| damaged(format!("not a tarball: {e}")))?;
             let name = clean(&String::from_utf8_lossy(&entry.path_bytes()));
@@ -100,21 +108,29 @@ impl DockerArchive {
     }
 
     fn member(&self, name: &str) -> Result<Member, ErrorKind> {
-        self.members.get(&clean(name)).copied().ok_or_else(|| ErrorKind::Source {
-            path: self.path.clone(),
-            why: format!("manifest.json names {name:?}, which the archive does not hold"),
-        })
+        self.members
+            .get(&clean(name))
+            .copied()
+            .ok_or_else(|| ErrorKind::Source {
+                path: self.path.clone(),
+                why: format!("manifest.json names {name:?}, which the archive does not hold"),
+            })
     }
 
     fn reader(&self, member: Member) -> Result<std::io::Take<BufReader<File>>, ErrorKind> {
-        let mut file = File::open(&self.path).map_err(|e| io_kind("opening the docker archive", &self.path, e))?;
-        file.seek(SeekFrom::Start(member.offset)).map_err(|e| io_kind("reading", &self.path, e))?;
+        let mut file = File::open(&self.path)
+            .map_err(|e| io_kind("opening the docker archive", &self.path, e))?;
+        file.seek(SeekFrom::Start(member.offset))
+            .map_err(|e| io_kind("reading", &self.path, e))?;
         Ok(BufReader::with_capacity(256 * 1024, file).take(member.size))
     }
 
     fn read_member(&self, name: &str) -> Result<Vec<u8>, ErrorKind> {
         let member = self.member(name)?;
-        super::read_limited(self.reader(member)?, &format!("{} in {}", name, self.path.display()))
+        super::read_limited(
+            self.reader(member)?,
+            &format!("{} in {}", name, self.path.display()),
+        )
     }
 }
 
@@ -146,7 +162,10 @@ impl Source for DockerArchive {
             [one] => one,
             [] => return Err(damaged("manifest.json lists no image".into())),
             many => {
-                let tags: Vec<String> = many.iter().flat_map(|i| i.repo_tags.clone().unwrap_or_default()).collect();
+                let tags: Vec<String> = many
+                    .iter()
+                    .flat_map(|i| i.repo_tags.clone().unwrap_or_default())
+                    .collect();
                 return Err(damaged(format!(
                     "it holds {} images ({}); save one image per archive",
                     many.len(),
@@ -171,11 +190,18 @@ impl Source for DockerArchive {
         for (name, diff_id) in image.layers.iter().zip(&config.rootfs.diff_ids) {
             let member = self.member(name)?;
             let mut reader = self.reader(member)?;
-            let compressed = Compression::sniff(reader.fill_buf().map_err(|e| io_kind("reading", &self.path, e))?);
+            let compressed = Compression::sniff(
+                reader
+                    .fill_buf()
+                    .map_err(|e| io_kind("reading", &self.path, e))?,
+            );
             // An uncompressed layer's digest is its diff_id (checked again as it is copied);
             // a compressed one is hashed here.
             let (digest, media_type) = match compressed {
-                Compression::None => (diff_id.clone(), "application/vnd.docker.image.rootfs.diff.tar"),
+                Compression::None => (
+                    diff_id.clone(),
+                    "application/vnd.docker.image.rootfs.diff.tar",
+                ),
                 other => {
                     let (digest, _) = HashingReader::new(reader)
                         .finish()

@@ -84,7 +84,14 @@ impl Source for OciLayout {
             };
             return Err(ErrorKind::Source {
                 path: self.path.clone(),
-                why: format!("{why}; its tags: {}", if tags.is_empty() { "none".into() } else { tags.join(", ") }),
+                why: format!(
+                    "{why}; its tags: {}",
+                    if tags.is_empty() {
+                        "none".into()
+                    } else {
+                        tags.join(", ")
+                    }
+                ),
             });
         };
         let fetched = self.read_blob(entry)?;

@@ -47,14 +47,17 @@ pub fn pick(
     match kind {
         Some(Kind::Manifest) => Ok(fetched),
         Some(Kind::Index) => {
-            let index: Index = serde_json::from_slice(&fetched.bytes).map_err(|e| ErrorKind::BadDocument {
-                what: format!("image index {}", fetched.digest),
-                why: e.to_string(),
-            })?;
-            let chosen = index.select(platform).map_err(|offered| ErrorKind::NoPlatform {
-                wanted: platform.to_string(),
-                offered,
-            })?;
+            let index: Index =
+                serde_json::from_slice(&fetched.bytes).map_err(|e| ErrorKind::BadDocument {
+                    what: format!("image index {}", fetched.digest),
+                    why: e.to_string(),
+                })?;
+            let chosen = index
+                .select(platform)
+                .map_err(|offered| ErrorKind::NoPlatform {
+                    wanted: platform.to_string(),
+                    offered,
+                })?;
             let inner = by_digest(chosen)?;
             verify(&inner.bytes, &chosen.digest, "manifest")?;
             match manifest::kind_of(&inner.media_type).or_else(|| manifest::sniff(&inner.bytes)) {

@@ -122,7 +122,13 @@ impl Store {
     /// Makes the store's folders and its store.json when missing; returns the whiteout form of
     /// its layers (fixed when the store is made: by root the classic form, else user xattrs).
     pub fn ensure(&self) -> Result<WhiteoutForm, ErrorKind> {
-        for sub in ["blobs/sha256", "images/sha256", "layers/sha256", "locks", "tmp"] {
+        for sub in [
+            "blobs/sha256",
+            "images/sha256",
+            "layers/sha256",
+            "locks",
+            "tmp",
+        ] {
             let path = self.root.join(sub);
             std::fs::create_dir_all(&path)
                 .map_err(|e| io_kind("creating the store folder", &path, e))?;

@@ -89,12 +89,14 @@ impl Store {
     pub fn record(&self, digest: &Digest) -> Result<Option<ImageRecord>, ErrorKind> {
         let path = self.image_path(digest);
         match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| ErrorKind::BadDocument {
-                    what: path.display().to_string(),
-                    why: e.to_string(),
-                }),
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| ErrorKind::BadDocument {
+                        what: path.display().to_string(),
+                        why: e.to_string(),
+                    })
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io_kind("reading", &path, e)),
         }

@@ -117,12 +117,15 @@ impl Unpacker {
         let path = beneath::check(&raw).map_err(|why| self.ctx.bad(&shown, why))?;
         self.beneath.invalidate(&path.full());
         let kind = entry.header().entry_type();
-        let meta = Meta::read(entry).map_err(|e| self.ctx.bad(&shown, format!("bad PAX records: {e}")))?;
+        let meta =
+            Meta::read(entry).map_err(|e| self.ctx.bad(&shown, format!("bad PAX records: {e}")))?;
         if let Some(target) = path.name.as_bytes().strip_prefix(b".wh.") {
             return self.whiteout(&path, target, &shown);
         }
         if path.name.is_empty() && !kind.is_dir() {
-            return Err(self.ctx.bad(&shown, "the layer's root can only be a folder"));
+            return Err(self
+                .ctx
+                .bad(&shown, "the layer's root can only be a folder"));
         }
         use tar::EntryType as T;
         match kind {
@@ -130,12 +133,14 @@ impl Unpacker {
             T::Directory => self.dir(&path, &meta, &shown),
             T::Symlink => {
                 let target = entry.link_name_bytes().map(|t| t.into_owned());
-                let target = target.ok_or_else(|| self.ctx.bad(&shown, "a symlink without a target"))?;
+                let target =
+                    target.ok_or_else(|| self.ctx.bad(&shown, "a symlink without a target"))?;
                 self.symlink(&path, &target, &meta, &shown)
             }
             T::Link => {
                 let target = entry.link_name_bytes().map(|t| t.into_owned());
-                let target = target.ok_or_else(|| self.ctx.bad(&shown, "a hard link without a target"))?;
+                let target =
+                    target.ok_or_else(|| self.ctx.bad(&shown, "a hard link without a target"))?;
                 self.hardlink(&path, &target, &shown)
             }
             T::Char | T::Block | T::Fifo => {
@@ -145,7 +150,9 @@ impl Unpacker {
                 self.node(&path, kind, makedev(major, minor), &meta, &shown)
             }
             T::XGlobalHeader => Ok(()),
-            other => Err(self.ctx.bad(&shown, format!("unsupported tar entry type {other:?}"))),
+            other => Err(self
+                .ctx
+                .bad(&shown, format!("unsupported tar entry type {other:?}"))),
         }
     }
 
@@ -165,18 +172,33 @@ impl Unpacker {
 
     /// Removes what is at `name` so that an entry can take its place (a later entry of a tar
     /// replaces an earlier one).
-    fn clear(ctx: &Ctx, parent: BorrowedFd<'_>, name: &OsStr, shown: &str) -> Result<(), ErrorKind> {
+    fn clear(
+        ctx: &Ctx,
+        parent: BorrowedFd<'_>,
+        name: &OsStr,
+        shown: &str,
+    ) -> Result<(), ErrorKind> {
         let is_dir = statat(parent, name, AtFlags::SYMLINK_NOFOLLOW)
             .map(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory)
             .unwrap_or(false);
-        let flags = if is_dir { AtFlags::REMOVEDIR } else { AtFlags::empty() };
+        let flags = if is_dir {
+            AtFlags::REMOVEDIR
+        } else {
+            AtFlags::empty()
+        };
         match unlinkat(parent, name, flags) {
             Ok(()) | Err(rustix::io::Errno::NOENT) => Ok(()),
             Err(e) => Err(ctx.fail(shown, "replacing the earlier entry of that name", e)),
         }
     }
 
-    fn own(&mut self, meta: &Meta, fd: Option<BorrowedFd<'_>>, at: Option<(BorrowedFd<'_>, &OsStr)>, shown: &str) -> Result<(), ErrorKind> {
+    fn own(
+        &mut self,
+        meta: &Meta,
+        fd: Option<BorrowedFd<'_>>,
+        at: Option<(BorrowedFd<'_>, &OsStr)>,
+        shown: &str,
+    ) -> Result<(), ErrorKind> {
         if self.ctx.rootless {
             self.notes.owner(meta.uid, meta.gid);
             return Ok(());
@@ -184,7 +206,9 @@ impl Unpacker {
         let (uid, gid) = (Some(Uid::from_raw(meta.uid)), Some(Gid::from_raw(meta.gid)));
         let done = match (fd, at) {
             (Some(fd), _) => fchown(fd, uid, gid),
-            (None, Some((parent, name))) => chownat(parent, name, uid, gid, AtFlags::SYMLINK_NOFOLLOW),
+            (None, Some((parent, name))) => {
+                chownat(parent, name, uid, gid, AtFlags::SYMLINK_NOFOLLOW)
+            }
             (None, None) => Ok(()),
         };
         done.map_err(|e| self.ctx.fail(shown, "setting the owner", e))
@@ -197,9 +221,11 @@ impl Unpacker {
         for pair in &meta.xattrs {
             let name = pair.0.as_bytes();
             if name.starts_with(b"trusted.overlay.") || name.starts_with(b"user.overlay.") {
-                self.notes.skipped_xattr(shown, &pair.0, "overlay's own attributes");
+                self.notes
+                    .skipped_xattr(shown, &pair.0, "overlay's own attributes");
             } else if self.ctx.rootless && !name.starts_with(b"user.") {
-                self.notes.skipped_xattr(shown, &pair.0, "only user. xattrs can be set rootless");
+                self.notes
+                    .skipped_xattr(shown, &pair.0, "only user. xattrs can be set rootless");
             } else {
                 kept.push(pair);
             }
@@ -207,10 +233,21 @@ impl Unpacker {
         kept
     }
 
-    fn file<R: Read>(&mut self, path: &EntryPath, entry: &mut tar::Entry<'_, R>, meta: &Meta, shown: &str) -> Result<(), ErrorKind> {
-        let xattrs: Vec<(OsString, Vec<u8>)> = self.keep_xattrs(meta, shown).into_iter().cloned().collect();
-        let parent = self.beneath.parent(&path.parent).map_err(|e| self.ctx.parent_error(shown, e))?;
-        let flags = OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    fn file<R: Read>(
+        &mut self,
+        path: &EntryPath,
+        entry: &mut tar::Entry<'_, R>,
+        meta: &Meta,
+        shown: &str,
+    ) -> Result<(), ErrorKind> {
+        let xattrs: Vec<(OsString, Vec<u8>)> =
+            self.keep_xattrs(meta, shown).into_iter().cloned().collect();
+        let parent = self
+            .beneath
+            .parent(&path.parent)
+            .map_err(|e| self.ctx.parent_error(shown, e))?;
+        let flags =
+            OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let fd = match openat(parent, &path.name, flags, Mode::from_raw_mode(0o600)) {
             Err(rustix::io::Errno::EXIST) => {
                 Self::clear(&self.ctx, parent, &path.name, shown)?;
@@ -227,26 +264,34 @@ impl Unpacker {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(self.ctx.bad(shown, format!("cannot read its data: {e}"))),
             };
-            file.write_all(&self.buf[..read]).map_err(|e| self.ctx.fail(shown, "writing the file", e))?;
+            file.write_all(&self.buf[..read])
+                .map_err(|e| self.ctx.fail(shown, "writing the file", e))?;
             self.notes.bytes += read as u64;
         }
         self.own(meta, Some(file.as_fd()), None, shown)?;
-        fchmod(&file, Mode::from_raw_mode(meta.mode)).map_err(|e| self.ctx.fail(shown, "setting the mode", e))?;
+        fchmod(&file, Mode::from_raw_mode(meta.mode))
+            .map_err(|e| self.ctx.fail(shown, "setting the mode", e))?;
         for (name, value) in &xattrs {
             fsetxattr(&file, name.as_os_str(), value, XattrFlags::empty())
                 .map_err(|e| self.ctx.fail(shown, "setting an xattr", e))?;
         }
-        futimens(&file, &times(meta.mtime)).map_err(|e| self.ctx.fail(shown, "setting the mtime", e))?;
+        futimens(&file, &times(meta.mtime))
+            .map_err(|e| self.ctx.fail(shown, "setting the mtime", e))?;
         self.notes.files += 1;
         Ok(())
     }
 
     fn dir(&mut self, path: &EntryPath, meta: &Meta, shown: &str) -> Result<(), ErrorKind> {
-        let xattrs: Vec<(OsString, Vec<u8>)> = self.keep_xattrs(meta, shown).into_iter().cloned().collect();
+        let xattrs: Vec<(OsString, Vec<u8>)> =
+            self.keep_xattrs(meta, shown).into_iter().cloned().collect();
         let fd = if path.name.is_empty() {
-            beneath::open_dir(self.beneath.root(), Path::new("")).map_err(|e| self.ctx.fail(shown, "opening the layer folder", e))?
+            beneath::open_dir(self.beneath.root(), Path::new(""))
+                .map_err(|e| self.ctx.fail(shown, "opening the layer folder", e))?
         } else {
-            let parent = self.beneath.parent(&path.parent).map_err(|e| self.ctx.parent_error(shown, e))?;
+            let parent = self
+                .beneath
+                .parent(&path.parent)
+                .map_err(|e| self.ctx.parent_error(shown, e))?;
             match mkdirat(parent, &path.name, Mode::from_raw_mode(0o700)) {
                 Ok(()) => {}
                 Err(rustix::io::Errno::EXIST) => {
@@ -260,7 +305,8 @@ impl Unpacker {
                 }
                 Err(e) => return Err(self.ctx.fail(shown, "creating the folder", e)),
             }
-            beneath::open_dir(parent, Path::new(&path.name)).map_err(|e| self.ctx.fail(shown, "opening the folder", e))?
+            beneath::open_dir(parent, Path::new(&path.name))
+                .map_err(|e| self.ctx.fail(shown, "opening the folder", e))?
         };
         self.own(meta, Some(fd.as_fd()), None, shown)?;
         for (name, value) in &xattrs {
@@ -275,10 +321,20 @@ impl Unpacker {
         Ok(())
     }
 
-    fn symlink(&mut self, path: &EntryPath, target: &[u8], meta: &Meta, shown: &str) -> Result<(), ErrorKind> {
-        let xattrs: Vec<(OsString, Vec<u8>)> = self.keep_xattrs(meta, shown).into_iter().cloned().collect();
+    fn symlink(
+        &mut self,
+        path: &EntryPath,
+        target: &[u8],
+        meta: &Meta,
+        shown: &str,
+    ) -> Result<(), ErrorKind> {
+        let xattrs: Vec<(OsString, Vec<u8>)> =
+            self.keep_xattrs(meta, shown).into_iter().cloned().collect();
         let target = OsStr::from_bytes(target);
-        let parent = self.beneath.parent(&path.parent).map_err(|e| self.ctx.parent_error(shown, e))?;
+        let parent = self
+            .beneath
+            .parent(&path.parent)
+            .map_err(|e| self.ctx.parent_error(shown, e))?;
         match symlinkat(target, parent, &path.name) {
             Err(rustix::io::Errno::EXIST) => {
                 Self::clear(&self.ctx, parent, &path.name, shown)?;
@@ -301,9 +357,17 @@ impl Unpacker {
             lsetxattr(&at, name.as_os_str(), value, XattrFlags::empty())
                 .map_err(|e| self.ctx.fail(shown, "setting an xattr", e))?;
         }
-        let parent = self.beneath.parent(&path.parent).map_err(|e| self.ctx.parent_error(shown, e))?;
-        utimensat(parent, &path.name, &times(meta.mtime), AtFlags::SYMLINK_NOFOLLOW)
-            .map_err(|e| self.ctx.fail(shown, "setting the mtime", e))?;
+        let parent = self
+            .beneath
+            .parent(&path.parent)
+            .map_err(|e| self.ctx.parent_error(shown, e))?;
+        utimensat(
+            parent,
+            &path.name,
+            &times(meta.mtime),
+            AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .map_err(|e| self.ctx.fail(shown, "setting the mtime", e))?;
         if self.ctx.rootless {
             self.notes.owner(meta.uid, meta.gid);
         }
@@ -313,16 +377,31 @@ impl Unpacker {
 
     fn hardlink(&mut self, path: &EntryPath, target: &[u8], shown: &str) -> Result<(), ErrorKind> {
         let target_shown = String::from_utf8_lossy(target).into_owned();
-        let target = beneath::check(target)
-            .map_err(|why| self.ctx.bad(shown, format!("its hard link target {target_shown:?}: {why}")))?;
+        let target = beneath::check(target).map_err(|why| {
+            self.ctx.bad(
+                shown,
+                format!("its hard link target {target_shown:?}: {why}"),
+            )
+        })?;
         if target.name.is_empty() {
             return Err(self.ctx.bad(shown, "a hard link to the layer's root"));
         }
         let target_parent = beneath::open_dir(self.beneath.root(), &target.parent).map_err(|e| {
             self.ctx.bad(shown, format!("its hard link target {target_shown:?} is not an earlier entry of this layer ({e})"))
         })?;
-        let parent = self.beneath.parent(&path.parent).map_err(|e| self.ctx.parent_error(shown, e))?;
-        let link = |parent| linkat(&target_parent, &target.name, parent, &path.name, AtFlags::empty());
+        let parent = self
+            .beneath
+            .parent(&path.parent)
+            .map_err(|e| self.ctx.parent_error(shown, e))?;
+        let link = |parent| {
+            linkat(
+                &target_parent,
+                &target.name,
+                parent,
+                &path.name,
+                AtFlags::empty(),
+            )
+        };
         match link(parent) {
             Err(rustix::io::Errno::EXIST) => {
                 Self::clear(&self.ctx, parent, &path.name, shown)?;
@@ -331,14 +410,26 @@ impl Unpacker {
             other => other,
         }
         .map_err(|e| match e {
-            rustix::io::Errno::NOENT => self.ctx.bad(shown, format!("its hard link target {target_shown:?} is not an earlier entry of this layer")),
+            rustix::io::Errno::NOENT => self.ctx.bad(
+                shown,
+                format!(
+                    "its hard link target {target_shown:?} is not an earlier entry of this layer"
+                ),
+            ),
             e => self.ctx.fail(shown, "making the hard link", e),
         })?;
         self.notes.files += 1;
         Ok(())
     }
 
-    fn node(&mut self, path: &EntryPath, kind: tar::EntryType, dev: rustix::fs::Dev, meta: &Meta, shown: &str) -> Result<(), ErrorKind> {
+    fn node(
+        &mut self,
+        path: &EntryPath,
+        kind: tar::EntryType,
+        dev: rustix::fs::Dev,
+        meta: &Meta,
+        shown: &str,
+    ) -> Result<(), ErrorKind> {
         let file_type = match kind {
             tar::EntryType::Char => FileType::CharacterDevice,
             tar::EntryType::Block => FileType::BlockDevice,
@@ -348,7 +439,10 @@ impl Unpacker {
             self.notes.skipped_device(shown);
             return Ok(());
         }
-        let parent = self.beneath.parent(&path.parent).map_err(|e| self.ctx.parent_error(shown, e))?;
+        let parent = self
+            .beneath
+            .parent(&path.parent)
+            .map_err(|e| self.ctx.parent_error(shown, e))?;
         let mode = Mode::from_raw_mode(meta.mode);
         match mknodat(parent, &path.name, file_type, mode, dev) {
             Err(rustix::io::Errno::EXIST) => {
@@ -358,16 +452,25 @@ impl Unpacker {
             other => other,
         }
         .map_err(|e| self.ctx.fail(shown, "making the node", e))?;
-        let parent = self.beneath.parent(&path.parent).map_err(|e| self.ctx.parent_error(shown, e))?;
+        let parent = self
+            .beneath
+            .parent(&path.parent)
+            .map_err(|e| self.ctx.parent_error(shown, e))?;
         if !self.ctx.rootless {
             let (uid, gid) = (Some(Uid::from_raw(meta.uid)), Some(Gid::from_raw(meta.gid)));
             chownat(parent, &path.name, uid, gid, AtFlags::SYMLINK_NOFOLLOW)
                 .map_err(|e| self.ctx.fail(shown, "setting the owner", e))?;
         }
         // Just made by mknodat in a folder only this unpacker writes: not a symlink.
-        chmodat(parent, &path.name, mode, AtFlags::empty()).map_err(|e| self.ctx.fail(shown, "setting the mode", e))?;
-        utimensat(parent, &path.name, &times(meta.mtime), AtFlags::SYMLINK_NOFOLLOW)
-            .map_err(|e| self.ctx.fail(shown, "setting the mtime", e))?;
+        chmodat(parent, &path.name, mode, AtFlags::empty())
+            .map_err(|e| self.ctx.fail(shown, "setting the mode", e))?;
+        utimensat(
+            parent,
+            &path.name,
+            &times(meta.mtime),
+            AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .map_err(|e| self.ctx.fail(shown, "setting the mtime", e))?;
         self.notes.files += 1;
         Ok(())
     }
@@ -375,7 +478,10 @@ impl Unpacker {
     /// `.wh.NAME` hides NAME of the layers below; `.wh..wh..opq` hides the whole folder below.
     fn whiteout(&mut self, path: &EntryPath, target: &[u8], shown: &str) -> Result<(), ErrorKind> {
         let prefix = self.ctx.whiteouts.prefix();
-        let parent = self.beneath.parent(&path.parent).map_err(|e| self.ctx.parent_error(shown, e))?;
+        let parent = self
+            .beneath
+            .parent(&path.parent)
+            .map_err(|e| self.ctx.parent_error(shown, e))?;
         if target == b".wh..opq" {
             fsetxattr(parent, format!("{prefix}opaque"), b"y", XattrFlags::empty())
                 .map_err(|e| self.ctx.fail(shown, "marking the folder opaque", e))?;
@@ -383,12 +489,22 @@ impl Unpacker {
             return Ok(());
         }
         if target.is_empty() || target == b"." || target == b".." || target.contains(&b'/') {
-            return Err(self.ctx.bad(shown, "a whiteout without a valid name to hide"));
+            return Err(self
+                .ctx
+                .bad(shown, "a whiteout without a valid name to hide"));
         }
         let name = OsStr::from_bytes(target);
         match self.ctx.whiteouts {
             WhiteoutForm::Classic => {
-                let make = || mknodat(parent, name, FileType::CharacterDevice, Mode::empty(), makedev(0, 0));
+                let make = || {
+                    mknodat(
+                        parent,
+                        name,
+                        FileType::CharacterDevice,
+                        Mode::empty(),
+                        makedev(0, 0),
+                    )
+                };
                 match make() {
                     Err(rustix::io::Errno::EXIST) => {
                         Self::clear(&self.ctx, parent, name, shown)?;
@@ -396,10 +512,17 @@ impl Unpacker {
                     }
                     other => other,
                 }
-                .map_err(|e| self.ctx.fail(shown, "making the whiteout (a 0:0 character device)", e))?;
+                .map_err(|e| {
+                    self.ctx
+                        .fail(shown, "making the whiteout (a 0:0 character device)", e)
+                })?;
             }
             WhiteoutForm::UserXattr => {
-                let flags = OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+                let flags = OFlags::CREATE
+                    | OFlags::EXCL
+                    | OFlags::WRONLY
+                    | OFlags::NOFOLLOW
+                    | OFlags::CLOEXEC;
                 let fd = match openat(parent, name, flags, Mode::empty()) {
                     Err(rustix::io::Errno::EXIST) => {
                         Self::clear(&self.ctx, parent, name, shown)?;
@@ -412,9 +535,14 @@ impl Unpacker {
                     .map_err(|e| self.ctx.fail(shown, "marking the whiteout file", e))?;
                 // The kernel looks for xattr whiteouts only in folders marked `x`; an opaque
                 // folder (`y`) hides everything below anyway.
-                if !self.opaque.contains(&path.parent) && self.xwhiteouts.insert(path.parent.clone()) {
+                if !self.opaque.contains(&path.parent)
+                    && self.xwhiteouts.insert(path.parent.clone())
+                {
                     fsetxattr(parent, format!("{prefix}opaque"), b"x", XattrFlags::empty())
-                        .map_err(|e| self.ctx.fail(shown, "marking the folder as holding whiteouts", e))?;
+                        .map_err(|e| {
+                            self.ctx
+                                .fail(shown, "marking the folder as holding whiteouts", e)
+                        })?;
                 }
             }
         }

@@ -33,7 +33,14 @@ impl Meta {
                 let extension = extension?;
                 let key = extension.key_bytes();
                 let value = extension.value_bytes();
-                let number = || std::str::from_utf8(value).ok()?.split('.').next()?.parse().ok();
+                let number = || {
+                    std::str::from_utf8(value)
+                        .ok()?
+                        .split('.')
+                        .next()?
+                        .parse()
+                        .ok()
+                };
                 match key {
                     b"uid" => meta.uid = number().unwrap_or(meta.uid as i64) as u32,
                     b"gid" => meta.gid = number().unwrap_or(meta.gid as i64) as u32,

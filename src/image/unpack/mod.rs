@@ -66,7 +66,9 @@ pub fn unpack_layer(
     };
     let decoded: Box<dyn Read> = match compression {
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(input)),
-        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(input).map_err(unreadable)?),
+        Compression::Zstd => {
+            Box::new(zstd::stream::read::Decoder::with_buffer(input).map_err(unreadable)?)
+        }
         Compression::None => Box::new(input),
     };
     let root = File::open(dest).map_err(|e| io_kind("opening the layer folder", dest, e))?;
@@ -76,7 +78,14 @@ pub fn unpack_layer(
         whiteouts: options.whiteouts,
         rootless: options.rootless,
     };
-    let mut unpacker = entry::Unpacker::new(ctx, beneath::Beneath::new(root.try_clone().map_err(|e| io_kind("opening the layer folder", dest, e))?.into()));
+    let mut unpacker = entry::Unpacker::new(
+        ctx,
+        beneath::Beneath::new(
+            root.try_clone()
+                .map_err(|e| io_kind("opening the layer folder", dest, e))?
+                .into(),
+        ),
+    );
     let mut archive = tar::Archive::new(HashingReader::new(decoded));
     for item in archive.entries().map_err(unreadable)? {
         let mut item = item.map_err(unreadable)?;
