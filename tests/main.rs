@@ -4,6 +4,7 @@ mod util;
 
 mod corpus;
 mod examples;
+mod image;
 mod lifecycle;
 mod limits;
 mod schema;

@@ -523,10 +523,12 @@ impl Unpacker {
                     | OFlags::WRONLY
                     | OFlags::NOFOLLOW
                     | OFlags::CLOEXEC;
-                let fd = match openat(parent, name, flags, Mode::empty()) {
+                // Writable by its owner: setting a user. xattr needs write permission.
+                let mode = Mode::from_raw_mode(0o600);
+                let fd = match openat(parent, name, flags, mode) {
                     Err(rustix::io::Errno::EXIST) => {
                         Self::clear(&self.ctx, parent, name, shown)?;
-                        openat(parent, name, flags, Mode::empty())
+                        openat(parent, name, flags, mode)
                     }
                     other => other,
                 }
