@@ -237,3 +237,59 @@ fn an_image_in_the_store_is_used_without_a_client_and_never_pulls_nothing() {
     );
     assert_eq!(registry::agents_built(), before);
 }
+
+#[test]
+fn a_full_disk_while_unpacking_is_named_and_leaves_nothing_half_written() {
+    require_root();
+    let scratch = Scratch::new();
+    let image = build_image(&scratch, "v1");
+    let store = scratch.join("store");
+    std::fs::create_dir(&store).unwrap();
+    // A 1.5 MiB tmpfs as the store, in a private mount namespace: the busybox layer's blob
+    // fits, the unpacked layer does not. The store is listed before the namespace (and its
+    // tmpfs) goes.
+    let script = format!(
+        "mount --make-rprivate / && mount -t tmpfs -o size=1536k tmpfs {store} && \
+         {launcher} --store {store} pull {reference}; echo \"exit=$?\"; find {store}/tmp {store}/images/sha256 -mindepth 1; echo layers:; ls {store}/layers/sha256",
+        store = store.display(),
+        launcher = env!("CARGO_BIN_EXE_launcher"),
+        reference = image.oci_ref(),
+    );
+    let output = std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let (before, layers) = stdout.split_once("layers:\n").unwrap_or((&stdout, ""));
+    assert_eq!(
+        before.trim(),
+        "exit=1",
+        "a pull on a full disk left files behind, or did not fail:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "image {}: disk full while unpacking \"bin/busybox\"",
+            image.oci_ref()
+        )),
+        "{stderr}"
+    );
+    // The layer that did not fit is not in the store (the smaller ones may be, whole).
+    let failed_layer = stderr
+        .split("tmp/layer-")
+        .nth(1)
+        .map(|rest| &rest[..64])
+        .expect("the error names the layer folder");
+    assert!(
+        !layers.contains(failed_layer),
+        "the layer that did not fit is in the store: {layers}"
+    );
+    assert!(
+        stderr.contains("help: free space on the store's file system"),
+        "{stderr}"
+    );
+    assert!(
+        std::fs::read_dir(&store).unwrap().next().is_none(),
+        "the tmpfs leaked out of its namespace"
+    );
+}

@@ -12,9 +12,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use rustix::fs::{
-    AtFlags, FileType, Mode, OFlags, Timestamps, XattrFlags, chmodat, chownat, fchmod, fchown,
-    fsetxattr, futimens, linkat, lsetxattr, makedev, mkdirat, mknodat, openat, statat, symlinkat,
-    unlinkat, utimensat,
+    AtFlags, FileType, Mode, OFlags, Timestamps, XattrFlags, chownat, fchmod, fchown, fsetxattr,
+    futimens, linkat, lsetxattr, makedev, mkdirat, openat, statat, symlinkat, unlinkat, utimensat,
 };
 use rustix::fs::{Gid, Uid};
 
@@ -36,7 +35,7 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    fn bad(&self, entry: &str, why: impl Into<String>) -> ErrorKind {
+    pub(super) fn bad(&self, entry: &str, why: impl Into<String>) -> ErrorKind {
         ErrorKind::BadEntry {
             layer: self.layer.clone(),
             entry: entry.to_string(),
@@ -44,7 +43,12 @@ impl Ctx {
         }
     }
 
-    fn fail(&self, entry: &str, action: &'static str, error: impl Into<io::Error>) -> ErrorKind {
+    pub(super) fn fail(
+        &self,
+        entry: &str,
+        action: &'static str,
+        error: impl Into<io::Error>,
+    ) -> ErrorKind {
         let source = error.into();
         if is_disk_full(&source) {
             return ErrorKind::DiskFull {
@@ -60,7 +64,7 @@ impl Ctx {
         }
     }
 
-    fn parent_error(&self, entry: &str, error: ParentError) -> ErrorKind {
+    pub(super) fn parent_error(&self, entry: &str, error: ParentError) -> ErrorKind {
         match error {
             ParentError::NotAFolder(why) => self.bad(entry, why),
             ParentError::Io(e) => self.fail(entry, "opening its parent folder", e),
@@ -78,16 +82,16 @@ struct Deferred {
 
 pub struct Unpacker {
     pub ctx: Ctx,
-    beneath: Beneath,
+    pub(super) beneath: Beneath,
     deferred: Vec<Deferred>,
     /// Folders marked opaque (`y`), and folders marked as holding xattr whiteouts (`x`).
-    opaque: BTreeSet<PathBuf>,
-    xwhiteouts: BTreeSet<PathBuf>,
+    pub(super) opaque: BTreeSet<PathBuf>,
+    pub(super) xwhiteouts: BTreeSet<PathBuf>,
     pub notes: Notes,
     buf: Vec<u8>,
 }
 
-fn times(mtime: i64) -> Timestamps {
+pub(super) fn times(mtime: i64) -> Timestamps {
     let at = rustix::fs::Timespec {
         tv_sec: mtime,
         tv_nsec: 0,
@@ -172,7 +176,7 @@ impl Unpacker {
 
     /// Removes what is at `name` so that an entry can take its place (a later entry of a tar
     /// replaces an earlier one).
-    fn clear(
+    pub(super) fn clear(
         ctx: &Ctx,
         parent: BorrowedFd<'_>,
         name: &OsStr,
@@ -192,26 +196,14 @@ impl Unpacker {
         }
     }
 
-    fn own(
-        &mut self,
-        meta: &Meta,
-        fd: Option<BorrowedFd<'_>>,
-        at: Option<(BorrowedFd<'_>, &OsStr)>,
-        shown: &str,
-    ) -> Result<(), ErrorKind> {
+    /// Sets the owner of an open file or folder (rootless: notes an owner it cannot keep).
+    fn own(&mut self, meta: &Meta, fd: BorrowedFd<'_>, shown: &str) -> Result<(), ErrorKind> {
         if self.ctx.rootless {
             self.notes.owner(meta.uid, meta.gid);
             return Ok(());
         }
         let (uid, gid) = (Some(Uid::from_raw(meta.uid)), Some(Gid::from_raw(meta.gid)));
-        let done = match (fd, at) {
-            (Some(fd), _) => fchown(fd, uid, gid),
-            (None, Some((parent, name))) => {
-                chownat(parent, name, uid, gid, AtFlags::SYMLINK_NOFOLLOW)
-            }
-            (None, None) => Ok(()),
-        };
-        done.map_err(|e| self.ctx.fail(shown, "setting the owner", e))
+        fchown(fd, uid, gid).map_err(|e| self.ctx.fail(shown, "setting the owner", e))
     }
 
     /// The xattrs this unpacker may set: never overlay's own (they would act as whiteouts),
@@ -268,7 +260,7 @@ impl Unpacker {
                 .map_err(|e| self.ctx.fail(shown, "writing the file", e))?;
             self.notes.bytes += read as u64;
         }
-        self.own(meta, Some(file.as_fd()), None, shown)?;
+        self.own(meta, file.as_fd(), shown)?;
         fchmod(&file, Mode::from_raw_mode(meta.mode))
             .map_err(|e| self.ctx.fail(shown, "setting the mode", e))?;
         for (name, value) in &xattrs {
@@ -308,7 +300,7 @@ impl Unpacker {
             beneath::open_dir(parent, Path::new(&path.name))
                 .map_err(|e| self.ctx.fail(shown, "opening the folder", e))?
         };
-        self.own(meta, Some(fd.as_fd()), None, shown)?;
+        self.own(meta, fd.as_fd(), shown)?;
         for (name, value) in &xattrs {
             fsetxattr(&fd, name.as_os_str(), value, XattrFlags::empty())
                 .map_err(|e| self.ctx.fail(shown, "setting an xattr", e))?;
@@ -419,136 +411,6 @@ impl Unpacker {
             e => self.ctx.fail(shown, "making the hard link", e),
         })?;
         self.notes.files += 1;
-        Ok(())
-    }
-
-    fn node(
-        &mut self,
-        path: &EntryPath,
-        kind: tar::EntryType,
-        dev: rustix::fs::Dev,
-        meta: &Meta,
-        shown: &str,
-    ) -> Result<(), ErrorKind> {
-        let file_type = match kind {
-            tar::EntryType::Char => FileType::CharacterDevice,
-            tar::EntryType::Block => FileType::BlockDevice,
-            _ => FileType::Fifo,
-        };
-        if self.ctx.rootless && file_type != FileType::Fifo {
-            self.notes.skipped_device(shown);
-            return Ok(());
-        }
-        let parent = self
-            .beneath
-            .parent(&path.parent)
-            .map_err(|e| self.ctx.parent_error(shown, e))?;
-        let mode = Mode::from_raw_mode(meta.mode);
-        match mknodat(parent, &path.name, file_type, mode, dev) {
-            Err(rustix::io::Errno::EXIST) => {
-                Self::clear(&self.ctx, parent, &path.name, shown)?;
-                mknodat(parent, &path.name, file_type, mode, dev)
-            }
-            other => other,
-        }
-        .map_err(|e| self.ctx.fail(shown, "making the node", e))?;
-        let parent = self
-            .beneath
-            .parent(&path.parent)
-            .map_err(|e| self.ctx.parent_error(shown, e))?;
-        if !self.ctx.rootless {
-            let (uid, gid) = (Some(Uid::from_raw(meta.uid)), Some(Gid::from_raw(meta.gid)));
-            chownat(parent, &path.name, uid, gid, AtFlags::SYMLINK_NOFOLLOW)
-                .map_err(|e| self.ctx.fail(shown, "setting the owner", e))?;
-        }
-        // Just made by mknodat in a folder only this unpacker writes: not a symlink.
-        chmodat(parent, &path.name, mode, AtFlags::empty())
-            .map_err(|e| self.ctx.fail(shown, "setting the mode", e))?;
-        utimensat(
-            parent,
-            &path.name,
-            &times(meta.mtime),
-            AtFlags::SYMLINK_NOFOLLOW,
-        )
-        .map_err(|e| self.ctx.fail(shown, "setting the mtime", e))?;
-        self.notes.files += 1;
-        Ok(())
-    }
-
-    /// `.wh.NAME` hides NAME of the layers below; `.wh..wh..opq` hides the whole folder below.
-    fn whiteout(&mut self, path: &EntryPath, target: &[u8], shown: &str) -> Result<(), ErrorKind> {
-        let prefix = self.ctx.whiteouts.prefix();
-        let parent = self
-            .beneath
-            .parent(&path.parent)
-            .map_err(|e| self.ctx.parent_error(shown, e))?;
-        if target == b".wh..opq" {
-            fsetxattr(parent, format!("{prefix}opaque"), b"y", XattrFlags::empty())
-                .map_err(|e| self.ctx.fail(shown, "marking the folder opaque", e))?;
-            self.opaque.insert(path.parent.clone());
-            return Ok(());
-        }
-        if target.is_empty() || target == b"." || target == b".." || target.contains(&b'/') {
-            return Err(self
-                .ctx
-                .bad(shown, "a whiteout without a valid name to hide"));
-        }
-        let name = OsStr::from_bytes(target);
-        match self.ctx.whiteouts {
-            WhiteoutForm::Classic => {
-                let make = || {
-                    mknodat(
-                        parent,
-                        name,
-                        FileType::CharacterDevice,
-                        Mode::empty(),
-                        makedev(0, 0),
-                    )
-                };
-                match make() {
-                    Err(rustix::io::Errno::EXIST) => {
-                        Self::clear(&self.ctx, parent, name, shown)?;
-                        make()
-                    }
-                    other => other,
-                }
-                .map_err(|e| {
-                    self.ctx
-                        .fail(shown, "making the whiteout (a 0:0 character device)", e)
-                })?;
-            }
-            WhiteoutForm::UserXattr => {
-                let flags = OFlags::CREATE
-                    | OFlags::EXCL
-                    | OFlags::WRONLY
-                    | OFlags::NOFOLLOW
-                    | OFlags::CLOEXEC;
-                // Writable by its owner: setting a user. xattr needs write permission.
-                let mode = Mode::from_raw_mode(0o600);
-                let fd = match openat(parent, name, flags, mode) {
-                    Err(rustix::io::Errno::EXIST) => {
-                        Self::clear(&self.ctx, parent, name, shown)?;
-                        openat(parent, name, flags, mode)
-                    }
-                    other => other,
-                }
-                .map_err(|e| self.ctx.fail(shown, "making the whiteout file", e))?;
-                fsetxattr(&fd, format!("{prefix}whiteout"), b"y", XattrFlags::empty())
-                    .map_err(|e| self.ctx.fail(shown, "marking the whiteout file", e))?;
-                // The kernel looks for xattr whiteouts only in folders marked `x`; an opaque
-                // folder (`y`) hides everything below anyway.
-                if !self.opaque.contains(&path.parent)
-                    && self.xwhiteouts.insert(path.parent.clone())
-                {
-                    fsetxattr(parent, format!("{prefix}opaque"), b"x", XattrFlags::empty())
-                        .map_err(|e| {
-                            self.ctx
-                                .fail(shown, "marking the folder as holding whiteouts", e)
-                        })?;
-                }
-            }
-        }
-        self.notes.whiteouts += 1;
         Ok(())
     }
 }

@@ -7,6 +7,7 @@ mod beneath;
 mod entry;
 mod meta;
 mod notes;
+mod special;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
