@@ -68,12 +68,19 @@ pub fn ensure(
     options: &PullOptions,
 ) -> Result<ImageRecord, ImageError> {
     let key = reference.key();
-    if policy != PullPolicy::Always
-        && let Some(record) = store
-            .lookup(&key)
-            .map_err(|kind| ImageError::new(&key, kind))?
-    {
-        return Ok(record);
+    if policy != PullPolicy::Always {
+        let failed = |kind| ImageError::new(&key, kind);
+        if let Some(record) = store.lookup(&key).map_err(failed)? {
+            return Ok(record);
+        }
+        // A pinned digest (from Container.lock) names the image whatever ref pulled it.
+        if let Reference::Registry(r) = reference
+            && let Some(digest) = &r.digest
+            && let Some(record) = store.record(digest).map_err(failed)?
+            && store.is_whole(&record)
+        {
+            return Ok(record);
+        }
     }
     if policy == PullPolicy::Never {
         return Err(ImageError::new(

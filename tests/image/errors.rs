@@ -226,6 +226,21 @@ fn an_image_in_the_store_is_used_without_a_client_and_never_pulls_nothing() {
         before,
         "a stored image made an HTTP client"
     );
+    // A digest from Container.lock finds the image whatever ref pulled it.
+    let pinned = Reference::parse(
+        &format!("{HOST}/test/app@{}", record.manifest),
+        scratch.path(),
+    )
+    .unwrap();
+    assert_eq!(
+        ensure(&lib, &pinned, PullPolicy::Missing, &PullOptions::default()).unwrap(),
+        record
+    );
+    assert_eq!(
+        registry::agents_built(),
+        before,
+        "a pinned digest in the store made an HTTP client"
+    );
     let missing = Reference::parse(&format!("{HOST}/test/other:v1"), scratch.path()).unwrap();
     let error = ensure(&lib, &missing, PullPolicy::Never, &PullOptions::default()).unwrap_err();
     assert_eq!(

@@ -4,6 +4,7 @@
 //! overlay. Every test has its own registry, store and temporary folders, removed when it
 //! ends (drop guards), even when it fails.
 
+mod auth;
 mod concurrency;
 mod errors;
 mod fixtures;

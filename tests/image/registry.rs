@@ -18,6 +18,11 @@ pub struct Registry {
 
 impl Registry {
     pub fn start() -> Registry {
+        Registry::start_with(None)
+    }
+
+    /// A registry that asks for basic credentials (`user:bcrypt-hash`, htpasswd's form).
+    pub fn start_with(htpasswd: Option<&str>) -> Registry {
         crate::util::require_root();
         require_tool("docker-registry", "docker-registry");
         require_tool("skopeo", "skopeo");
@@ -27,14 +32,19 @@ impl Registry {
         let storage = dir.join("storage");
         std::fs::create_dir_all(&storage).unwrap();
         let config = dir.join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: false\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {HOST}\n",
-                storage.display()
-            ),
-        )
-        .unwrap();
+        let mut text = format!(
+            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: false\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {HOST}\n",
+            storage.display()
+        );
+        if let Some(line) = htpasswd {
+            let file = dir.join("htpasswd");
+            std::fs::write(&file, format!("{line}\n")).unwrap();
+            text.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
+                file.display()
+            ));
+        }
+        std::fs::write(&config, text).unwrap();
         let log = std::fs::File::create(dir.join("registry.log")).unwrap();
         // unshare execs sh, which execs the registry: the child's pid is the registry's, and
         // its network namespace lives as long as it does.

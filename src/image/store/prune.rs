@@ -135,8 +135,17 @@ impl Store {
                 }
             }
         }
-        // With the store lock held alone no pull runs: whatever is in tmp/ is a leftover.
-        for entry in list(&self.root.join("tmp"))? {
+        // With the store lock held alone no pull runs: whatever is in tmp/ is a leftover, and
+        // so are the temporary files of atomic writes a killed pull left (`.tmp-*`).
+        let mut leftovers = list(&self.root.join("tmp"))?;
+        for dir in [self.root.clone(), self.root.join("images/sha256")] {
+            leftovers.extend(
+                list(&dir)?
+                    .into_iter()
+                    .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp-")),
+            );
+        }
+        for entry in leftovers {
             pruned.bytes += tree_size(&entry.path());
             remove_tree(&entry.path())?;
         }
