@@ -15,13 +15,20 @@ fn a_registry_pull_unpacks_whiteouts_opaque_folders_links_modes_owners_and_xattr
     let image = build_image(&scratch, "v1");
     registry.push(&image.oci_ref(), "test/app:v1", &[]);
     let store = scratch.join("store");
-    let out = ok(&registry
+    let output = registry
         .launcher(&store)
         .args(["pull", &format!("{HOST}/test/app:v1")])
         .output()
-        .unwrap());
+        .unwrap();
+    let out = ok(&output);
     let key = format!("{HOST}/test/app:v1");
     assert!(out.starts_with(&format!("{key} sha256:")), "{out}");
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(
+        output.stderr.is_empty(),
+        "no progress (or notes) without a terminal: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let (record, stack) = stored(&store, &key);
     assert_eq!(record.layers.len(), 3);
     assert_eq!(record.whiteouts, WhiteoutForm::Classic);
