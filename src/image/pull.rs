@@ -273,3 +273,45 @@ fn check_types(manifest: &Manifest) -> Result<(), ErrorKind> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(config_type: &str, layer_type: &str) -> Manifest {
+        let text = format!(
+            r#"{{"schemaVersion":2,"config":{{"mediaType":"{config_type}","digest":"sha256:{0}","size":1}},
+               "layers":[{{"mediaType":"{layer_type}","digest":"sha256:{0}","size":1}}]}}"#,
+            "a".repeat(64)
+        );
+        serde_json::from_str(&text).unwrap()
+    }
+
+    #[test]
+    fn artifacts_and_unknown_layers_are_named_as_unsupported() {
+        assert!(
+            check_types(&manifest(
+                manifest::OCI_CONFIG,
+                "application/vnd.oci.image.layer.v1.tar+zstd"
+            ))
+            .is_ok()
+        );
+        let helm = check_types(&manifest(
+            "application/vnd.cncf.helm.config.v1+json",
+            "application/tar",
+        ))
+        .unwrap_err();
+        assert_eq!(
+            helm.to_string(),
+            "unsupported media type \"application/vnd.cncf.helm.config.v1+json\" for the config (not a container image: an artifact?)"
+        );
+        let layer =
+            check_types(&manifest(manifest::DOCKER_CONFIG, "application/x-squashfs")).unwrap_err();
+        assert!(
+            layer
+                .to_string()
+                .contains("\"application/x-squashfs\" for a layer"),
+            "{layer}"
+        );
+    }
+}
