@@ -5,6 +5,7 @@
 //! ends (drop guards), even when it fails.
 
 mod auth;
+mod bearer;
 mod concurrency;
 mod errors;
 mod fixtures;
