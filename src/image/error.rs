@@ -30,6 +30,8 @@ pub enum ErrorKind {
     },
     #[error("cannot reach the registry at {host}: {source}")]
     Unreachable { host: String, source: io::Error },
+    #[error("the TLS connection to {host} failed: {why}")]
+    Tls { host: String, why: String },
     #[error("{url}: the registry answered HTTP {status}{}", if .detail.is_empty() { String::new() } else { format!(": {}", .detail) })]
     Http {
         url: String,
@@ -111,6 +113,7 @@ impl ImageError {
                 format!("log in to {registry} (`podman login {registry}` or `docker login {registry}`) or set REGISTRY_AUTH_FILE; credentials are looked up in $REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json, ~/.config/containers/auth.json and ~/.docker/config.json ({read})")
             }
             ErrorKind::Unreachable { .. } => "check the host name and port, the network, and that the registry runs; a registry without TLS is used only on localhost or when listed with --insecure-registry".into(),
+            ErrorKind::Tls { .. } => "the registry's certificate must be signed by a CA of the system's roots (/etc/ssl/certs: add yours and run update-ca-certificates, or point SSL_CERT_FILE at a bundle); a registry on another host without TLS needs --insecure-registry HOST".into(),
             ErrorKind::Http { .. } => "the registry refused the request; try again later, or check its logs".into(),
             ErrorKind::DigestMismatch { .. } | ErrorKind::SizeMismatch { .. } => "the source sent other bytes than its manifest names: a damaged or tampered blob; nothing of it was kept, pull again or repair the source".into(),
             ErrorKind::UnsupportedMediaType { .. } => "the launcher reads OCI and Docker schema 2 images with tar, gzip or zstd layers; convert others with `skopeo copy`".into(),

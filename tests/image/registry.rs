@@ -14,6 +14,8 @@ pub const HOST: &str = "127.0.0.1:5000";
 pub struct Registry {
     child: Option<Child>,
     dir: Scratch,
+    /// `host:port` it listens on inside its namespace.
+    pub host: String,
 }
 
 impl Registry {
@@ -23,6 +25,18 @@ impl Registry {
 
     /// A registry that asks for basic credentials (`user:bcrypt-hash`, htpasswd's form).
     pub fn start_with(htpasswd: Option<&str>) -> Registry {
+        Registry::launch(htpasswd, false)
+    }
+
+    /// A registry on https://127.0.0.2:5443 (not a name that gets plain HTTP) with a
+    /// certificate of its own CA; returns it and the CA's file (for SSL_CERT_FILE).
+    pub fn start_tls() -> (Registry, PathBuf) {
+        let registry = Registry::launch(None, true);
+        let ca = registry.dir.join("ca.pem");
+        (registry, ca)
+    }
+
+    fn launch(htpasswd: Option<&str>, tls: bool) -> Registry {
         crate::util::require_root();
         require_tool("docker-registry", "docker-registry");
         require_tool("skopeo", "skopeo");
@@ -32,10 +46,20 @@ impl Registry {
         let storage = dir.join("storage");
         std::fs::create_dir_all(&storage).unwrap();
         let config = dir.join("config.yml");
+        let host = if tls { "127.0.0.2:5443" } else { HOST };
         let mut text = format!(
-            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: false\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {HOST}\n",
+            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: false\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {host}\n",
             storage.display()
         );
+        if tls {
+            require_tool("openssl", "openssl");
+            let (cert, key) = certificates(&dir);
+            text.push_str(&format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                cert.display(),
+                key.display()
+            ));
+        }
         if let Some(line) = htpasswd {
             let file = dir.join("htpasswd");
             std::fs::write(&file, format!("{line}\n")).unwrap();
@@ -65,6 +89,7 @@ impl Registry {
         let registry = Registry {
             child: Some(child),
             dir,
+            host: host.to_string(),
         };
         registry.wait_ready();
         registry
@@ -77,9 +102,10 @@ impl Registry {
     fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
+            let (ip, port) = self.host.split_once(':').unwrap_or((&self.host, "5000"));
             let probe = self
                 .cmd("bash")
-                .args(["-c", "exec 3<>/dev/tcp/127.0.0.1/5000"])
+                .args(["-c", &format!("exec 3<>/dev/tcp/{ip}/{port}")])
                 .stderr(Stdio::null())
                 .status();
             if probe.is_ok_and(|s| s.success()) {
@@ -118,7 +144,7 @@ impl Registry {
                 .args(["copy", "-q", "--dest-tls-verify=false"])
                 .args(extra)
                 .arg(source)
-                .arg(format!("docker://{HOST}/{dest}")),
+                .arg(format!("docker://{}/{dest}", self.host)),
         );
     }
 
@@ -147,4 +173,68 @@ impl Drop for Registry {
             let _ = child.wait();
         }
     }
+}
+
+/// A CA of our own (`ca.pem`) and a server certificate for 127.0.0.2 that it signed; returns
+/// the server's certificate and key files.
+fn certificates(dir: &Scratch) -> (PathBuf, PathBuf) {
+    let (ca, ca_key) = (dir.join("ca.pem"), dir.join("ca.key"));
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let (csr, ext) = (dir.join("server.csr"), dir.join("ext.cnf"));
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    let openssl = || Command::new("openssl");
+    run_ok(
+        openssl()
+            .args([
+                "req",
+                "-x509",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=launcher-test-ca",
+            ])
+            .args(ec)
+            .arg("-keyout")
+            .arg(&ca_key)
+            .arg("-out")
+            .arg(&ca),
+    );
+    run_ok(
+        openssl()
+            .args(["req", "-subj", "/CN=127.0.0.2"])
+            .args(ec)
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&csr),
+    );
+    std::fs::write(
+        &ext,
+        "subjectAltName=IP:127.0.0.2\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run_ok(
+        openssl()
+            .args(["x509", "-req", "-days", "1", "-set_serial", "1", "-in"])
+            .arg(&csr)
+            .args([
+                std::ffi::OsStr::new("-CA"),
+                ca.as_os_str(),
+                "-CAkey".as_ref(),
+                ca_key.as_os_str(),
+            ])
+            .args([
+                std::ffi::OsStr::new("-extfile"),
+                ext.as_os_str(),
+                "-out".as_ref(),
+                cert.as_os_str(),
+            ]),
+    );
+    (cert, key)
 }

@@ -92,6 +92,20 @@ impl Registry {
     }
 
     fn unreachable(&self, error: ureq::Error) -> ErrorKind {
+        let tls = match &error {
+            ureq::Error::Rustls(e) => Some(e.to_string()),
+            ureq::Error::Tls(e) => Some(e.to_string()),
+            ureq::Error::Io(e) if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) => {
+                Some(e.to_string())
+            }
+            _ => None,
+        };
+        if let Some(why) = tls {
+            return ErrorKind::Tls {
+                host: self.base.clone(),
+                why,
+            };
+        }
         let source = match error {
             ureq::Error::Io(e) => e,
             ureq::Error::HostNotFound => {
