@@ -17,6 +17,12 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "DIR")]
     pub root: Option<PathBuf>,
 
+    /// The image store (blobs, unpacked layers, image records, refs). Default:
+    /// $LAUNCHER_STORE_DIR, else /var/lib/launcher/images as root, else
+    /// ~/.local/share/launcher/images.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub store: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -163,6 +169,45 @@ pub enum Command {
         /// The container.
         name: String,
     },
+    /// Fetch an image into the store: from a registry, an OCI layout or a docker archive.
+    #[command(
+        after_help = "Examples:\n  launcher pull alpine:3.20                       # docker.io/library/alpine:3.20\n  launcher pull 127.0.0.1:5000/team/app@sha256:...\n  launcher pull oci:./layout:v1                   # an OCI image layout folder\n  launcher pull docker-archive:./app.tar          # `docker save` / `podman save` output\n  launcher pull --platform linux/arm64/v8 quay.io/org/app:1\n\nPrints the ref and its manifest digest. Exit status: 0 pulled, 1 the pull failed,\n2 usage error (a bad reference or platform)."
+    )]
+    Pull {
+        /// The image: NAME[:TAG][@sha256:DIGEST], oci:PATH[:TAG] or docker-archive:PATH.
+        reference: String,
+        /// The platform to pick from a multi-platform image (os/arch[/variant]). Default:
+        /// this machine's.
+        #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+        platform: Option<String>,
+        /// A registry (host or host:port) to reach over plain HTTP; localhost, 127.0.0.1 and
+        /// ::1 always are. May be given more than once.
+        #[arg(long = "insecure-registry", value_name = "HOST")]
+        insecure_registries: Vec<String>,
+    },
+    /// List the images in the store.
+    #[command(
+        after_help = "Examples:\n  launcher images\n  launcher images --format json | jq '.[].refs'"
+    )]
+    Images {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Remove image refs; an image no other ref names goes with its ref (`prune` then frees
+    /// its layers).
+    #[command(
+        after_help = "Examples:\n  launcher rmi alpine:3.20\n  launcher rmi sha256:0123...   # an image and every ref that names it\n\nExit status: 0 removed, 1 one of them was not in the store."
+    )]
+    Rmi {
+        /// Refs as written to `pull`, or a manifest digest (sha256:...).
+        #[arg(required = true, value_name = "REF")]
+        references: Vec<String>,
+    },
+    /// Remove images no ref names, then the layers and blobs no image uses, and what killed
+    /// pulls left behind.
+    #[command(after_help = "Example:\n  launcher prune")]
+    Prune,
     /// Print the JSON schema of Container.toml.
     #[command(after_help = "Example:\n  launcher schema > container.schema.json")]
     Schema,

@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod diagnostic;
+pub mod image;
 pub mod lifecycle;
 pub mod plan;
 pub mod preflight;

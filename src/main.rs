@@ -5,6 +5,7 @@
 
 mod cli;
 mod manage;
+mod manage_images;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -87,6 +88,23 @@ fn run() -> ExitCode {
             command,
         } => manage::exec(&store(), &name, &command, tty, debug),
         Command::Wait { name } => manage::wait(&store(), &name),
+        Command::Pull {
+            reference,
+            platform,
+            insecure_registries,
+        } => manage_images::pull(
+            &manage_images::store(cli.store),
+            &reference,
+            platform.as_deref(),
+            insecure_registries,
+        ),
+        Command::Images { format } => {
+            manage_images::images(&manage_images::store(cli.store), format)
+        }
+        Command::Rmi { references } => {
+            manage_images::rmi(&manage_images::store(cli.store), &references)
+        }
+        Command::Prune => manage_images::prune(&manage_images::store(cli.store)),
         Command::Schema => {
             print!("{}", launcher::schema::container_schema_text());
             ExitCode::SUCCESS

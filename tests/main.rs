@@ -5,6 +5,7 @@ mod util;
 mod architecture;
 mod corpus;
 mod examples;
+mod image;
 mod lifecycle;
 mod limits;
 mod schema;
