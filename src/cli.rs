@@ -44,6 +44,24 @@ pub enum Command {
         /// read-write bind of a host system folder) as errors.
         #[arg(long)]
         strict: bool,
+        /// Fail when Container.lock does not pin the file's image (missing, or stale), as
+        /// `cargo --locked` does.
+        #[arg(long)]
+        locked: bool,
+    },
+    /// Pin the file's image in Container.lock (next to it), pulling it when needed: the
+    /// manifest digest its reference resolves to, and the platform.
+    #[command(after_help = "Examples:
+  launcher lock                       # pin what is not pinned yet
+  launcher lock --update              # resolve the reference again (a moved tag)
+  launcher check --locked             # in CI: the lock is there and up to date")]
+    Lock {
+        /// The Container.toml whose image to pin.
+        #[arg(default_value = "Container.toml")]
+        file: PathBuf,
+        /// Resolve the reference anew (pull it) and write what it resolves to now.
+        #[arg(long)]
+        update: bool,
     },
     /// Print, step by step, what `up` would do, without doing it.
     #[command(

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use clap::Parser;
 use launcher::config::{self, LoadError};
 use launcher::diagnostic::{self, Problem, Problems, SourceFile, Style};
+use launcher::image::resolve::LockUse;
 use launcher::lifecycle::LifecycleError;
 use launcher::plan::{Origin, Plan};
 use launcher::preflight;
@@ -54,27 +55,54 @@ impl From<u8> for ExitCode {
 fn run() -> ExitCode {
     let cli = Cli::parse();
     let store = || manage::store(cli.root.clone());
+    let images = manage_images::store(cli.store.clone());
     match cli.command {
         Command::Check {
             file,
             format,
             strict,
-        } => check(&file, format, strict),
-        Command::Plan { file, format } => plan(&file, format),
+            locked,
+        } => {
+            let lock = if locked {
+                LockUse::Require
+            } else {
+                LockUse::Read
+            };
+            check(&file, format, strict, &Pipeline::new(&images, lock))
+        }
+        Command::Plan { file, format } => {
+            plan(&file, format, &Pipeline::new(&images, LockUse::Read))
+        }
+        Command::Lock { file, update } => {
+            let lock = if update {
+                LockUse::Update
+            } else {
+                LockUse::Write
+            };
+            manage_images::lock(&file, &Pipeline::new(&images, lock))
+        }
         Command::Up {
             file,
             dry_run: true,
             ..
-        } => plan(&file, Format::Text),
+        } => plan(&file, Format::Text, &Pipeline::new(&images, LockUse::Read)),
         Command::Up {
             file,
             args,
             detach: true,
             ..
-        } => manage::up_detached(&file, args, &store()),
+        } => manage::up_detached(
+            &file,
+            args,
+            &store(),
+            &Pipeline::new(&images, LockUse::Write),
+        ),
         Command::Up {
             file, args, debug, ..
-        } => up(&file, args, debug, &store()),
+        } => {
+            let pipeline = Pipeline::new(&images, LockUse::Write);
+            up(&file, args, debug, &store(), &pipeline)
+        }
         Command::Ps { all, format } => manage::ps(&store(), all, format),
         Command::Stop { timeout, names } => manage::stop(&store(), &names, timeout),
         Command::Kill { name, signal } => manage::kill(&store(), &name, &signal),
@@ -93,18 +121,14 @@ fn run() -> ExitCode {
             platform,
             insecure_registries,
         } => manage_images::pull(
-            &manage_images::store(cli.store),
+            &images,
             &reference,
             platform.as_deref(),
             insecure_registries,
         ),
-        Command::Images { format } => {
-            manage_images::images(&manage_images::store(cli.store), format)
-        }
-        Command::Rmi { references } => {
-            manage_images::rmi(&manage_images::store(cli.store), &references)
-        }
-        Command::Prune => manage_images::prune(&manage_images::store(cli.store)),
+        Command::Images { format } => manage_images::images(&images, format),
+        Command::Rmi { references } => manage_images::rmi(&images, &references),
+        Command::Prune => manage_images::prune(&images, &store()),
         Command::Schema => {
             print!("{}", launcher::schema::container_schema_text());
             ExitCode::SUCCESS
@@ -140,6 +164,8 @@ enum Error {
     },
     /// A lifecycle command failed.
     Lifecycle(LifecycleError),
+    /// An image command failed.
+    Image(launcher::image::ImageError),
     /// A wrong argument on the command line.
     Usage { message: String, hint: String },
 }
@@ -186,6 +212,7 @@ fn fail(error: Error, context: Context) -> ExitCode {
         Error::Invalid(_) => EXIT_INVALID,
         Error::Step { plan, failed, .. } => failed.exit_code(plan),
         Error::Lifecycle(error) => error.exit_code(),
+        Error::Image(_) => EXIT_INVALID,
     };
     let plain =
         |message: &dyn std::fmt::Display, hint: &str| eprintln!("error: {message}\n  help: {hint}");
@@ -211,6 +238,7 @@ fn fail(error: Error, context: Context) -> ExitCode {
             eprint!("{}", render_step_failure(&plan, None, &failed, &context))
         }
         Error::Lifecycle(error) => plain(&error, &error.hint()),
+        Error::Image(error) => plain(&error, &error.hint()),
         Error::Usage { message, hint } => plain(&message, &hint),
     }
     ExitCode::from(code)
@@ -257,9 +285,25 @@ fn render_step_failure(
     }
 }
 
-/// load → spec → preflight → plan, the pipeline shared by check, plan and up. `args`, when
-/// given, replace the file's command (`up FILE -- ARGS`).
-fn checked_plan(file: &Path, args: Vec<String>) -> Result<(Plan, config::Loaded), Error> {
+/// What the pipeline needs besides the file: the image store, and how to use Container.lock.
+pub struct Pipeline<'a> {
+    images: &'a launcher::image::Store,
+    lock: LockUse,
+}
+
+impl<'a> Pipeline<'a> {
+    fn new(images: &'a launcher::image::Store, lock: LockUse) -> Self {
+        Pipeline { images, lock }
+    }
+}
+
+/// load → spec → image → preflight → plan, the pipeline shared by check, plan and up.
+/// `args`, when given, replace the file's command (`up FILE -- ARGS`; with an image, its Cmd).
+fn checked_plan(
+    file: &Path,
+    args: Vec<String>,
+    pipeline: &Pipeline,
+) -> Result<(Plan, config::Loaded), Error> {
     let loaded = config::load(file).map_err(|error| match error {
         LoadError::Read { path, source } => Error::Read { path, source },
         LoadError::Invalid(problems) => Error::Invalid(problems),
@@ -273,13 +317,24 @@ fn checked_plan(file: &Path, args: Vec<String>) -> Result<(Plan, config::Loaded)
             },
         );
     }
+    let stage = launcher::image::resolve::Stage {
+        store: pipeline.images,
+        file,
+        lock: pipeline.lock,
+        progress: std::io::stderr().is_terminal(),
+    };
+    let notes = launcher::image::resolve::resolve(&mut spec, &stage)
+        .map_err(|found| Error::Invalid(config::host_problems(&loaded.source, found)))?;
+    for note in notes {
+        eprintln!("launcher: {note}");
+    }
     let facts = preflight::check(&spec, &preflight::Host::current())
         .map_err(|found| Error::Invalid(config::host_problems(&loaded.source, found)))?;
     Ok((Plan::build(spec, facts), loaded))
 }
 
-fn check(file: &Path, format: Format, strict: bool) -> ExitCode {
-    let (plan, loaded) = match checked_plan(file, Vec::new()) {
+fn check(file: &Path, format: Format, strict: bool, pipeline: &Pipeline) -> ExitCode {
+    let (plan, loaded) = match checked_plan(file, Vec::new(), pipeline) {
         Ok(checked) => checked,
         Err(error) => {
             return fail(
@@ -313,8 +368,8 @@ fn check(file: &Path, format: Format, strict: bool) -> ExitCode {
     }
 }
 
-fn plan(file: &Path, format: Format) -> ExitCode {
-    let (plan, _) = match checked_plan(file, Vec::new()) {
+fn plan(file: &Path, format: Format, pipeline: &Pipeline) -> ExitCode {
+    let (plan, _) = match checked_plan(file, Vec::new(), pipeline) {
         Ok(checked) => checked,
         Err(error) => {
             return fail(
@@ -359,8 +414,14 @@ fn step_printer(plan: &Plan, debug: bool) -> impl FnMut(usize, u64) + '_ {
     }
 }
 
-fn up(file: &Path, args: Vec<String>, debug: bool, store: &launcher::state::Store) -> ExitCode {
-    let (plan, loaded) = match checked_plan(file, args) {
+fn up(
+    file: &Path,
+    args: Vec<String>,
+    debug: bool,
+    store: &launcher::state::Store,
+    pipeline: &Pipeline,
+) -> ExitCode {
+    let (plan, loaded) = match checked_plan(file, args, pipeline) {
         Ok(checked) => checked,
         Err(error) => return fail(error, Context::RUN),
     };

@@ -41,8 +41,13 @@ fn valid(names: &[String]) -> Result<(), ExitCode> {
     Ok(())
 }
 
-pub fn up_detached(file: &Path, args: Vec<String>, store: &Store) -> ExitCode {
-    let (plan, loaded) = match checked_plan(file, args) {
+pub fn up_detached(
+    file: &Path,
+    args: Vec<String>,
+    store: &Store,
+    pipeline: &super::Pipeline,
+) -> ExitCode {
+    let (plan, loaded) = match checked_plan(file, args, pipeline) {
         Ok(checked) => checked,
         Err(error) => return fail(error, Context::RUN),
     };
@@ -60,7 +65,7 @@ pub fn up_detached(file: &Path, args: Vec<String>, store: &Store) -> ExitCode {
                 );
                 Error::Invalid(problems)
             }
-            Origin::Default | Origin::CommandLine { .. } => Error::Usage {
+            Origin::Default | Origin::CommandLine { .. } | Origin::Image { .. } => Error::Usage {
                 message: message.into(),
                 hint: help.into(),
             },

@@ -9,10 +9,7 @@ use launcher::image::pull::{self, PullOptions};
 use launcher::image::{Digest, ImageError, ImageRecord, Platform, Reference, Store};
 
 use super::cli::Format;
-use super::{EXIT_USAGE, ExitCode};
-
-/// Exit status of an image command that failed.
-const EXIT_FAILED: u8 = 1;
+use super::{Context, Error, ExitCode, Pipeline, checked_plan, fail};
 
 /// `--store`, else `$LAUNCHER_STORE_DIR`, else the default store.
 pub fn store(flag: Option<PathBuf>) -> Store {
@@ -22,9 +19,16 @@ pub fn store(flag: Option<PathBuf>) -> Store {
     Store::new(root.unwrap_or_else(Store::default_root))
 }
 
-fn report(error: &ImageError) -> ExitCode {
-    eprintln!("error: {error}\n  help: {}", error.hint());
-    ExitCode::from(EXIT_FAILED)
+fn report(error: ImageError) -> ExitCode {
+    fail(Error::Image(error), Context::CHECK)
+}
+
+fn usage(message: String, hint: &str) -> ExitCode {
+    let error = Error::Usage {
+        message,
+        hint: hint.into(),
+    };
+    fail(error, Context::CHECK)
 }
 
 /// A reference from the command line: relative `oci:` and `docker-archive:` paths start at
@@ -32,10 +36,10 @@ fn report(error: &ImageError) -> ExitCode {
 fn parse_reference(text: &str) -> Result<Reference, ExitCode> {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     Reference::parse(text, &cwd).map_err(|why| {
-        eprintln!(
-            "error: {text:?} is not an image reference: {why}\n  help: write NAME[:TAG][@sha256:DIGEST] (e.g. alpine:3.20), oci:PATH[:TAG] or docker-archive:PATH"
-        );
-        ExitCode::from(EXIT_USAGE)
+        usage(
+            format!("{text:?} is not an image reference: {why}"),
+            "write NAME[:TAG][@sha256:DIGEST] (e.g. alpine:3.20), oci:PATH[:TAG] or docker-archive:PATH",
+        )
     })
 }
 
@@ -51,10 +55,7 @@ pub fn pull(
     };
     let platform = match platform.map(Platform::parse).transpose() {
         Ok(platform) => platform,
-        Err(why) => {
-            eprintln!("error: {why}\n  help: e.g. --platform linux/amd64");
-            return ExitCode::from(EXIT_USAGE);
-        }
+        Err(why) => return usage(why, "e.g. --platform linux/amd64"),
     };
     let options = PullOptions {
         platform,
@@ -69,7 +70,7 @@ pub fn pull(
             println!("{} {}", pulled.key, pulled.record.manifest);
             ExitCode::SUCCESS
         }
-        Err(error) => report(&error),
+        Err(error) => report(error),
     }
 }
 
@@ -104,7 +105,7 @@ fn image_json(record: &ImageRecord, refs: &[String]) -> serde_json::Value {
 pub fn images(store: &Store, format: Format) -> ExitCode {
     let images = match store.images() {
         Ok(images) => images,
-        Err(kind) => return report(&ImageError::new(store.root().display(), kind)),
+        Err(kind) => return report(ImageError::new(store.root().display(), kind)),
     };
     match format {
         Format::Json => {
@@ -161,10 +162,10 @@ pub fn rmi(store: &Store, references: &[String]) -> ExitCode {
             let digest = match Digest::parse(text) {
                 Ok(digest) => digest,
                 Err(why) => {
-                    eprintln!(
-                        "error: {why}\n  help: `launcher images --format json` shows the full digests"
+                    code = usage(
+                        why,
+                        "`launcher images --format json` shows the full digests",
                     );
-                    code = ExitCode::from(EXIT_USAGE);
                     continue;
                 }
             };
@@ -175,7 +176,7 @@ pub fn rmi(store: &Store, references: &[String]) -> ExitCode {
                     }
                     println!("deleted: {digest}");
                 }
-                Err(kind) => code = report(&ImageError::new(&digest, kind)),
+                Err(kind) => code = report(ImageError::new(&digest, kind)),
             }
             continue;
         }
@@ -193,14 +194,38 @@ pub fn rmi(store: &Store, references: &[String]) -> ExitCode {
                     println!("deleted: {digest}");
                 }
             }
-            Err(kind) => code = report(&ImageError::new(reference.key(), kind)),
+            Err(kind) => code = report(ImageError::new(reference.key(), kind)),
         }
     }
     code
 }
 
-pub fn prune(store: &Store) -> ExitCode {
-    match store.prune(&[]) {
+/// The layers the containers of `state` run on (their records' plans): prune keeps them.
+fn layers_in_use(state: &launcher::state::Store) -> Vec<Digest> {
+    let names = state.names().unwrap_or_default();
+    names
+        .iter()
+        .filter_map(|name| state.read(name).ok().flatten())
+        .flat_map(|record| {
+            record
+                .plan
+                .steps
+                .into_iter()
+                .filter_map(|step| match step.action {
+                    launcher::plan::Action::OverlayRootfs(overlay) => Some(overlay.layers),
+                    _ => None,
+                })
+                .flatten()
+        })
+        .filter_map(|folder| {
+            let hex = folder.file_name()?.to_str()?.to_string();
+            Digest::parse(&format!("sha256:{hex}")).ok()
+        })
+        .collect()
+}
+
+pub fn prune(store: &Store, state: &launcher::state::Store) -> ExitCode {
+    match store.prune(&layers_in_use(state)) {
         Ok(pruned) => {
             println!(
                 "removed {} images, {} layers, {} blobs: {}",
@@ -211,6 +236,28 @@ pub fn prune(store: &Store) -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Err(kind) => report(&ImageError::new(store.root().display(), kind)),
+        Err(kind) => report(ImageError::new(store.root().display(), kind)),
     }
+}
+
+/// `launcher lock`: the file's image pinned in Container.lock (pulled when needed).
+pub fn lock(file: &std::path::Path, pipeline: &Pipeline) -> ExitCode {
+    let (plan, _) = match checked_plan(file, Vec::new(), pipeline) {
+        Ok(checked) => checked,
+        Err(error) => return fail(error, Context::CHECK),
+    };
+    let Some(overlay) = plan.find(|a| match a {
+        launcher::plan::Action::OverlayRootfs(overlay) => Some(overlay),
+        _ => None,
+    }) else {
+        return usage(
+            format!(
+                "{} has no `image`: there is nothing to lock",
+                file.display()
+            ),
+            "Container.lock pins the image of a file that runs one (`image = \"...\"`)",
+        );
+    };
+    println!("{} {}", overlay.image, overlay.digest);
+    ExitCode::SUCCESS
 }

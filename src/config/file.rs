@@ -26,14 +26,31 @@ pub struct ContainerFile {
     pub hostname: Option<Spanned<String>>,
 
     /// The root filesystem: a folder path relative to this file (short form), or a table.
-    /// Required.
-    #[schemars(with = "RootfsSpec")]
-    pub rootfs: Spanned<RootfsSpec>,
+    /// Give `rootfs` (a folder, or the host's /) or `image`, not both; with `image`, a
+    /// `[rootfs]` table may only set `readonly`.
+    #[schemars(with = "Option<RootfsSpec>")]
+    pub rootfs: Option<Spanned<RootfsSpec>>,
+
+    /// The image the container runs: a registry reference (`alpine:3.20`,
+    /// `registry.example.com/app@sha256:...`), `oci:PATH[:TAG]` (an OCI image layout folder,
+    /// relative to this file) or `docker-archive:PATH` (a `docker save` tarball); or a table.
+    /// Its layers become the root filesystem (an overlay; the container's writes go to a layer
+    /// of its own), its config the defaults of `command`, `env`, `workdir`, `user` and
+    /// `[stop] signal`. The digest it resolved to is kept in Container.lock.
+    #[schemars(with = "Option<ImageSpec>")]
+    pub image: Option<Spanned<ImageSpec>>,
 
     /// The command and its arguments. A command without a slash is searched in the `PATH` of
-    /// `env` inside the root filesystem. Required, not empty.
-    #[schemars(with = "Vec<String>")]
-    pub command: Spanned<Vec<Spanned<String>>>,
+    /// `env` inside the root filesystem. Required with `rootfs`, not empty; with `image` it
+    /// replaces the image's Cmd (the image's Entrypoint stays, as with `docker run IMAGE CMD`).
+    #[schemars(with = "Option<Vec<String>>")]
+    pub command: Option<Spanned<Vec<Spanned<String>>>>,
+
+    /// With `image` only: replaces the image's Entrypoint (and then, as with `docker run
+    /// --entrypoint`, the image's Cmd is not used: `command` gives the arguments). Default: the
+    /// image's.
+    #[schemars(with = "Option<Vec<String>>")]
+    pub entrypoint: Option<Spanned<Vec<Spanned<String>>>>,
 
     /// Environment variables, merged over the default environment
     /// (`PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`, `HOME`, `TERM` when a
@@ -91,6 +108,54 @@ pub struct ContainerFile {
     /// profile, masked and read-only paths of /proc and /sys.
     #[serde(default)]
     pub security: SecurityTable,
+}
+
+/// `image = "REF"` or an `[image]` table.
+#[derive(Debug, JsonSchema)]
+#[schemars(untagged)]
+pub enum ImageSpec {
+    /// A reference: `alpine:3.20`, `oci:PATH[:TAG]`, `docker-archive:PATH`.
+    Reference(String),
+    /// The long form.
+    Table(ImageTable),
+}
+
+/// The long form of `image`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImageTable {
+    /// The reference, as in the short form. Required.
+    #[serde(rename = "ref")]
+    #[schemars(rename = "ref", with = "String")]
+    pub reference: Spanned<String>,
+
+    /// When to fetch it: `"missing"` (when it is not in the store), `"always"` (check the
+    /// source for a newer one at each start) or `"never"` (fail when it is not in the store).
+    /// Default: `"missing"`.
+    #[schemars(with = "Option<PullPolicy>")]
+    pub pull: Option<Spanned<PullPolicy>>,
+
+    /// The platform to pick from a multi-platform image: `os/arch[/variant]`
+    /// (`linux/arm64`, `linux/arm/v7`). Default: this machine's.
+    #[schemars(with = "Option<String>")]
+    pub platform: Option<Spanned<String>>,
+
+    /// Reach its registry over plain HTTP (never needed for localhost or 127.0.0.1). Default:
+    /// `false`: HTTPS.
+    #[schemars(with = "Option<bool>")]
+    pub insecure: Option<Spanned<bool>>,
+}
+
+/// When an image is fetched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PullPolicy {
+    /// When it is not in the store.
+    Missing,
+    /// At each start, to find a newer one.
+    Always,
+    /// Never: it must be in the store.
+    Never,
 }
 
 /// `rootfs = "path"` or a `[rootfs]` table.
@@ -288,6 +353,34 @@ impl<'de> Deserialize<'de> for RootfsSpec {
                 let table =
                     RootfsTable::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
                 Ok(RootfsSpec::Table(table))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+// By hand, as for `RootfsSpec`: an untagged enum would lose the spans inside the table form.
+impl<'de> Deserialize<'de> for ImageSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = ImageSpec;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an image reference or a table")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<ImageSpec, E> {
+                Ok(ImageSpec::Reference(text.to_string()))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<ImageSpec, A::Error> {
+                let table =
+                    ImageTable::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(ImageSpec::Table(table))
             }
         }
         deserializer.deserialize_any(Visitor)

@@ -4,6 +4,7 @@
 //! one concern each.
 
 pub mod file;
+mod image;
 mod mounts;
 mod process;
 mod resources;

@@ -11,7 +11,8 @@ use crate::plan::{At, Id, Process, TerminalMode, UserSpec};
 
 impl Builder<'_> {
     pub(super) fn process(&mut self, file: &ContainerFile, name: &str) -> Process {
-        let (command, env) = self.command(file, name);
+        let (env, env_set) = self.env(file, name);
+        let command = self.command(file);
         let terminal = match &file.terminal {
             Some(t) => At::new(
                 match t.get_ref() {
@@ -25,7 +26,9 @@ impl Builder<'_> {
         };
         Process {
             command,
+            entrypoint: self.entrypoint(file),
             env,
+            env_set,
             workdir: self.workdir(file),
             user: self.user(file),
             terminal,
@@ -33,13 +36,23 @@ impl Builder<'_> {
         }
     }
 
-    fn command(
-        &mut self,
-        file: &ContainerFile,
-        name: &str,
-    ) -> (At<Vec<String>>, Vec<(String, String)>) {
-        let command = &file.command;
-        if command.get_ref().is_empty() {
+    /// The command, as the file gives it.
+    fn command(&mut self, file: &ContainerFile) -> At<Vec<String>> {
+        let Some(command) = &file.command else {
+            // An image's config gives the command; a folder needs one from the file.
+            if file.image.is_none() {
+                let first_line = self.first_line();
+                self.error(
+                    Problem::error("plan::no-command", "command", first_line)
+                        .message("the file has no `command`, and no `image` to take one from")
+                        .label("no `command` in the file")
+                        .help("add `command = [\"/bin/sh\"]`: the program and its arguments"),
+                );
+            }
+            return At::default_value(Vec::new());
+        };
+        // With an image and an entrypoint, the command is only the arguments: it may be empty.
+        if command.get_ref().is_empty() && file.entrypoint.is_none() {
             self.error(
                 Problem::error("plan::empty-command", "command", command.span())
                     .message("`command` is empty")
@@ -65,6 +78,16 @@ impl Builder<'_> {
                 );
             }
         }
+        let args = command
+            .get_ref()
+            .iter()
+            .map(|a| a.get_ref().clone())
+            .collect();
+        At::new(args, self.origin("command", command))
+    }
+
+    /// The default environment with the file's `env` over it, and the names the file set.
+    fn env(&mut self, file: &ContainerFile, name: &str) -> (Vec<(String, String)>, Vec<String>) {
         let mut env: BTreeMap<String, String> = BTreeMap::new();
         env.insert("PATH".into(), DEFAULT_PATH.into());
         env.insert("HOME".into(), "/root".into());
@@ -95,15 +118,8 @@ impl Builder<'_> {
             }
             env.insert(k.clone(), value.get_ref().clone());
         }
-        let args = command
-            .get_ref()
-            .iter()
-            .map(|a| a.get_ref().clone())
-            .collect();
-        (
-            At::new(args, self.origin("command", command)),
-            env.into_iter().collect(),
-        )
+        let set = file.env.keys().map(|k| k.get_ref().clone()).collect();
+        (env.into_iter().collect(), set)
     }
 
     fn workdir(&mut self, file: &ContainerFile) -> At<String> {
@@ -136,30 +152,19 @@ impl Builder<'_> {
             };
             return At::default_value(spec);
         };
-        let spec = user.get_ref().clone();
-        let (u, g) = match spec.split_once(':') {
-            Some((u, g)) => (u, Some(g)),
-            None => (spec.as_str(), None),
-        };
-        if u.is_empty() || g.is_some_and(str::is_empty) || g.is_some_and(|g| g.contains(':')) {
+        let spec = UserSpec::parse(user.get_ref()).unwrap_or_else(|why| {
             self.error(
                 Problem::error("plan::invalid-user", "user", user.span())
-                    .message(format!("invalid user \"{spec}\""))
-                    .label("expected uid, uid:gid, name or name:group")
+                    .message(format!("invalid user \"{}\"", user.get_ref()))
+                    .label(why)
                     .help("e.g. user = \"1000:1000\" or user = \"nobody\""),
             );
-        }
-        let id = |text: &str| match text.parse::<u32>() {
-            Ok(number) => Id::Number(number),
-            Err(_) => Id::Name(text.to_string()),
-        };
-        // A user without a group runs with its group from /etc/passwd if it has an entry
-        // there (preflight), else gid 0, as Docker does.
-        let spec = UserSpec {
-            user: id(u),
-            group: g.map(id),
-            text: spec,
-        };
+            UserSpec {
+                text: user.get_ref().clone(),
+                user: Id::Number(0),
+                group: None,
+            }
+        });
         At::new(spec, self.origin("user", user))
     }
 }

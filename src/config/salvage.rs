@@ -14,10 +14,6 @@ use crate::diagnostic::Problem;
 /// Keys a file must have, and what stands in for them while the rest is validated.
 fn placeholder(key: &[Part]) -> Option<DeValue<'static>> {
     match key {
-        [Part::Name(name)] if name == "rootfs" => Some(DeValue::String(".".into())),
-        [Part::Name(name)] if name == "command" => Some(DeValue::Array(
-            std::iter::once(Spanned::new(0..0, DeValue::String("true".into()))).collect(),
-        )),
         [Part::Name(mount), Part::Index(_), Part::Name(field)] if mount == "mount" => {
             match field.as_str() {
                 "type" => Some(DeValue::String("tmpfs".into())),
@@ -209,24 +205,18 @@ mod tests {
             problem("config::wrong-type", "command[2]"),
             problem("config::missing-key", "mount[1].type"),
             problem("config::missing-key", "rlimits.nofile.hard"),
-            problem("config::missing-key", "rootfs"),
         ];
         let tainted = mend(document.get_mut(), &shape).unwrap();
         assert_eq!(
             tainted,
-            [
-                "hostnme",
-                "command",
-                "mount[1].type",
-                "rlimits.nofile",
-                "rootfs"
-            ]
+            ["hostnme", "command", "mount[1].type", "rlimits.nofile",]
         );
         let table = document.get_ref();
         assert!(table.get("hostnme").is_none());
-        assert!(table.get("rootfs").is_some());
-        let command = table.get("command").unwrap().get_ref().as_array().unwrap();
-        assert_eq!(command.len(), 1);
+        assert!(
+            table.get("command").is_none(),
+            "an array with a wrong item goes whole"
+        );
         let rlimits = table.get("rlimits").unwrap().get_ref().as_table().unwrap();
         assert!(rlimits.get("nofile").is_none());
         let depends = |key: &str| depends_on_mended(&problem("plan::x", key), &tainted);

@@ -10,6 +10,7 @@ use toml::Spanned;
 
 use super::Loaded;
 use super::file::{ContainerFile, NetMode, RootfsSpec, Switch};
+
 use super::values::{check_hostname, check_name};
 use crate::diagnostic::{Problem, Problems, SourceFile};
 use crate::plan::{At, Namespaces, Origin, Root, Spec, UserNamespace};
@@ -66,6 +67,12 @@ impl Builder<'_> {
         }
     }
 
+    /// The file's first line: where a problem about a key the file lacks points.
+    pub(super) fn first_line(&self) -> Range<usize> {
+        let text = &self.source.text;
+        0..text.find('\n').unwrap_or(text.len())
+    }
+
     pub(super) fn error(&mut self, problem: Problem) {
         self.problems.push(problem);
     }
@@ -73,7 +80,7 @@ impl Builder<'_> {
     fn build(&mut self, file: &ContainerFile) -> Spec {
         let name = self.name(file);
         let namespaces = self.namespaces(file);
-        let root = self.root(file);
+        let (root, root_origin) = self.root(file);
         let mounts = self.mounts(file);
         let hostname = self.hostname(file, &name, &namespaces);
         let process = self.process(file, &name);
@@ -84,7 +91,7 @@ impl Builder<'_> {
         let readonly_root = self.readonly_origin(file, &root);
         Spec {
             file: self.source.path.clone(),
-            root: At::new(root, self.origin("rootfs", &file.rootfs)),
+            root: At::new(root, root_origin),
             readonly_root,
             mounts,
             namespaces: At::new(namespaces, self.section_origin("namespaces")),
@@ -119,11 +126,11 @@ impl Builder<'_> {
     /// Where a read-only root was asked for; `None` when it was not. The host's / is
     /// read-only as it is bound, so it takes no step of its own.
     fn readonly_origin(&self, file: &ContainerFile, root: &Root) -> Option<Origin> {
-        let RootfsSpec::Table(table) = file.rootfs.get_ref() else {
+        let Some(RootfsSpec::Table(table)) = file.rootfs.as_ref().map(|r| r.get_ref()) else {
             return None;
         };
         match (&table.readonly, root) {
-            (Some(ro), Root::Folder(_)) if *ro.get_ref() => {
+            (Some(ro), Root::Folder(_) | Root::Image(_)) if *ro.get_ref() => {
                 Some(self.origin("rootfs.readonly", ro))
             }
             _ => None,
@@ -194,11 +201,28 @@ impl Builder<'_> {
         }
     }
 
-    fn root(&mut self, file: &ContainerFile) -> Root {
-        match file.rootfs.get_ref() {
-            RootfsSpec::Path(path) => {
-                Root::Folder(self.host_path(path, "rootfs", file.rootfs.span()))
+    /// The root filesystem: `rootfs` or `image`, and the origin of the one given.
+    fn root(&mut self, file: &ContainerFile) -> (Root, Origin) {
+        let rootfs = match (&file.rootfs, &file.image) {
+            (None, None) => {
+                self.error(
+                    Problem::error("plan::no-root", "rootfs", self.first_line())
+                        .message("the file names no root filesystem: no `rootfs`, no `image`")
+                        .label("neither `rootfs` nor `image` in the file")
+                        .help("add `image = \"alpine:3.20\"` (an image), `rootfs = \"rootfs\"` (a folder next to this file), or `[rootfs] host = true` (the host's /)"),
+                );
+                return (Root::Host, Origin::Default);
             }
+            (_, Some(image)) => return self.image_root(file, image),
+            (Some(rootfs), None) => rootfs,
+        };
+        let root = self.folder_root(rootfs);
+        (root, self.origin("rootfs", rootfs))
+    }
+
+    fn folder_root(&mut self, rootfs: &Spanned<RootfsSpec>) -> Root {
+        match rootfs.get_ref() {
+            RootfsSpec::Path(path) => Root::Folder(self.host_path(path, "rootfs", rootfs.span())),
             RootfsSpec::Table(table) => {
                 let host = table.host.as_ref().is_some_and(|h| *h.get_ref());
                 match (&table.path, host) {
@@ -229,7 +253,7 @@ impl Builder<'_> {
                     }
                     (None, false) => {
                         self.error(
-                            Problem::error("plan::rootfs-missing", "rootfs", file.rootfs.span())
+                            Problem::error("plan::rootfs-missing", "rootfs", rootfs.span())
                                 .message("`rootfs` names no root filesystem")
                                 .label("no `path`, and `host` is not true")
                                 .help("add `path = \"rootfs\"` (a folder next to this file) or `host = true`"),

@@ -17,6 +17,7 @@ pub mod progress;
 pub mod pull;
 pub mod reference;
 pub mod registry;
+pub mod resolve;
 pub mod source;
 pub mod store;
 pub mod unpack;

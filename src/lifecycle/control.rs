@@ -99,7 +99,7 @@ fn settle(store: &Store, record: &Record) -> Result<Option<Record>, LifecycleErr
     if current.id == record.id && current.state != State::Stopped && !observe_alive(&current) {
         if current.foreground {
             // Its launcher was killed before it could remove the record: nothing is left.
-            remove_leftover_cgroups(&current)?;
+            remove_leftovers(&current)?;
             store.remove(&current.name, lock)?;
             return Ok(None);
         }
@@ -190,7 +190,7 @@ pub fn remove(store: &Store, name: &str, force: bool) -> Result<(), LifecycleErr
         Err(error) => return Err(error.into()),
     };
     if !observe_alive(&record) {
-        remove_leftover_cgroups(&record)?;
+        remove_leftovers(&record)?;
         return Ok(store.remove(name, lock)?);
     }
     if !force {
@@ -207,7 +207,7 @@ pub fn remove(store: &Store, name: &str, force: bool) -> Result<(), LifecycleErr
         let _ = monitor.signal(libc::SIGKILL);
         let _ = monitor.wait_exit(Some(AFTER_KILL));
     }
-    remove_leftover_cgroups(&record)?;
+    remove_leftovers(&record)?;
     match store.lock_existing(name)? {
         Some(lock) => Ok(store.remove(name, lock)?),
         // Removed meanwhile by another `rm`.
@@ -244,17 +244,29 @@ pub(super) fn forget_foreground(store: &Store, record: &Record) -> Result<(), Li
     };
     match store.read(&record.name)? {
         Some(current) if current.id == record.id && !observe_alive(&current) => {
-            remove_leftover_cgroups(&current)?;
+            remove_leftovers(&current)?;
             Ok(store.remove(&current.name, lock)?)
         }
         _ => Ok(()),
     }
 }
 
+/// Removes what a stopped container left: its writable layer (what it wrote), and the cgroup
+/// folders its monitor could not remove (it was killed).
+pub(super) fn remove_leftovers(record: &Record) -> Result<(), LifecycleError> {
+    if let Some(layer) = record.plan.writable_layer() {
+        runtime::remove_writable_layer(layer).map_err(|failure| LifecycleError::Cleanup {
+            name: record.name.clone(),
+            what: failure.to_string(),
+        })?;
+    }
+    remove_leftover_cgroups(record)
+}
+
 /// Removes the cgroup folders a container's monitor could not (it was killed): only those
 /// that are this container's folders under `launcher/` of a hierarchy of this host, whatever
 /// the record says.
-pub(super) fn remove_leftover_cgroups(record: &Record) -> Result<(), LifecycleError> {
+fn remove_leftover_cgroups(record: &Record) -> Result<(), LifecycleError> {
     let paths = record.plan.cgroup_paths().to_vec();
     if paths.is_empty() {
         return Ok(());

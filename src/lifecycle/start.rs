@@ -69,7 +69,7 @@ fn claim(store: &Store, name: &str) -> Result<NameLock, LifecycleError> {
             file: old.file,
         }),
         Some(old) => {
-            super::control::remove_leftover_cgroups(&old)?;
+            super::control::remove_leftovers(&old)?;
             store.remove_logs(name, &lock)?;
             Ok(lock)
         }
@@ -133,6 +133,8 @@ fn remove_own_record(store: &Store, name: &str, written: Option<crate::state::Fi
 
 /// Starts the checked `plan` detached.
 pub fn up_detached(plan: &Plan, store: &Store) -> Result<Started, LifecycleError> {
+    let detached = plan.clone().detached();
+    let plan = &detached;
     let name = plan.name.as_str();
     let lock = claim(store, name)?;
     let record = new_record(plan);

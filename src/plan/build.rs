@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::spec::{Facts, Root, Spec};
-use super::step::{Action, DevSetup, Exec, MountKind, MountSpec, NamespaceSet, Program};
+use super::spec::{Facts, Layers, ResolvedRoot, Spec};
+use super::step::{Action, DevSetup, Exec, MountKind, MountSpec, NamespaceSet, Overlay, Program};
 use super::{Origin, Plan, Side, Step};
 
 /// Signals sent to the launcher that reach the command (the monitor step forwards them).
@@ -68,6 +68,15 @@ impl Plan {
                 ns_origin.clone(),
             );
         }
+        // The writable layer is made fresh for each run, while the new process waits.
+        if let ResolvedRoot::Layers(Layers {
+            writable: Some(path),
+            ..
+        }) = &facts.root
+        {
+            let action = Action::WritableLayer { path: path.clone() };
+            steps.push(Side::Parent, action, spec.root.origin.clone());
+        }
         // Into the cgroup before the child runs a step: its setup is accounted and limited too.
         if let (Some(setup), Some(origin)) = (&facts.cgroup, &cgroup_origin) {
             let paths = setup.paths.clone();
@@ -85,22 +94,27 @@ impl Plan {
         steps.push(
             Side::Child,
             Action::OpenHostPaths {
-                paths: host_paths(&spec),
+                paths: host_paths(&spec, &facts.root),
             },
             Origin::Default,
         );
         // Before any mount: a mount made while / is shared would appear on the host.
         steps.push(Side::Child, Action::PrivatePropagation, Origin::Default);
         let root_origin = spec.root.origin.clone();
-        let host_root = spec.root.value == Root::Host;
-        match &spec.root.value {
-            Root::Folder(path) => steps.push(
+        let host_root = facts.root == ResolvedRoot::Host;
+        match &facts.root {
+            ResolvedRoot::Folder(path) => steps.push(
                 Side::Child,
                 Action::BindRootfs { path: path.clone() },
                 root_origin.clone(),
             ),
             // The host's / is made read-only as it is bound, before anything is mounted in it.
-            Root::Host => steps.push(Side::Child, Action::HostRootfs, root_origin.clone()),
+            ResolvedRoot::Host => steps.push(Side::Child, Action::HostRootfs, root_origin.clone()),
+            ResolvedRoot::Layers(layers) => steps.push(
+                Side::Child,
+                Action::OverlayRootfs(overlay(layers)),
+                root_origin.clone(),
+            ),
         }
         // /proc and /dev before the front end's mounts, so that a mount under /dev (a device,
         // a sized /dev/shm) lands on the container's /dev instead of being hidden by it. A
@@ -222,6 +236,15 @@ impl Plan {
             let paths = setup.paths.clone();
             steps.push(Side::Parent, Action::CgroupRemove { paths }, origin);
         }
+        // What the container wrote goes with it (a detached container's, at `rm`).
+        if let ResolvedRoot::Layers(Layers {
+            writable: Some(path),
+            ..
+        }) = &facts.root
+        {
+            let action = Action::RemoveWritableLayer { path: path.clone() };
+            steps.push(Side::Parent, action, spec.root.origin.clone());
+        }
         Plan {
             name: spec.name,
             file: spec.file,
@@ -266,11 +289,27 @@ fn push_confinement(
     steps.push(Side::Child, Action::CloseFds, Origin::Default);
 }
 
-/// The host paths the child opens first: the root filesystem, bind sources, device nodes.
-fn host_paths(spec: &Spec) -> Vec<PathBuf> {
+/// The overlay of an image's layers, with the writable layer's folders when it has one.
+fn overlay(layers: &Layers) -> Overlay {
+    let folder = |name| layers.writable.as_ref().map(|w| w.join(name));
+    Overlay {
+        image: layers.image.clone(),
+        digest: layers.digest.clone(),
+        layers: layers.layers.clone(),
+        upper: folder("upper"),
+        work: folder("work"),
+        userxattr: layers.userxattr,
+    }
+}
+
+/// The host paths the child opens first: the root filesystem (an overlay is attached over its
+/// top layer's folder, in the container's mount namespace only), bind sources, device nodes.
+fn host_paths(spec: &Spec, root: &ResolvedRoot) -> Vec<PathBuf> {
     let mut paths = Vec::new();
-    if let Root::Folder(path) = &spec.root.value {
-        paths.push(path.clone());
+    match root {
+        ResolvedRoot::Folder(path) => paths.push(path.clone()),
+        ResolvedRoot::Layers(layers) => paths.extend(layers.layers.last().cloned()),
+        ResolvedRoot::Host => {}
     }
     let dev_default = !spec.mounts.iter().any(|m| m.value.target == "/dev");
     if dev_default {

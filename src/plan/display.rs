@@ -29,6 +29,18 @@ impl fmt::Display for Action {
                 write!(f, "move the process into cgroup {}", short_cgroup(paths))
             }
             Action::Start => f.write_str("let the container's process run its steps"),
+            Action::WritableLayer { path } => {
+                write!(
+                    f,
+                    "create the container's writable layer {}",
+                    path.display()
+                )
+            }
+            Action::RemoveWritableLayer { path } => write!(
+                f,
+                "remove the container's writable layer {} (its writes)",
+                path.display()
+            ),
             Action::Prologue => {
                 f.write_str("close inherited descriptors, new session, not dumpable")
             }
@@ -39,6 +51,19 @@ impl fmt::Display for Action {
             Action::PrivatePropagation => f.write_str("make / rslave: no mount reaches the host"),
             Action::BindRootfs { path } => write!(f, "bind root filesystem {}", path.display()),
             Action::HostRootfs => f.write_str("bind the host's / as root (read-only)"),
+            Action::OverlayRootfs(overlay) => {
+                let writable = match overlay.upper {
+                    Some(_) => ", writable layer on top",
+                    None => ", read-only",
+                };
+                write!(
+                    f,
+                    "mount image {} as root: overlay of {} layer{}{writable}",
+                    overlay.image,
+                    overlay.layers.len(),
+                    if overlay.layers.len() == 1 { "" } else { "s" }
+                )
+            }
             Action::Mount(spec) => write!(f, "{spec}"),
             Action::Dev(dev) => write!(f, "mount /dev: tmpfs, {}, pts, shm", dev.devices.join(" ")),
             Action::LoopbackUp => f.write_str("bring loopback up"),
@@ -300,6 +325,7 @@ impl fmt::Display for Origin {
             Origin::Default => f.write_str("default"),
             Origin::File { key, line, .. } => write!(f, "line {line}: {key}"),
             Origin::CommandLine { what } => write!(f, "command line: {what}"),
+            Origin::Image { field } => write!(f, "image config: {field}"),
         }
     }
 }

@@ -92,6 +92,23 @@ impl Plan {
         }
     }
 
+    /// The plan for a detached container: its writable layer stays when it stops (what it
+    /// wrote can be looked at) and goes at `rm`.
+    pub fn detached(mut self) -> Plan {
+        self.steps
+            .retain(|s| !matches!(s.action, Action::RemoveWritableLayer { .. }));
+        self
+    }
+
+    /// The folder of the container's writable layer, when it has one.
+    pub fn writable_layer(&self) -> Option<&std::path::Path> {
+        self.find(|a| match a {
+            Action::WritableLayer { path } => Some(path),
+            _ => None,
+        })
+        .map(|p| p.as_path())
+    }
+
     /// Sets the command of an exec plan, and whether it gets a pseudo-terminal.
     pub fn set_command(&mut self, args: &[String], terminal: bool) {
         for step in &mut self.steps {

@@ -27,9 +27,12 @@ pub use display::human_size;
 pub use security::{
     Bpf, Capability, CapabilitySet, RlimitKind, RlimitSpec, SeccompFilter, SeccompProfile,
 };
-pub use spec::{At, Facts, Id, Namespaces, Process, Root, Security, Spec, UserNamespace, UserSpec};
+pub use spec::{
+    At, Facts, Id, ImageSource, Layers, Namespaces, Process, PullPolicy, ResolvedRoot, Root,
+    Security, Spec, UserNamespace, UserSpec,
+};
 pub use step::{
-    Action, DevSetup, Exec, IdMap, IdMaps, MountKind, MountSpec, NamespaceSet, Program,
+    Action, DevSetup, Exec, IdMap, IdMaps, MountKind, MountSpec, NamespaceSet, Overlay, Program,
     TerminalMode, UserIds,
 };
 pub use stop::{Signal, StopPolicy, human_duration, parse_duration};
@@ -96,6 +99,8 @@ pub enum Origin {
     },
     /// Given on the command line (`launcher up FILE -- ARGS`), not by the file.
     CommandLine { what: String },
+    /// Taken from the image's config: `field` is its name there (`Env`, `Cmd`, `User`).
+    Image { field: String },
 }
 
 impl Serialize for Origin {
@@ -125,6 +130,9 @@ enum OriginForm {
     CommandLine {
         command_line: String,
     },
+    Image {
+        image_config: String,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -152,6 +160,9 @@ impl From<Origin> for OriginForm {
                 },
             },
             Origin::CommandLine { what } => OriginForm::CommandLine { command_line: what },
+            Origin::Image { field } => OriginForm::Image {
+                image_config: field,
+            },
         }
     }
 }
@@ -172,6 +183,9 @@ impl From<OriginForm> for Origin {
                 column,
             },
             OriginForm::CommandLine { command_line } => Origin::CommandLine { what: command_line },
+            OriginForm::Image { image_config } => Origin::Image {
+                field: image_config,
+            },
         }
     }
 }

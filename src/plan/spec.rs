@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+use serde::{Deserialize, Serialize};
+
 use super::cgroup::{CgroupSetup, Limits};
 use super::security::{CapabilitySet, RlimitSpec, SeccompFilter, SeccompProfile};
 use super::step::{IdMaps, MountSpec, TerminalMode, UserIds};
@@ -54,13 +56,69 @@ pub struct Spec {
     pub stop: StopPolicy,
 }
 
-/// The root filesystem.
+/// The root filesystem, as the front end names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Root {
     /// A folder of the host, absolute.
     Folder(PathBuf),
     /// The host's own `/`, read-only, with fresh /proc, /dev, /tmp and /run.
     Host,
+    /// An image, to be resolved (pulled, its config merged) into [`Root::Layers`] before
+    /// preflight.
+    Image(ImageSource),
+    /// The layers of an image, as an overlay.
+    Layers(Layers),
+}
+
+/// An image as the front end names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageSource {
+    /// As written: `alpine:3.20`, `oci:layout:tag`, `docker-archive:app.tar`.
+    pub reference: String,
+    /// The folder relative `oci:` and `docker-archive:` paths start at.
+    pub base_dir: PathBuf,
+    pub pull: PullPolicy,
+    /// `os/arch[/variant]`; `None`: this machine's.
+    pub platform: Option<String>,
+    /// Its registry over plain HTTP.
+    pub insecure: bool,
+}
+
+/// When an image is fetched from its source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PullPolicy {
+    /// When it is not in the store.
+    #[default]
+    Missing,
+    /// At each start.
+    Always,
+    /// Never: it must be in the store.
+    Never,
+}
+
+/// The layers of an image in the store, lowest first, and the container's own writable
+/// layer on top of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Layers {
+    /// The reference, as written, and the manifest digest it resolved to.
+    pub image: String,
+    pub digest: String,
+    /// Unpacked layer folders, lowest first.
+    pub layers: Vec<PathBuf>,
+    /// The folder of the container's writable layer (its `upper` and `work`); `None`: a
+    /// read-only root, no writable layer.
+    pub writable: Option<PathBuf>,
+    /// The layers' whiteouts are `user.overlay.*` xattrs (unpacked without root): the overlay
+    /// is mounted with `userxattr`, in the container's user namespace.
+    pub userxattr: bool,
+}
+
+/// The root filesystem as the plan makes it: what preflight found the front end's root to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResolvedRoot {
+    Folder(PathBuf),
+    Host,
+    Layers(Layers),
 }
 
 /// Which namespaces the container gets of its own.
@@ -84,13 +142,20 @@ pub enum UserNamespace {
     Off,
 }
 
-/// The command and how it runs.
+/// The command and how it runs. A value whose origin is [`Origin::Default`] was not set by
+/// the front end: an image's config may replace it.
 #[derive(Debug, Clone)]
 pub struct Process {
-    /// The program and its arguments, as given (the program is found by preflight).
+    /// The program and its arguments, as given (the program is found by preflight). With an
+    /// image: the arguments after its entrypoint (`docker run IMAGE ARGS`); empty and
+    /// "default" when the front end gave none.
     pub command: At<Vec<String>>,
+    /// With an image only: replaces its Entrypoint.
+    pub entrypoint: Option<At<Vec<String>>>,
     /// The environment, sorted by name.
     pub env: Vec<(String, String)>,
+    /// The names in `env` the front end set (the others are defaults an image may replace).
+    pub env_set: Vec<String>,
     /// Absolute, inside the container.
     pub workdir: At<String>,
     pub user: At<UserSpec>,
@@ -107,6 +172,29 @@ pub struct UserSpec {
     pub user: Id,
     /// `None`: the user's group from /etc/passwd, else 0.
     pub group: Option<Id>,
+}
+
+impl UserSpec {
+    /// `uid`, `uid:gid`, `name` or `name:group` (as Container.toml and image configs write
+    /// it); the error says what is wrong.
+    pub fn parse(text: &str) -> Result<UserSpec, String> {
+        let (user, group) = match text.split_once(':') {
+            Some((u, g)) => (u, Some(g)),
+            None => (text, None),
+        };
+        if user.is_empty() || group.is_some_and(|g| g.is_empty() || g.contains(':')) {
+            return Err("expected uid, uid:gid, name or name:group".into());
+        }
+        let id = |text: &str| match text.parse::<u32>() {
+            Ok(number) => Id::Number(number),
+            Err(_) => Id::Name(text.to_string()),
+        };
+        Ok(UserSpec {
+            text: text.to_string(),
+            user: id(user),
+            group: group.map(id),
+        })
+    }
 }
 
 /// A uid/gid, or a name to look up.
@@ -131,6 +219,8 @@ pub struct Security {
 /// host can tell. Nothing in it is optional that the plan needs.
 #[derive(Debug, Clone)]
 pub struct Facts {
+    /// The root filesystem (an image resolved to its layers).
+    pub root: ResolvedRoot,
     /// The user namespace's id maps; `None`: no user namespace.
     pub user_namespace: Option<IdMaps>,
     /// The command's user, resolved.

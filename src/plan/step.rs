@@ -32,6 +32,8 @@ pub enum Action {
     IdMaps(IdMaps),
     /// Move the container's process into its cgroup.
     CgroupJoin { paths: Vec<PathBuf> },
+    /// Create the container's writable layer: `upper` and `work` folders under `path`, empty.
+    WritableLayer { path: PathBuf },
     /// Let the container's process run its steps; wait until it has exec'd (or failed).
     Start,
 
@@ -48,6 +50,9 @@ pub enum Action {
     BindRootfs { path: PathBuf },
     /// Bind the host's `/` (recursively, read-only) as the new root.
     HostRootfs,
+    /// Mount an image's layers as an overlay (with the writable layer on top, if any) and make
+    /// it the new root.
+    OverlayRootfs(Overlay),
     /// A mount inside the new root.
     Mount(MountSpec),
     /// A minimal /dev: a tmpfs with device nodes, devpts, shm and the standard links.
@@ -95,6 +100,23 @@ pub enum Action {
     Monitor,
     /// End what is left in the container's cgroup and remove its folders.
     CgroupRemove { paths: Vec<PathBuf> },
+    /// Remove the container's writable layer (what it wrote goes with it).
+    RemoveWritableLayer { path: PathBuf },
+}
+
+/// An overlay root.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Overlay {
+    /// The reference as written, and the manifest digest it resolved to.
+    pub image: String,
+    pub digest: String,
+    /// The layer folders, lowest first.
+    pub layers: Vec<PathBuf>,
+    /// The writable layer's folders; `None`: read-only.
+    pub upper: Option<PathBuf>,
+    pub work: Option<PathBuf>,
+    /// Whiteouts and opaque folders as `user.overlay.*` xattrs (`userxattr`).
+    pub userxattr: bool,
 }
 
 /// Which namespaces the container's first process is cloned into (all `false`: a fork).

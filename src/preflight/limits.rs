@@ -14,7 +14,7 @@ use crate::sys;
 fn at(origin: &Origin, code: &'static str, key: &str) -> Problem {
     let span = match origin {
         Origin::File { span, .. } => span.clone(),
-        Origin::Default | Origin::CommandLine { .. } => 0..0,
+        Origin::Default | Origin::CommandLine { .. } | Origin::Image { .. } => 0..0,
     };
     Problem::error(code, key, span)
 }

@@ -13,7 +13,9 @@ mod view;
 use std::path::{Path, PathBuf};
 
 use crate::diagnostic::Problem;
-use crate::plan::{At, Facts, IdMap, IdMaps, MountKind, Origin, Root, Spec, UserNamespace};
+use crate::plan::{
+    At, Facts, IdMap, IdMaps, MountKind, Origin, ResolvedRoot, Root, Spec, UserNamespace,
+};
 use view::ContainerView;
 
 pub use cgroups::{Hierarchies, is_container_folder};
@@ -76,6 +78,20 @@ pub fn check(spec: &Spec, host: &Host) -> Result<Facts, Vec<Problem>> {
     let view = ContainerView::from_spec(spec);
     let view_ok = check_paths(spec, &view, &mut problems);
     let rootless = user_ns && caller.uid != 0;
+    let root = match &spec.root.value {
+        Root::Folder(path) => Some(ResolvedRoot::Folder(path.clone())),
+        Root::Host => Some(ResolvedRoot::Host),
+        Root::Layers(layers) => Some(ResolvedRoot::Layers(layers.clone())),
+        Root::Image(source) => {
+            problems.push(
+                at(&spec.root.origin, "preflight::image-not-resolved", "")
+                    .message(format!("the image {} was not resolved to its layers", source.reference))
+                    .label("not pulled")
+                    .help("this is the launcher's own failure: the image stage runs before preflight; please report it"),
+            );
+            None
+        }
+    };
     let (user, program) = if view_ok {
         let process = &spec.process;
         process::check_workdir(&process.workdir, &view, &mut problems);
@@ -91,7 +107,8 @@ pub fn check(spec: &Spec, host: &Host) -> Result<Facts, Vec<Problem>> {
     if !problems.is_empty() {
         return Err(problems);
     }
-    let (Some(user), Some(program), Some(seccomp)) = (user, program, seccomp) else {
+    let (Some(root), Some(user), Some(program), Some(seccomp)) = (root, user, program, seccomp)
+    else {
         // Each `None` above came with a problem.
         return Err(problems);
     };
@@ -111,6 +128,7 @@ pub fn check(spec: &Spec, host: &Host) -> Result<Facts, Vec<Problem>> {
         deny_setgroups: caller.uid != 0,
     });
     Ok(Facts {
+        root,
         user_namespace,
         user,
         program,
@@ -130,7 +148,9 @@ fn at(origin: &Origin, code: &'static str, field: &str) -> Problem {
             };
             Problem::error(code, key, span.clone())
         }
-        Origin::Default | Origin::CommandLine { .. } => Problem::error(code, field, 0..0),
+        Origin::Default | Origin::CommandLine { .. } | Origin::Image { .. } => {
+            Problem::error(code, field, 0..0)
+        }
     }
 }
 

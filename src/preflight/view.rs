@@ -7,11 +7,15 @@ use std::fs::Metadata;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use crate::image::WhiteoutForm;
+use crate::image::lookup::LayerStack;
 use crate::plan::{MountKind, Root, Spec};
 
 pub struct ContainerView {
     root: PathBuf,
     host: bool,
+    /// An image's layers, looked through as the overlay will show them (no mount).
+    layers: Option<std::sync::Arc<LayerStack>>,
     /// (container target, host source), longest target first.
     binds: std::sync::Arc<Vec<(String, PathBuf)>>,
     /// Targets of mounts that start empty (tmpfs, /dev, /proc, ...).
@@ -39,13 +43,24 @@ impl ContainerView {
     pub fn from_spec(spec: &Spec) -> Self {
         let mut fresh = std::collections::BTreeSet::new();
         let mut binds = Vec::new();
-        let (root, host) = match &spec.root.value {
-            Root::Folder(path) => (path.clone(), false),
-            Root::Host => (PathBuf::from("/"), true),
+        let (root, host, layers) = match &spec.root.value {
+            Root::Folder(path) => (path.clone(), false, None),
+            Root::Host => (PathBuf::from("/"), true, None),
+            Root::Layers(image) => {
+                let form = match image.userxattr {
+                    true => WhiteoutForm::UserXattr,
+                    false => WhiteoutForm::Classic,
+                };
+                let stack = LayerStack::new(image.layers.clone(), form);
+                (PathBuf::new(), false, Some(std::sync::Arc::new(stack)))
+            }
+            // Not resolved: preflight refuses it; the view has nothing to show.
+            Root::Image(_) => (PathBuf::from("/nonexistent"), false, None),
         };
         let mut view = ContainerView {
             root,
             host,
+            layers,
             binds: Default::default(),
             fresh: Default::default(),
             excluded: None,
@@ -83,6 +98,7 @@ impl ContainerView {
         ContainerView {
             root: self.root.clone(),
             host: self.host,
+            layers: self.layers.clone(),
             binds: self.binds.clone(),
             fresh: self.fresh.clone(),
             excluded: Some(target.to_string()),
@@ -117,24 +133,37 @@ impl ContainerView {
     pub fn describe(&self) -> String {
         if self.host {
             "the host's /".into()
+        } else if self.layers.is_some() {
+            "the image's layers".into()
         } else {
             format!("the root filesystem {}", self.root.display())
         }
     }
 
-    /// Where a container path (absolute, no symlinks in it) lives on the host.
-    fn host_path(&self, path: &str) -> PathBuf {
+    /// The host file a container path (absolute, no symlinks in it) shows, and its own
+    /// metadata (not following a symlink).
+    fn lookup(&self, path: &str) -> Result<(PathBuf, Metadata), std::io::Error> {
         for (target, source) in self.binds.iter() {
             if under(path, target) && self.excluded.as_deref() != Some(target.as_str()) {
                 let rest = path[target.len()..].trim_start_matches('/');
-                return if rest.is_empty() {
+                let host = if rest.is_empty() {
                     source.clone()
                 } else {
                     source.join(rest)
                 };
+                let meta = std::fs::symlink_metadata(&host)?;
+                return Ok((host, meta));
             }
         }
-        self.root.join(path.trim_start_matches('/'))
+        if let Some(stack) = &self.layers {
+            return match stack.lookup(path)? {
+                Some(entry) => Ok((entry.host_path, entry.metadata)),
+                None => Err(std::io::Error::from(std::io::ErrorKind::NotFound)),
+            };
+        }
+        let host = self.root.join(path.trim_start_matches('/'));
+        let meta = std::fs::symlink_metadata(&host)?;
+        Ok((host, meta))
     }
 
     /// Follows `path` inside the container, symlinks included, to a host file.
@@ -149,8 +178,7 @@ impl ContainerView {
             }
             done.push(part);
             let current = format!("/{}", done.join("/"));
-            let host = self.host_path(&current);
-            let meta = std::fs::symlink_metadata(&host)?;
+            let (host, meta) = self.lookup(&current)?;
             if meta.file_type().is_symlink() {
                 links += 1;
                 if links > MAX_LINKS {
@@ -168,8 +196,7 @@ impl ContainerView {
             }
         }
         let current = format!("/{}", done.join("/"));
-        let host = self.host_path(&current);
-        let meta = std::fs::metadata(&host)?;
+        let (host, meta) = self.lookup(&current)?;
         Ok(Resolved { host, meta })
     }
 

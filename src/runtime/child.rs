@@ -133,6 +133,16 @@ impl Child<'_> {
                 self.root = Some(rootfs::bind_root(folder)?);
                 Ok(())
             }
+            Op::Overlay {
+                options,
+                joined,
+                top,
+                shown,
+            } => {
+                let target = self.host[*top].as_fd();
+                self.root = Some(rootfs::overlay_root(options, joined, target, shown)?);
+                Ok(())
+            }
             Op::Mount(mount) => mounts::mount(self.root()?, mount, ops, &self.host),
             Op::Dev(dev) => mounts::dev(self.root()?, dev, &self.host),
             Op::LoopbackUp => {
@@ -176,6 +186,8 @@ impl Child<'_> {
             | Op::Clone(_)
             | Op::IdMaps { .. }
             | Op::CgroupJoin
+            | Op::WritableLayer
+            | Op::RemoveWritableLayer
             | Op::Start
             | Op::Init
             | Op::Exec(_)

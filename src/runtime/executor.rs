@@ -142,6 +142,12 @@ impl Parent<'_> {
                 })?;
                 cgroup.join(pid).map_err(at)?;
             }
+            (Op::WritableLayer, Action::WritableLayer { path }) => {
+                super::layers::create_writable(path).map_err(at)?
+            }
+            (Op::RemoveWritableLayer, Action::RemoveWritableLayer { path }) => {
+                super::layers::remove_writable(path).map_err(at)?
+            }
             (Op::Start, _) => self.start(index)?,
             (Op::Monitor, _) => self.monitor().map_err(at)?,
             (Op::CgroupRemove, _) => {
@@ -276,10 +282,18 @@ impl Parent<'_> {
             let _ = sys::kill(pid, libc::SIGKILL);
             let _ = sys::waitpid(pid, false);
         }
-        match self.cgroup.take() {
+        let cgroup = match self.cgroup.take() {
             Some(cgroup) if self.cgroup_made => cgroup.remove().err(),
             _ => None,
-        }
+        };
+        // A writable layer made for this run goes too: nothing ran in it.
+        let layer = self.plan.steps.iter().find_map(|s| match &s.action {
+            Action::WritableLayer { path } if path.exists() => {
+                super::layers::remove_writable(path).err()
+            }
+            _ => None,
+        });
+        cgroup.or(layer)
     }
 }
 

@@ -11,6 +11,7 @@ mod executor;
 pub mod handle;
 mod init;
 mod join;
+mod layers;
 mod mounts;
 mod ops;
 pub mod procfs;
@@ -25,6 +26,7 @@ pub use cgroups::remove_leftovers as remove_leftover_cgroups;
 pub use error::{Failure, StepFailed, errno_text, exec_exit_code};
 pub use executor::Observer;
 pub use join::Target;
+pub use layers::remove_writable as remove_writable_layer;
 pub use watch::{Foreground, Logs, Stream, Watcher, fork_monitor, reap};
 
 /// How the container ended.

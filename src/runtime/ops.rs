@@ -40,6 +40,7 @@ pub enum Op {
         deny_setgroups: bool,
     },
     CgroupJoin,
+    WritableLayer,
     Start,
     Prologue,
     CgroupNamespace,
@@ -47,6 +48,14 @@ pub enum Op {
     PrivatePropagation,
     /// A root filesystem folder, opened by the launcher (`None`: the host's /, staged).
     Rootfs(Option<HostIndex>),
+    /// An overlay of the layers, attached over the top layer's folder (opened first).
+    Overlay {
+        options: Vec<(CString, Option<CString>)>,
+        /// The same layers as one `lowerdir=` value, for kernels before 6.8 (no `lowerdir+`).
+        joined: Vec<(CString, Option<CString>)>,
+        top: HostIndex,
+        shown: String,
+    },
     Mount(MountOp),
     Dev(DevOp),
     LoopbackUp,
@@ -81,6 +90,7 @@ pub enum Op {
     Exec(ExecOp),
     Monitor,
     CgroupRemove,
+    RemoveWritableLayer,
 }
 
 pub struct MountOp {
@@ -185,6 +195,9 @@ pub fn prepare(plan: &Plan) -> Result<Ops, StepFailed> {
                 deny_setgroups: maps.deny_setgroups,
             },
             Action::CgroupJoin { .. } => Op::CgroupJoin,
+            Action::WritableLayer { .. } => Op::WritableLayer,
+            Action::RemoveWritableLayer { .. } => Op::RemoveWritableLayer,
+            Action::OverlayRootfs(overlay) => overlay_op(overlay, i, index)?,
             Action::Start => Op::Start,
             Action::Prologue => Op::Prologue,
             Action::CgroupNamespace => Op::CgroupNamespace,
@@ -394,6 +407,50 @@ fn mount_op(
         target,
         shown,
         kind,
+    })
+}
+
+/// The overlay's options: each layer top first (`lowerdir+`, Linux 6.8; `joined` has the
+/// older single `lowerdir=` form), the writable layer, `userxattr` for layers unpacked
+/// without root.
+fn overlay_op(
+    overlay: &crate::plan::Overlay,
+    step: usize,
+    index: impl Fn(&Path) -> Result<HostIndex, StepFailed>,
+) -> Result<Op, StepFailed> {
+    let top = overlay.layers.last().ok_or_else(|| {
+        StepFailed::at(step, Failure::new(Errno::EINVAL, "an image without layers"))
+    })?;
+    let path = |p: &Path| c(p.as_os_str().as_encoded_bytes(), step, "layer");
+    let mut rest = Vec::new();
+    if let (Some(upper), Some(work)) = (&overlay.upper, &overlay.work) {
+        rest.push((c("upperdir", step, "overlay")?, Some(path(upper)?)));
+        rest.push((c("workdir", step, "overlay")?, Some(path(work)?)));
+    }
+    if overlay.userxattr {
+        rest.push((c("userxattr", step, "overlay")?, None));
+    }
+    let mut options = Vec::new();
+    for layer in overlay.layers.iter().rev() {
+        options.push((c("lowerdir+", step, "overlay")?, Some(path(layer)?)));
+    }
+    options.extend(rest.iter().cloned());
+    let all: Vec<String> = overlay
+        .layers
+        .iter()
+        .rev()
+        .map(|l| l.display().to_string())
+        .collect();
+    let mut joined = vec![(
+        c("lowerdir", step, "overlay")?,
+        Some(c(all.join(":"), step, "overlay")?),
+    )];
+    joined.extend(rest);
+    Ok(Op::Overlay {
+        options,
+        joined,
+        top: index(top)?,
+        shown: overlay.image.clone(),
     })
 }
 

@@ -6,6 +6,7 @@
 //! and bound, read-only, at /newroot; host paths are then reached as /oldroot/.... Either way
 //! nothing is ever mounted on the host's own tree.
 
+use std::ffi::{CStr, CString};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use super::error::Failure;
@@ -40,6 +41,32 @@ pub fn bind_root(folder: Option<(&HostPath, BorrowedFd<'_>)>) -> Result<OwnedFd,
     sys::attach(tree.as_fd(), fd).map_err(fail(format!("bind {shown} onto itself")))?;
     // The descriptor of a mount once attached refers to its root: the new root.
     Ok(tree)
+}
+
+/// Mounts an image's layers as an overlay (`nodev`) and attaches it over `target`, the top
+/// layer's folder, in this mount namespace only. Returns a descriptor of the new root.
+pub fn overlay_root(
+    options: &[(CString, Option<CString>)],
+    joined: &[(CString, Option<CString>)],
+    target: BorrowedFd<'_>,
+    shown: &str,
+) -> Result<OwnedFd, Failure> {
+    fn pairs(list: &[(CString, Option<CString>)]) -> Vec<(&CStr, Option<&CStr>)> {
+        list.iter()
+            .map(|(k, v)| (k.as_c_str(), v.as_deref()))
+            .collect()
+    }
+    let attrs = sys::MOUNT_ATTR_NODEV;
+    let overlay = match sys::new_mount(c"overlay", &pairs(options), attrs) {
+        // Before Linux 6.8 there is no `lowerdir+`: all layers in one option.
+        Err(sys::Errno::EINVAL) => sys::new_mount(c"overlay", &pairs(joined), attrs),
+        other => other,
+    }
+    .map_err(fail(format!("mount the layers of {shown} as an overlay")))?;
+    sys::attach(overlay.as_fd(), target).map_err(fail(format!(
+        "attach the overlay of {shown} as the new root"
+    )))?;
+    Ok(overlay)
 }
 
 fn bind_host_root() -> Result<OwnedFd, Failure> {

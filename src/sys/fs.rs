@@ -216,3 +216,38 @@ pub fn flock(fd: BorrowedFd<'_>, operation: libc::c_int) -> SysResult<()> {
         }
     }
 }
+
+/// Removes a file or a folder tree, without following symlinks. A folder made without write
+/// or search permission for its owner (an image's `dr-xr-xr-x`, the overlay's `work/work`)
+/// cannot be emptied by a non-root owner: such folders are opened up first when the plain
+/// removal is refused. A path that is not there is fine.
+pub fn remove_tree(path: &std::path::Path) -> std::io::Result<()> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if !meta.is_dir() {
+        return std::fs::remove_file(path);
+    }
+    match std::fs::remove_dir_all(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            open_up(path);
+            std::fs::remove_dir_all(path)
+        }
+        other => other,
+    }
+}
+
+/// Gives the owner rwx on every folder below `dir` it can reach.
+fn open_up(dir: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.filter_map(Result::ok) {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                open_up(&entry.path());
+            }
+        }
+    }
+}

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::io;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use super::Store;
@@ -182,35 +182,7 @@ fn tree_size(path: &Path) -> u64 {
         .unwrap_or(0)
 }
 
-/// Removes a file or a folder tree, without following symlinks. A folder an image made
-/// read-only (`dr-xr-xr-x`) cannot lose its entries unless its owner is root: such folders are
-/// made writable first when the plain removal is refused.
+/// Removes a file or a folder tree, without following symlinks (`sys::remove_tree`).
 pub fn remove_tree(path: &Path) -> Result<(), ErrorKind> {
-    let meta = match std::fs::symlink_metadata(path) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(io_kind("removing", path, e)),
-    };
-    if !meta.is_dir() {
-        return std::fs::remove_file(path).map_err(|e| io_kind("removing", path, e));
-    }
-    match std::fs::remove_dir_all(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-            make_writable(path);
-            std::fs::remove_dir_all(path).map_err(|e| io_kind("removing", path, e))
-        }
-        Err(e) => Err(io_kind("removing", path, e)),
-    }
-}
-
-fn make_writable(dir: &Path) {
-    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for entry in entries.filter_map(Result::ok) {
-            if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                make_writable(&entry.path());
-            }
-        }
-    }
+    crate::sys::remove_tree(path).map_err(|e| io_kind("removing", path, e))
 }

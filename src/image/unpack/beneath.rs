@@ -27,18 +27,22 @@ impl EntryPath {
 }
 
 /// Checks a path from a tar header: relative, no `..`; `.` parts and a trailing `/` dropped.
+/// `/` alone is the layer's root folder, as `./` is (umoci writes it so); any other absolute
+/// path is refused.
 pub fn check(raw: &[u8]) -> Result<EntryPath, String> {
     let path = Path::new(OsStr::from_bytes(raw));
     let mut parts: Vec<&OsStr> = Vec::new();
+    let mut absolute = false;
     for component in path.components() {
         match component {
             Component::Normal(part) => parts.push(part),
             Component::CurDir => {}
             Component::ParentDir => return Err("a `..` component leads outside the layer".into()),
-            Component::RootDir | Component::Prefix(_) => {
-                return Err("an absolute path; layer entries are relative to the layer".into());
-            }
+            Component::RootDir | Component::Prefix(_) => absolute = true,
         }
+    }
+    if absolute && !parts.is_empty() {
+        return Err("an absolute path; layer entries are relative to the layer".into());
     }
     let name = parts.pop().map(OsStr::to_os_string).unwrap_or_default();
     Ok(EntryPath {
