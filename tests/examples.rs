@@ -2,25 +2,9 @@
 
 use crate::util::{examples, relative, run, stderr, stdout};
 
-/// busybox needs rootfs/ filled; the test fills it from busybox-static when it is empty.
-fn ensure_busybox_rootfs() {
-    let rootfs = crate::util::repo().join("rootfs");
-    if rootfs.join("bin/busybox").exists() {
-        return;
-    }
-    let status = std::process::Command::new("sh")
-        .arg(rootfs.join("fill-busybox.sh"))
-        .status()
-        .expect("cannot run rootfs/fill-busybox.sh");
-    assert!(
-        status.success(),
-        "rootfs/fill-busybox.sh failed: install busybox-static (apt-get install busybox-static)"
-    );
-}
-
 #[test]
 fn every_example_checks_and_plans() {
-    ensure_busybox_rootfs();
+    crate::util::ensure_image_layout();
     let all = examples();
     assert!(
         all.len() >= 3,
@@ -54,8 +38,11 @@ fn every_example_checks_and_plans() {
             assert_eq!(step["index"], i + 1);
             assert!(step["step"].is_string(), "step without a name: {step}");
             let origin = &step["origin"];
+            // The file's line, a default, or the image's config (examples/image-layout).
             assert!(
-                origin == "default" || origin["line"].as_u64().is_some_and(|l| l > 0),
+                origin == "default"
+                    || origin["line"].as_u64().is_some_and(|l| l > 0)
+                    || origin["image_config"].is_string(),
                 "step {} has no origin: {step}",
                 i + 1
             );
@@ -79,9 +66,12 @@ const HYBRID: &str = "31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw,mode=755\n
 /// then read every changed snapshot.
 #[test]
 fn the_plan_of_every_example_is_snapshotted() {
+    use launcher::image::resolve::{LockUse, Stage};
     use launcher::plan::{Action, Plan, SeccompFilter};
     use launcher::preflight::{Caller, Hierarchies, Host};
-    ensure_busybox_rootfs();
+    crate::util::ensure_image_layout();
+    let store_root = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("snapshot-images");
+    let store = launcher::image::Store::new(store_root.clone());
     let host = Host {
         caller: Caller { uid: 0, gid: 0 },
         hierarchies: Some(Hierarchies::from_mountinfo(HYBRID, |_| Some(String::new()))),
@@ -91,8 +81,16 @@ fn the_plan_of_every_example_is_snapshotted() {
         let name = example.file_name().unwrap().to_string_lossy().into_owned();
         let loaded = launcher::config::load(&example.join("Container.toml"))
             .unwrap_or_else(|e| panic!("{name}: {e}"));
-        let spec = launcher::config::spec(&loaded, &example)
+        let mut spec = launcher::config::spec(&loaded, &example)
             .unwrap_or_else(|e| panic!("{name}: {} problem(s)", e.list.len()));
+        let stage = Stage {
+            store: &store,
+            file: &example.join("Container.toml"),
+            lock: LockUse::Read,
+            progress: false,
+        };
+        launcher::image::resolve::resolve(&mut spec, &stage)
+            .unwrap_or_else(|found| panic!("{name}: {found:?}"));
         let facts = launcher::preflight::check(&spec, &host)
             .unwrap_or_else(|found| panic!("{name}: {found:?}"));
         let plan = Plan::build(spec, facts);
@@ -101,7 +99,9 @@ fn the_plan_of_every_example_is_snapshotted() {
             _ => None,
         });
         let stable = |text: String| {
-            let mut text = text.replace(&crate::util::repo().display().to_string(), "[REPO]");
+            let text = text.replace(&store_root.display().to_string(), "[STORE]");
+            let mut text =
+                mask_digests(&text.replace(&crate::util::repo().display().to_string(), "[REPO]"));
             if let Some(size) = size {
                 text = text
                     .replace(&format!("({size} bytes of BPF)"), "([SIZE] bytes of BPF)")
@@ -115,4 +115,26 @@ fn the_plan_of_every_example_is_snapshotted() {
             stable(format!("{:#}", plan.to_json()))
         );
     }
+}
+
+/// `sha256:` or `sha256/` and 64 hex digits become `sha256:[DIGEST]`: layer digests depend on
+/// the file times of the layout make-layout.sh builds.
+fn mask_digests(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("sha256") {
+        let (before, after) = rest.split_at(at);
+        out.push_str(before);
+        let hex = after.get(7..71).unwrap_or("");
+        if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            out.push_str(&after[..7]);
+            out.push_str("[DIGEST]");
+            rest = &after[71..];
+        } else {
+            out.push_str("sha256");
+            rest = &after[6..];
+        }
+    }
+    out.push_str(rest);
+    out
 }

@@ -148,3 +148,15 @@ fn a_failing_step_is_the_last_one_run_and_the_one_reported() {
         assert!(!std::path::Path::new(&path).exists(), "{path} was left");
     }
 }
+
+#[test]
+fn an_image_runs_exactly_the_steps_of_its_plan_in_order() {
+    crate::util::require_root();
+    crate::util::ensure_image_layout();
+    let layout = crate::util::repo().join("examples/image-layout/layout");
+    let container = TempContainer::new(&format!(
+        "image = \"oci:{}:latest\"\ncommand = [\"true\"]\n",
+        layout.display()
+    ));
+    assert_runs_its_plan(&container);
+}

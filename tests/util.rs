@@ -16,17 +16,19 @@ pub fn launcher_bin() -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_launcher"));
     let scratch = Path::new(env!("CARGO_TARGET_TMPDIR"));
     cmd.env("LAUNCHER_STATE_DIR", scratch.join("state"))
-        .env("LAUNCHER_CACHE_DIR", scratch.join("seccomp-cache"));
+        .env("LAUNCHER_CACHE_DIR", scratch.join("seccomp-cache"))
+        .env("LAUNCHER_STORE_DIR", scratch.join("images"));
     cmd
 }
 
 /// A state folder and a seccomp cache inside `container`, for a launcher started some other
 /// way than [`launcher_bin`] (through setpriv as another user, who owns `container`; or a
 /// shell).
-pub fn state_envs(container: &TempContainer) -> [(&'static str, PathBuf); 2] {
+pub fn state_envs(container: &TempContainer) -> [(&'static str, PathBuf); 3] {
     [
         ("LAUNCHER_STATE_DIR", container.path(".state")),
         ("LAUNCHER_CACHE_DIR", container.path(".cache")),
+        ("LAUNCHER_STORE_DIR", container.path(".images")),
     ]
 }
 
@@ -172,4 +174,40 @@ pub fn up(container: &TempContainer, args: &[&str]) -> Output {
         .stdin(std::process::Stdio::null())
         .output()
         .expect("cannot run the launcher")
+}
+
+/// rootfs/ filled from busybox-static (rootfs/fill-busybox.sh), for the examples that use it.
+pub fn ensure_busybox_rootfs() {
+    let rootfs = repo().join("rootfs");
+    if rootfs.join("bin/busybox").exists() {
+        return;
+    }
+    let status = std::process::Command::new("sh")
+        .arg(rootfs.join("fill-busybox.sh"))
+        .status()
+        .expect("cannot run rootfs/fill-busybox.sh");
+    assert!(
+        status.success(),
+        "rootfs/fill-busybox.sh failed: install busybox-static (apt-get install busybox-static)"
+    );
+}
+
+/// examples/image-layout's OCI layout, built from rootfs/ with umoci when missing. Tests that
+/// run at once may both build it: the layout is made in a temporary folder and renamed into
+/// place, so each sees a whole one.
+pub fn ensure_image_layout() {
+    ensure_busybox_rootfs();
+    let example = repo().join("examples/image-layout");
+    if example.join("layout/index.json").exists() {
+        return;
+    }
+    let output = std::process::Command::new("sh")
+        .arg(example.join("make-layout.sh"))
+        .output()
+        .expect("cannot run examples/image-layout/make-layout.sh");
+    assert!(
+        output.status.success(),
+        "make-layout.sh failed (it needs umoci: apt-get install umoci): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }

@@ -21,7 +21,7 @@ use super::platform::Platform;
 
 pub const FILE_NAME: &str = "Container.lock";
 const VERSION: u32 = 1;
-const HEADER: &str = "# Container.lock: the images the refs of Container.toml resolved to.\n# Written by launcher (`launcher pull`, the first `up`, `launcher lock --update`); commit it.\n";
+const HEADER: &str = "# Container.lock: the images the refs of Container.toml resolved to.\n# Written by launcher (the first `up`, `launcher lock [--update]`); commit it.\n";
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {

@@ -14,6 +14,7 @@ mod overlay;
 mod pull;
 mod registry;
 mod rootless;
+mod run;
 mod tls;
 
 use std::path::{Path, PathBuf};
