@@ -174,9 +174,37 @@ pub fn resolve(spec: &mut Spec, stage: &Stage) -> Result<Notes, Vec<Problem>> {
         )]
     })?;
     let run = config.config.unwrap_or_default();
-    spec.root.value = Root::Layers(layers(spec, stage.store, &source, &record));
+    let mut layers = layers(spec, stage.store, &source, &record);
+    if layers.writable.is_none() && layers.layers.len() == 1 {
+        // An overlay without a writable layer needs two layers below it: an empty one of the
+        // store's goes under an image of one layer.
+        let empty = empty_layer(stage.store).map_err(|why| {
+            fail(
+                "image::store",
+                format!("cannot make the store's empty layer: {why}"),
+                "this image's read-only root needs it".into(),
+                format!(
+                    "check that {} is writable by this user",
+                    stage.store.root().display()
+                ),
+            )
+        })?;
+        layers.layers.insert(0, empty);
+    }
+    spec.root.value = Root::Layers(layers);
     merge(spec, &run, &origin)?;
     Ok(notes)
+}
+
+/// `<store>/empty`: a layer with nothing in it, made on first use.
+fn empty_layer(store: &Store) -> Result<PathBuf, String> {
+    use std::os::unix::fs::DirBuilderExt;
+    let path = store.root().join("empty");
+    match std::fs::DirBuilder::new().mode(0o755).create(&path) {
+        Ok(()) => Ok(path),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(path),
+        Err(e) => Err(format!("mkdir {}: {e}", path.display())),
+    }
 }
 
 fn layers(spec: &Spec, store: &Store, source: &ImageSource, record: &ImageRecord) -> Layers {

@@ -38,7 +38,7 @@ impl fmt::Display for Action {
             }
             Action::RemoveWritableLayer { path } => write!(
                 f,
-                "remove the container's writable layer {} (its writes)",
+                "discard the container's writable layer {} (its writes)",
                 path.display()
             ),
             Action::Prologue => {

@@ -146,7 +146,7 @@ impl Parent<'_> {
                 super::layers::create_writable(path).map_err(at)?
             }
             (Op::RemoveWritableLayer, Action::RemoveWritableLayer { path }) => {
-                super::layers::remove_writable(path).map_err(at)?
+                super::layers::discard_writable(path).map_err(at)?
             }
             (Op::Start, _) => self.start(index)?,
             (Op::Monitor, _) => self.monitor().map_err(at)?,

@@ -426,6 +426,9 @@ fn overlay_op(
     if let (Some(upper), Some(work)) = (&overlay.upper, &overlay.work) {
         rest.push((c("upperdir", step, "overlay")?, Some(path(upper)?)));
         rest.push((c("workdir", step, "overlay")?, Some(path(work)?)));
+        // The writable layer is made fresh for each run: the overlay need not sync it (each
+        // sync would be a journal commit of the filesystem under it).
+        rest.push((c("volatile", step, "overlay")?, None));
     }
     if overlay.userxattr {
         rest.push((c("userxattr", step, "overlay")?, None));

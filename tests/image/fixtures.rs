@@ -280,6 +280,26 @@ pub fn build_image(scratch: &Scratch, tag: &str) -> TestImage {
     }
 }
 
+/// An image of one layer: the busybox root filesystem.
+pub fn build_single_layer(scratch: &Scratch, tag: &str) -> TestImage {
+    require_tool("umoci", "umoci");
+    let layout = scratch.join("oci");
+    let bundle = scratch.join("bundle-one");
+    let image = format!("{}:{tag}", layout.display());
+    if !layout.exists() {
+        umoci(&["init", "--layout", &layout.to_string_lossy()]);
+    }
+    umoci(&["new", "--image", &image]);
+    umoci(&["unpack", "--image", &image, &bundle.to_string_lossy()]);
+    fill_busybox(&bundle.join("rootfs"));
+    umoci(&["repack", "--image", &image, &bundle.to_string_lossy()]);
+    launcher::image::store::remove_tree(&bundle).expect("cannot remove the bundle");
+    TestImage {
+        layout,
+        tag: tag.to_string(),
+    }
+}
+
 /// An image of the base layer plus one layer of `layer` (a hostile one, for refusal tests).
 pub fn build_with_layer(scratch: &Scratch, tag: &str, layer: TarLayer) -> TestImage {
     require_tool("umoci", "umoci");

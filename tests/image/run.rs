@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use super::fixtures::{Scratch, build_image, run_ok};
+use super::fixtures::{Scratch, build_image, build_single_layer, run_ok};
 use super::registry::{HOST, Registry};
 use super::{failed, ok};
 use crate::util::{chown_tree, text};
@@ -344,4 +344,40 @@ fn a_rootless_user_pulls_and_runs_an_image() {
         !Path::new(&case.store.join("containers/rootless-image")).exists(),
         "the writable layer outlived its container"
     );
+}
+
+#[test]
+fn a_read_only_root_runs_from_images_of_one_layer_and_of_several() {
+    let registry = Registry::start();
+    let scratch = Scratch::new();
+    let one = build_single_layer(&scratch, "one");
+    let several = configured_image(&registry, &scratch, "v1");
+    let script = "cat /etc/passwd >/dev/null && echo read; echo x > /written 2>&1 || echo refused";
+    for (name, reference, layers) in [("ro-one", one.oci_ref(), 1), ("ro-several", several, 3)] {
+        let case = Case::new(
+            &registry,
+            &scratch,
+            name,
+            &format!(
+                "image = \"{reference}\"\nentrypoint = [\"/bin/sh\", \"-c\"]\ncommand = [\"{script}\"]\n[rootfs]\nreadonly = true\n"
+            ),
+        );
+        let plan = plan_json(&case);
+        let overlay = step(&plan, "overlay_rootfs");
+        assert!(
+            overlay["upper"].is_null(),
+            "a read-only root has no upper: {overlay:#}"
+        );
+        // One layer gets the store's empty layer under it: an overlay without upper needs two.
+        let lowers = overlay["layers"].as_array().unwrap();
+        assert_eq!(lowers.len(), layers.max(2), "{overlay:#}");
+        let out = ok(&case.up(&[]));
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.first(), Some(&"read"), "{name}: {out}");
+        assert_eq!(lines.last(), Some(&"refused"), "{name}: {out}");
+        assert!(
+            !case.store.join("containers").join(name).exists(),
+            "{name}: a read-only root made a writable layer"
+        );
+    }
 }
