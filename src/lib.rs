@@ -7,6 +7,7 @@
 pub mod config;
 pub mod diagnostic;
 pub mod lifecycle;
+pub mod network;
 pub mod plan;
 pub mod preflight;
 pub mod runtime;
