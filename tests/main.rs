@@ -6,5 +6,6 @@ mod corpus;
 mod examples;
 mod lifecycle;
 mod limits;
+mod network;
 mod schema;
 mod up;
