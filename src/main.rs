@@ -5,6 +5,7 @@
 
 mod cli;
 mod manage;
+mod manage_network;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -79,6 +80,7 @@ fn run() -> ExitCode {
         Command::Inspect { name } => manage::inspect(&store(), &name),
         Command::Exec { tty, name, command } => manage::exec(&store(), &name, &command, tty),
         Command::Wait { name } => manage::wait(&store(), &name),
+        Command::Network { command } => manage_network::run(&store(), command),
         Command::Schema => {
             print!("{}", launcher::schema::container_schema_text());
             ExitCode::SUCCESS

@@ -80,7 +80,10 @@ pub enum NetworkError {
     /// Every address of the subnet is leased.
     #[error("network {network:?} has no free address left in {subnet}")]
     NoFreeAddress { network: String, subnet: String },
-    /// pasta (rootless networking) failed or is missing.
+    /// pasta is not installed.
+    #[error("rootless networking needs pasta, which is not on $PATH")]
+    PastaMissing,
+    /// pasta (rootless networking) failed.
     #[error("{action}: {detail}")]
     Pasta {
         action: &'static str,
@@ -159,8 +162,11 @@ impl NetworkError {
             NetworkError::NoFreeAddress { .. } => {
                 "use a wider subnet for the network, or `launcher network prune` to free dead leases"
             }
+            NetworkError::PastaMissing => {
+                "install the passt package, which has pasta (Debian: `apt-get install passt`)"
+            }
             NetworkError::Pasta { .. } => {
-                "rootless networking runs pasta: install passt (Debian: `apt-get install passt`)"
+                "pasta's own message says why; `pasta --help` lists its options"
             }
         };
         text.to_string()

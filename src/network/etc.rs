@@ -91,6 +91,36 @@ impl HostDns {
     }
 }
 
+/// The resolvers of a container behind pasta: pasta's DNS forwarder, the host's search list.
+pub fn pasta_resolvers(forwarder: Ipv4Addr, host: &HostDns) -> Resolv {
+    let search = std::fs::read_to_string(&host.resolv_conf)
+        .map(|text| parse_resolv(&text).search)
+        .unwrap_or_default();
+    Resolv {
+        servers: vec![IpAddr::V4(forwarder)],
+        search,
+        options: Vec::new(),
+    }
+}
+
+/// Writes the three files of a container that has no lease (pasta, or `mode = "none"`)
+/// into `dir`: its names at 127.0.1.1, the user's entries, `resolv`.
+pub fn write_standalone(
+    dir: &Path,
+    name: &str,
+    hostname: &str,
+    extra: &[HostEntry],
+    resolv: &Resolv,
+) -> Result<EtcFiles, NetworkError> {
+    let files = EtcFiles::in_folder(dir);
+    files.write(
+        &resolv_conf(resolv),
+        &hosts(name, hostname, None, extra, &[]),
+        hostname,
+    )?;
+    Ok(files)
+}
+
 /// A resolv.conf's text.
 pub fn resolv_conf(resolv: &Resolv) -> String {
     let mut text = String::from("# Written by launcher for this container.\n");

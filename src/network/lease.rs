@@ -60,7 +60,12 @@ pub struct Lease {
 
 impl Lease {
     /// Whether the process the lease was taken for still runs (same pid, same start time).
+    /// A lease taken without a pid (a namespace given by descriptor only) counts as alive:
+    /// only the caller's own liveness check may remove it.
     pub fn owner_alive(&self) -> bool {
+        if self.pid <= 0 {
+            return true;
+        }
         match (process_start(self.pid), self.pid_start) {
             (Some(now), Some(then)) => now == then,
             (Some(_), None) => true,

@@ -70,6 +70,11 @@ pub fn start(netns: &Netns, request: &PastaRequest) -> Result<Pasta, NetworkErro
     for spec in &request.ports {
         preflight::port_free(spec)?;
     }
+    let uid = request
+        .run_as
+        .map(|(uid, _)| uid)
+        .unwrap_or_else(|| nix::unistd::geteuid().as_raw());
+    preflight::tun_usable(uid)?;
     let failed = |detail: String| NetworkError::Pasta {
         action: "start pasta",
         detail,

@@ -47,11 +47,31 @@ pub fn require_nft() -> Result<PathBuf, NetworkError> {
 
 /// pasta, for rootless networks.
 pub fn require_pasta() -> Result<PathBuf, NetworkError> {
-    find_program("pasta").ok_or_else(|| NetworkError::Pasta {
-        action: "find pasta on $PATH",
-        detail: "it is not installed; install the passt package (Debian: `apt-get install passt`)"
-            .to_string(),
-    })
+    find_program("pasta").ok_or(NetworkError::PastaMissing)
+}
+
+/// Whether `uid` may open /dev/net/tun, which pasta opens for the container's interface.
+pub fn tun_usable(uid: u32) -> Result<(), NetworkError> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let path = "/dev/net/tun";
+    let metadata = std::fs::metadata(path).map_err(|e| NetworkError::Pasta {
+        action: "check /dev/net/tun for pasta",
+        detail: format!("{e}; the kernel needs the tun driver (CONFIG_TUN, `modprobe tun`)"),
+    })?;
+    let mode = metadata.permissions().mode();
+    let allowed =
+        uid == 0 || (metadata.uid() == uid && mode & 0o600 == 0o600) || mode & 0o006 == 0o006;
+    if allowed {
+        Ok(())
+    } else {
+        Err(NetworkError::Pasta {
+            action: "check /dev/net/tun for pasta",
+            detail: format!(
+                "it is mode {:04o}, so pasta cannot open it as uid {uid}; Debian's default is 0666 (`chmod 0666 /dev/net/tun`)",
+                mode & 0o7777
+            ),
+        })
+    }
 }
 
 /// Whether a host port can be taken: binds it (and lets go at once) on the host address it

@@ -60,13 +60,29 @@ pub fn prune_all(world: &World) {
         .expect("prune");
 }
 
+/// Connects from `ns` and checks that the server named `who` answered.
+pub fn tcp_get_ok(ns: &Process, address: &str, who: &str) {
+    let said = tcp_get(ns, address).unwrap_or_else(|e| panic!("{address}: {e}"));
+    assert!(
+        said.starts_with(&format!("{who} ")),
+        "{address} said {said:?}"
+    );
+}
+
 #[test]
 fn outbound_tcp_leaves_through_nat_with_the_hosts_address() {
     let world = World::new();
+    // The preflight facts hold here (as root): what follows needs them.
+    world
+        .host
+        .run(network::preflight::kernel_support)
+        .expect("kernel support");
+    network::preflight::require_net_admin().expect("root");
+    network::preflight::require_nft().expect("nft");
     let web = container(None);
     let attachment = attach(&world, &web, "web", "default", &[]);
     let gateway = attachment.gateway();
-    let server = tcp_server(&world.outside, 7000, "outside", 1);
+    let server = tcp_server(&world.outside, 7000, "outside");
     // The outside server sees the host's uplink address: the container's was masqueraded.
     let said = tcp_get(&web, &format!("{OUTSIDE_ADDRESS}:7000")).expect("outbound TCP");
     assert_eq!(said, format!("outside {HOST_ADDRESS}"));
@@ -97,7 +113,7 @@ fn published_tcp_and_udp_ports_answer_on_the_hosts_addresses_and_localhost() {
         "default",
         &["8080:80", "127.0.0.1:5353:53/udp"],
     );
-    let tcp = tcp_server(&web, 80, "web", 3);
+    let tcp = tcp_server(&web, 80, "web");
     let udp = udp_server(&web, 53, "dns-answer", 1);
     // From the host itself, at its own address and at 127.0.0.1 (output-chain DNAT).
     let at_address = tcp_get(&world.host, &format!("{HOST_ADDRESS}:8080")).expect("host address");
@@ -136,17 +152,17 @@ fn containers_of_one_network_reach_each_other_and_other_networks_do_not() {
     let on_c = attach(&world, &c, "c", "green", &[]);
     assert_eq!(on_a.network().subnet, on_b.network().subnet);
     assert_ne!(on_a.network().subnet, on_c.network().subnet);
-    let server_b = tcp_server(&b, 80, "b", 1);
+    let server_b = tcp_server(&b, 80, "b");
     let said = tcp_get(&a, &format!("{}:80", on_b.address())).expect("a reaches b");
     assert_eq!(said, format!("b {}", on_a.address()));
     server_b.join().unwrap();
     // c, on another network, reaches neither; nor do they reach c.
-    let _server_c = tcp_server(&c, 80, "c", 1);
-    let _server_b = tcp_server(&b, 81, "b", 1);
+    let _server_c = tcp_server(&c, 80, "c");
+    let _server_b = tcp_server(&b, 81, "b");
     assert!(tcp_get(&a, &format!("{}:80", on_c.address())).is_err());
     assert!(tcp_get(&c, &format!("{}:81", on_b.address())).is_err());
     // Both still reach the outside.
-    let server = tcp_server(&world.outside, 7000, "outside", 1);
+    let server = tcp_server(&world.outside, 7000, "outside");
     assert!(tcp_get(&c, &format!("{OUTSIDE_ADDRESS}:7000")).is_ok());
     server.join().unwrap();
     for attachment in [on_a, on_b, on_c] {

@@ -3,7 +3,7 @@
 //! namespace. Nothing touches the machine's own network; everything ends in drop guards.
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::{BufRead, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
@@ -261,37 +261,58 @@ pub fn container(etc: Option<&Path>) -> Process {
     }
 }
 
+/// A server thread in a namespace; `join` stops it and waits for it.
+pub struct Server {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<std::thread::JoinHandle<usize>>,
+}
+
+impl Server {
+    /// Stops the server; returns how many connections it served.
+    pub fn join(mut self) -> std::thread::Result<usize> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.handle.take().map_or(Ok(0), |h| h.join())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// A TCP server on `port` (all addresses) that answers each connection with `reply` and
-/// the peer's address; serves `count` connections, then ends.
-pub fn tcp_server(
-    ns: &Process,
-    port: u16,
-    reply: &'static str,
-    count: usize,
-) -> std::thread::JoinHandle<()> {
+/// the peer's address, until stopped (or after 30 s).
+pub fn tcp_server(ns: &Process, port: u16, reply: &'static str) -> Server {
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopped = stop.clone();
     let handle = ns.spawn_thread(move || {
         let listener = TcpListener::bind(("0.0.0.0", port)).expect("cannot listen");
-        ready_tx.send(()).unwrap();
-        // Non-blocking, so that a test that fails before it connects leaves no thread behind
-        // for long.
+        // Non-blocking, so that it notices the stop (and a failed test leaves no thread).
         listener.set_nonblocking(true).unwrap();
+        ready_tx.send(()).unwrap();
         let deadline = Instant::now() + Duration::from_secs(30);
         let mut served = 0;
-        while served < count && Instant::now() < deadline {
+        while !stopped.load(std::sync::atomic::Ordering::Relaxed) && Instant::now() < deadline {
             match listener.accept() {
                 Ok((mut stream, peer)) => {
+                    let _ = stream.set_nonblocking(false);
                     let _ = stream.write_all(format!("{reply} {}\n", peer.ip()).as_bytes());
                     served += 1;
                 }
-                Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                Err(_) => std::thread::sleep(Duration::from_millis(2)),
             }
         }
+        served
     });
     ready_rx
         .recv_timeout(Duration::from_secs(5))
         .expect("the server did not start");
-    handle
+    Server {
+        stop,
+        handle: Some(handle),
+    }
 }
 
 /// A UDP server on `port` that answers `count` datagrams with `reply`.
@@ -322,20 +343,24 @@ pub fn udp_server(
     handle
 }
 
-/// Connects to `address` from inside `ns` and returns what the server said, or the error.
+/// Connects to `address` from inside `ns` and returns the line the server said, or the error.
 pub fn tcp_get(ns: &Process, address: &str) -> Result<String, String> {
     let address: SocketAddr = address.parse().expect("a socket address");
     ns.run(move || {
-        let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(2))
+        let stream = TcpStream::connect_timeout(&address, Duration::from_secs(2))
             .map_err(|e| format!("connect {address}: {e}"))?;
         stream
             .set_read_timeout(Some(Duration::from_secs(5)))
             .unwrap();
-        let mut text = String::new();
-        stream
-            .read_to_string(&mut text)
+        // One line, not until EOF: a relay (pasta) may pass the server's close on late.
+        let mut line = String::new();
+        std::io::BufReader::new(stream)
+            .read_line(&mut line)
             .map_err(|e| format!("read from {address}: {e}"))?;
-        Ok(text.trim().to_string())
+        if line.is_empty() {
+            return Err(format!("{address} closed without a word"));
+        }
+        Ok(line.trim().to_string())
     })
 }
 
