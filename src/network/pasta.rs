@@ -95,9 +95,18 @@ pub fn start(netns: &Netns, request: &PastaRequest) -> Result<Pasta, NetworkErro
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    if let Some((uid, gid)) = request.run_as {
+    // pasta writes its pid file as the user it runs as: run_as, or "nobody" (65534), to
+    // which it drops when started as root.
+    let writer = match request.run_as {
+        Some(ids) => Some(ids),
+        None if nix::unistd::geteuid().is_root() => Some((65534, 65534)),
+        None => None,
+    };
+    if let Some((uid, gid)) = writer {
         std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid))
             .map_err(|e| failed(format!("cannot hand its pid folder to uid {uid}: {e}")))?;
+    }
+    if let Some((uid, gid)) = request.run_as {
         use std::os::unix::process::CommandExt;
         command.uid(uid).gid(gid);
     }
@@ -127,6 +136,14 @@ pub fn start(netns: &Netns, request: &PastaRequest) -> Result<Pasta, NetworkErro
         .trim()
         .parse()
         .map_err(|_| failed(format!("its pid file says {text:?}")))?;
+    // The pid file was in a folder another user could write: check that it names a pasta.
+    let comm = std::fs::read_to_string(format!("/proc/{pasta_pid}/comm")).unwrap_or_default();
+    if !matches!(comm.trim(), "pasta" | "passt" | "pasta.avx2" | "passt.avx2") {
+        return Err(failed(format!(
+            "its pid file names pid {pasta_pid}, which is {:?}, not pasta",
+            comm.trim()
+        )));
+    }
     let pidfd = Pid::from_raw(pasta_pid)
         .ok_or_else(|| failed(format!("its pid file says {pasta_pid}")))
         .and_then(|p| {

@@ -284,11 +284,21 @@ impl Drop for Server {
 /// A TCP server on `port` (all addresses) that answers each connection with `reply` and
 /// the peer's address, until stopped (or after 30 s).
 pub fn tcp_server(ns: &Process, port: u16, reply: &'static str) -> Server {
+    tcp_server_on(ns, "0.0.0.0", port, reply)
+}
+
+/// As `tcp_server`, on `address` (`"::"`: IPv6 and IPv4, dual-stack).
+pub fn tcp_server_on(
+    ns: &Process,
+    address: &'static str,
+    port: u16,
+    reply: &'static str,
+) -> Server {
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let stopped = stop.clone();
     let handle = ns.spawn_thread(move || {
-        let listener = TcpListener::bind(("0.0.0.0", port)).expect("cannot listen");
+        let listener = TcpListener::bind((address, port)).expect("cannot listen");
         // Non-blocking, so that it notices the stop (and a failed test leaves no thread).
         listener.set_nonblocking(true).unwrap();
         ready_tx.send(()).unwrap();
