@@ -59,21 +59,25 @@ fn main() {
                 .and_then(|a| a.release())
                 .unwrap_or_else(|e| fail("warm-up", e));
             let mut times: Vec<Duration> = Vec::with_capacity(count);
+            let mut attaches: Vec<Duration> = Vec::with_capacity(count);
             for _ in 0..count {
                 let start = Instant::now();
                 let attachment = network::attach(request(state, &netns, "bench"))
                     .unwrap_or_else(|e| fail("attach", e));
+                attaches.push(start.elapsed());
                 attachment.release().unwrap_or_else(|e| fail("release", e));
                 times.push(start.elapsed());
             }
             times.sort();
+            attaches.sort();
             let micros = |d: Duration| d.as_secs_f64() * 1e6;
             let mean = times.iter().map(|d| micros(*d)).sum::<f64>() / count as f64;
             println!(
-                "median_us={:.0} p90_us={:.0} mean_us={:.0}",
+                "median_us={:.0} p90_us={:.0} mean_us={:.0} attach_median_us={:.0}",
                 micros(times[count / 2]),
                 micros(times[count * 9 / 10]),
-                mean
+                mean,
+                micros(attaches[count / 2])
             );
         }
         ["attach", state, pid, name] => {
