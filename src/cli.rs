@@ -226,9 +226,41 @@ pub enum Command {
     /// pulls left behind.
     #[command(after_help = "Example:\n  launcher prune")]
     Prune,
+    /// Container networks: list, inspect, remove, and clean up after dead containers.
+    #[command(
+        after_help = "Examples:\n  launcher network ls\n  launcher network inspect default | jq '.leases[].address'\n  sudo launcher network prune     # what containers killed with kill -9 left"
+    )]
+    Network {
+        #[command(subcommand)]
+        command: NetworkCommand,
+    },
     /// Print the JSON schema of Container.toml.
     #[command(after_help = "Example:\n  launcher schema > container.schema.json")]
     Schema,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NetworkCommand {
+    /// List the networks: bridge, subnet, containers.
+    Ls {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Print a network and its leases as JSON.
+    Inspect {
+        /// The network.
+        name: String,
+    },
+    /// Remove networks no running container uses: bridge, rules, state.
+    Rm {
+        /// The networks.
+        #[arg(required = true, value_name = "NAME")]
+        names: Vec<String>,
+    },
+    /// Remove what containers that are gone left (leases, veth ends, rules), and the
+    /// networks no container uses.
+    Prune,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

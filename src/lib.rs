@@ -9,6 +9,7 @@ pub mod config;
 pub mod diagnostic;
 pub mod image;
 pub mod lifecycle;
+pub mod network;
 pub mod plan;
 pub mod preflight;
 pub mod runtime;

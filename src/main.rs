@@ -6,6 +6,7 @@
 mod cli;
 mod manage;
 mod manage_images;
+mod manage_network;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -129,6 +130,7 @@ fn run() -> ExitCode {
         Command::Images { format } => manage_images::images(&images, format),
         Command::Rmi { references } => manage_images::rmi(&images, &references),
         Command::Prune => manage_images::prune(&images, &store()),
+        Command::Network { command } => manage_network::run(&store(), command),
         Command::Schema => {
             print!("{}", launcher::schema::container_schema_text());
             ExitCode::SUCCESS

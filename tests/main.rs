@@ -8,6 +8,7 @@ mod examples;
 mod image;
 mod lifecycle;
 mod limits;
+mod network;
 mod schema;
 mod steps;
 mod up;
