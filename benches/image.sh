@@ -27,11 +27,22 @@
 #       - podman pull              (--root/--runroot in the temp folder, --storage-driver vfs,
 #                                   no events; podman keeps the layers unpacked, as we do)
 #       - skopeo copy + umoci unpack (to an OCI layout, then unpacked into a bundle)
-#  5. prints the table, and removes the registry, the namespace and the temp folder on exit.
+#  5. runs a SECOND hyperfine invocation, the start of a container that runs /bin/true:
+#       - launcher up, from a folder  (the busybox root filesystem, unpacked)
+#       - launcher up, from the image (pulled once before; Container.lock written by a warm-up)
+#       - podman run --rm of the same image (--network none, overlay storage, crun; pulled
+#                                   once before, into a private root of its own)
+#     On hybrid cgroups crun 1.8 refuses to start: then this invocation runs, all contenders
+#     alike, in one private mount namespace where /sys/fs/cgroup/unified is unmounted;
+#  6. prints both tables, and removes the registry, the namespace and the temp folder on exit.
+#
+# Environment for the second part: UP_RUNS (default 50), UP_WARMUP (default 3).
 set -euo pipefail
 
 RUNS=${RUNS:-10}
 WARMUP=${WARMUP:-1}
+UP_RUNS=${UP_RUNS:-50}
+UP_WARMUP=${UP_WARMUP:-3}
 BENCH_JSON=${BENCH_JSON:-}
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
@@ -43,7 +54,7 @@ die() {
 
 [ "$(id -u)" = 0 ] || die "run as root (it starts a registry in a network namespace and podman as root)"
 
-packages=(docker-registry skopeo umoci podman hyperfine busybox-static iproute2 util-linux)
+packages=(docker-registry skopeo umoci podman crun hyperfine busybox-static iproute2 util-linux)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing+=("$package")
@@ -79,6 +90,9 @@ umoci init --layout "$layout"
 umoci new --image "$image"
 umoci unpack --image "$image" "$bundle" >/dev/null
 sh "$repo/rootfs/fill-busybox.sh" "$bundle/rootfs" >/dev/null
+# The same root filesystem as a folder, for `launcher up` from a folder.
+mkdir -p "$work/folder"
+sh "$repo/rootfs/fill-busybox.sh" "$work/folder" >/dev/null
 umoci repack --refresh-bundle --image "$image" "$bundle"
 for folder in /usr/lib/python3.11 /usr/share/perl /usr/lib/python3; do
     [ -d "$folder" ] || die "$folder is missing on this host (the image copies it)"
@@ -139,3 +153,47 @@ say ""
 say "5 layers, $(find /usr/lib/python3.11 /usr/share/perl /usr/lib/python3 | wc -l) host files + busybox; registry holds $size"
 cat "$work/table.md"
 "${podman[@]}" rmi -a -f >/dev/null 2>&1 || true
+rm -rf "$work/podman"
+
+say ""
+say "start of /bin/true: launcher up from a folder, from the image, podman run --rm"
+state=$work/launcher-state
+cat > "$work/folder.toml" <<TOML
+name = "bench-folder"
+rootfs = "$work/folder"
+command = ["/bin/true"]
+init = false
+terminal = false
+TOML
+cat > "$work/image.toml" <<TOML
+name = "bench-image"
+image = "$ref"
+command = ["/bin/true"]
+init = false
+terminal = false
+TOML
+run_podman=(podman --root "$work/podman-run/root" --runroot "$work/podman-run/run" --storage-driver overlay
+    --events-backend none --cgroup-manager cgroupfs)
+in_ns "$LAUNCHER" --store "$store" pull "$ref" >/dev/null
+in_ns "${run_podman[@]}" pull -q --tls-verify=false "$ref" >/dev/null
+# podman asks crun for rlimits above the hard ones (nofile 1048576) as root; on a machine whose
+# root lacks CAP_SYS_RESOURCE crun then fails with EPERM: ask for limits below them.
+podman_limits=()
+if ! capsh --has-p=cap_sys_resource 2>/dev/null; then
+    podman_limits=(--ulimit nofile=1024:1024 --ulimit nproc=1024:1024)
+fi
+# crun 1.8 refuses hybrid cgroups: then everything runs where the unified hierarchy is unmounted
+# (a private mount namespace; the host's mounts are not touched).
+wrap=()
+if mountpoint -q /sys/fs/cgroup/unified 2>/dev/null; then
+    wrap=(unshare --mount --propagation private -- sh -c 'umount /sys/fs/cgroup/unified && exec "$@"' sh)
+fi
+in_ns "${wrap[@]}" hyperfine -N --runs "$UP_RUNS" --warmup "$UP_WARMUP" --style basic --export-markdown "$work/up.md" \
+    --command-name "launcher up (folder)" \
+    "$LAUNCHER --root $state --store $store up $work/folder.toml" \
+    --command-name "launcher up (image)" \
+    "$LAUNCHER --root $state --store $store up $work/image.toml" \
+    --command-name "podman run --rm (overlay, crun)" \
+    "${run_podman[*]} run --rm --network none ${podman_limits[*]} $ref /bin/true"
+cat "$work/up.md"
+"${run_podman[@]}" rmi -a -f >/dev/null 2>&1 || true
