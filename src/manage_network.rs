@@ -34,6 +34,12 @@ pub fn run(store: &Store, command: NetworkCommand) -> ExitCode {
             for name in &report.networks {
                 println!("removed network {name}");
             }
+            for name in &report.pastas {
+                println!("ended the pasta of {name}");
+            }
+            for link in &report.links {
+                println!("removed link {link}");
+            }
         }),
     };
     match done {

@@ -87,7 +87,10 @@ impl Attachment {
         self.etc.as_ref()
     }
 
-    /// Removes the veth pair, the port rules and the lease; rewrites the peers' hosts files.
+    /// Removes the port rules and the lease, and the veth pair while the container runs (once
+    /// it has ended, its namespace takes the pair along: the kernel removes it off the caller's
+    /// way, where a delete by netlink waits about 20 ms for the network's RCU grace period);
+    /// rewrites the peers' hosts files.
     pub fn release(self) -> Result<(), NetworkError> {
         let networks = Networks::lock(&self.state_root)?;
         let mut netlink = host_netlink()?;
@@ -101,9 +104,11 @@ pub(crate) fn host_netlink() -> Result<Netlink, NetworkError> {
     })
 }
 
-/// The host's end of a container's veth pair.
-pub fn host_link_name(container: &str) -> String {
-    bridge::link_name(VETH_PREFIX, container)
+/// The host's end of a container's veth pair: named after the container and its first
+/// process, so that a new run of the name never meets the pair of the last one, which the
+/// kernel may still be removing with its namespace.
+pub fn host_link_name(container: &str, pid: i32) -> String {
+    bridge::link_name(VETH_PREFIX, &format!("{container}-{pid}"))
 }
 
 /// Attaches a container to a named network. Call it between clone and the go-ahead, in the
@@ -113,10 +118,12 @@ pub fn attach(request: AttachRequest<'_>) -> Result<Attachment, NetworkError> {
     bridge::check_name("container", request.container)?;
     let networks = Networks::lock(request.state_root)?;
     let mut netlink = host_netlink()?;
+    // What dead containers left (a launcher killed with -9): their ports and addresses are
+    // free again. A lease of this very name is stale too: the caller holds the name.
     for stale in networks
         .all_leases()?
         .into_iter()
-        .filter(|l| l.container == request.container)
+        .filter(|l| l.container == request.container || !l.owner_alive())
     {
         remove_lease_artifacts(&networks, &mut netlink, &stale)?;
     }
@@ -124,12 +131,13 @@ pub fn attach(request: AttachRequest<'_>) -> Result<Attachment, NetworkError> {
     check_ports(&networks, request.container, &request.ports)?;
     let address = networks.free_address(&record, request.address)?;
     let pid = request.netns.pid().unwrap_or(0);
+    let record = networks.note_allocated(record, address)?;
     let lease = Lease {
         container: request.container.to_string(),
         network: record.name.clone(),
         hostname: request.hostname.to_string(),
         address,
-        host_link: host_link_name(request.container),
+        host_link: host_link_name(request.container, pid),
         ports: request.ports.clone(),
         pid,
         pid_start: process_start(pid),
@@ -337,16 +345,19 @@ fn refresh_peers(networks: &Networks, network: &str, except: &str) -> Result<(),
     Ok(())
 }
 
-/// Removes what a lease names: the host's veth end, the container's port rules, the lease;
-/// then rewrites the peers' hosts files. Each part may be gone already.
+/// Removes what a lease names: the host's veth end (while its container runs: a dead one's
+/// namespace takes the pair along), the container's port rules, the lease; then rewrites the
+/// peers' hosts files. Each part may be gone already.
 pub(crate) fn remove_lease_artifacts(
     networks: &Networks,
     netlink: &mut Netlink,
     lease: &Lease,
 ) -> Result<(), NetworkError> {
-    netlink
-        .delete_link(&lease.host_link)
-        .map_err(|e| NetworkError::netlink("cannot remove the veth pair", &lease.host_link, e))?;
+    if lease.owner_alive() {
+        netlink.delete_link(&lease.host_link).map_err(|e| {
+            NetworkError::netlink("cannot remove the veth pair", &lease.host_link, e)
+        })?;
+    }
     if !lease.ports.is_empty() {
         nft::remove_tagged(&nft::container_tag(&lease.container))?;
     }

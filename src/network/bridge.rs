@@ -172,6 +172,7 @@ pub fn ensure(
                 subnet,
                 gateway: subnet.gateway(),
                 bridge,
+                last_address: None,
             }
         }
     };

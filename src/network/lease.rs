@@ -4,6 +4,7 @@
 //! STATE/.networks/.lock                  flock: held while leases, bridges or rules change
 //! STATE/.networks/NETWORK/network.json   the network: subnet, gateway, bridge
 //! STATE/.networks/NETWORK/NAME.lease     a container's lease: address, host link, ports, pid
+//! STATE/.networks/.pasta/NAME.json       a container's pasta: its pid, the container's pid
 //! ```
 //!
 //! `.networks` starts with a dot, so it is never a container's folder. A lease is written
@@ -34,6 +35,11 @@ pub struct NetworkRecord {
     pub subnet: Subnet,
     pub gateway: Ipv4Addr,
     pub bridge: String,
+    /// The address given out last: the next container gets the next free one after it, so
+    /// an address just let go (whose old neighbour entries the host may still hold) is not
+    /// given out again at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_address: Option<Ipv4Addr>,
 }
 
 /// One container's lease on a network.
@@ -71,6 +77,41 @@ impl Lease {
             (Some(_), None) => true,
             (None, _) => false,
         }
+    }
+}
+
+/// A pasta serving a container: pasta outlives a container it was not told to leave (it does
+/// not notice the namespace go), so whoever finds the container dead ends it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PastaRecord {
+    pub container: String,
+    pub pasta_pid: i32,
+    pub pasta_start: Option<u64>,
+    /// The container's first process and its start time.
+    pub pid: i32,
+    pub pid_start: Option<u64>,
+}
+
+impl PastaRecord {
+    /// Whether the container it serves still runs.
+    pub fn owner_alive(&self) -> bool {
+        alive(self.pid, self.pid_start)
+    }
+
+    /// Whether the pasta it names still runs (the same process: pid and start time).
+    pub fn pasta_alive(&self) -> bool {
+        alive(self.pasta_pid, self.pasta_start)
+    }
+}
+
+fn alive(pid: i32, start: Option<u64>) -> bool {
+    if pid <= 0 {
+        return false;
+    }
+    match (process_start(pid), start) {
+        (Some(now), Some(then)) => now == then,
+        (Some(_), None) => true,
+        (None, _) => false,
     }
 }
 
@@ -207,8 +248,51 @@ impl Networks {
         remove_file(&self.lease_path(&lease.network, &lease.container))
     }
 
-    /// The first free address of `record`'s subnet, or `wanted` if it is in the subnet and
-    /// free.
+    fn pasta_path(&self, container: &str) -> PathBuf {
+        self.root.join(".pasta").join(format!("{container}.json"))
+    }
+
+    pub fn save_pasta(&self, record: &PastaRecord) -> Result<(), NetworkError> {
+        let dir = self.root.join(".pasta");
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| NetworkError::state("cannot create the folder", &dir, e))?;
+        write_json(&self.pasta_path(&record.container), record)
+    }
+
+    pub fn remove_pasta(&self, container: &str) -> Result<(), NetworkError> {
+        remove_file(&self.pasta_path(container))
+    }
+
+    /// Every pasta recorded.
+    pub fn pastas(&self) -> Result<Vec<PastaRecord>, NetworkError> {
+        let mut records = Vec::new();
+        for entry in read_dir(&self.root.join(".pasta"))? {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(container) = name.strip_suffix(".json")
+                && let Some(record) = read_json::<PastaRecord>(&self.pasta_path(container))?
+            {
+                records.push(record);
+            }
+        }
+        Ok(records)
+    }
+
+    /// Records `address` as the one given out last (see [`NetworkRecord::last_address`]).
+    pub fn note_allocated(
+        &self,
+        mut record: NetworkRecord,
+        address: Ipv4Addr,
+    ) -> Result<NetworkRecord, NetworkError> {
+        record.last_address = Some(address);
+        self.save_network(&record)?;
+        Ok(record)
+    }
+
+    /// The next free address of `record`'s subnet after the last one given out, or `wanted`
+    /// if it is in the subnet and free.
     pub fn free_address(
         &self,
         record: &NetworkRecord,
@@ -242,9 +326,16 @@ impl Networks {
             }
             return Ok(address);
         }
-        record
-            .subnet
-            .hosts()
+        // After the last one given out, round the subnet.
+        let hosts: Vec<Ipv4Addr> = record.subnet.hosts().collect();
+        let start = record
+            .last_address
+            .and_then(|last| hosts.iter().position(|a| *a == last))
+            .map_or(0, |i| i + 1);
+        hosts[start..]
+            .iter()
+            .chain(&hosts[..start])
+            .copied()
             .find(|a| !taken.iter().any(|(t, _)| t == a))
             .ok_or_else(|| NetworkError::NoFreeAddress {
                 network: record.name.clone(),

@@ -5,12 +5,14 @@
 
 use std::net::Ipv4Addr;
 use std::os::fd::OwnedFd;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use rustix::event::{PollFd, PollFlags, poll};
 use rustix::process::{Pid, PidfdFlags, Signal, pidfd_open, pidfd_send_signal};
 
 use super::NetworkError;
+use super::lease::{Networks, PastaRecord, process_start};
 use super::netns::Netns;
 use super::ports::{PortSpec, Protocol};
 use super::preflight;
@@ -26,6 +28,10 @@ pub struct PastaRequest {
     /// Run pasta as this uid and gid (a root launcher serving a rootless user's container);
     /// `None`: as the launcher.
     pub run_as: Option<(u32, u32)>,
+    /// Record the pasta in `STATE/.networks/.pasta/CONTAINER.json` (state root, container
+    /// name), so that whoever finds the container dead ends it ([`super::prune`],
+    /// [`super::release_container`]); `None`: no record.
+    pub record: Option<(PathBuf, String)>,
 }
 
 /// A running pasta, held by a pidfd (it daemonizes, so it is not the launcher's child).
@@ -34,6 +40,7 @@ pub struct PastaRequest {
 pub struct Pasta {
     pid: i32,
     pidfd: OwnedFd,
+    record: Option<(PathBuf, String)>,
 }
 
 /// pasta's arguments for `ports` (besides the target): each protocol's list, or `none`.
@@ -150,10 +157,47 @@ pub fn start(netns: &Netns, request: &PastaRequest) -> Result<Pasta, NetworkErro
             pidfd_open(p, PidfdFlags::empty())
                 .map_err(|e| failed(format!("pasta (pid {pasta_pid}) is gone already: {e}")))
         })?;
-    Ok(Pasta {
+    let pasta = Pasta {
         pid: pasta_pid,
         pidfd,
-    })
+        record: request.record.clone(),
+    };
+    if let Some((state_root, container)) = &request.record {
+        let record = PastaRecord {
+            container: container.clone(),
+            pasta_pid,
+            pasta_start: process_start(pasta_pid),
+            pid,
+            pid_start: process_start(pid),
+        };
+        let saved = Networks::lock(state_root).and_then(|n| n.save_pasta(&record));
+        if let Err(error) = saved {
+            let _ = pasta.release();
+            return Err(error);
+        }
+    }
+    Ok(pasta)
+}
+
+/// Ends the pasta of `record` if it is still that process, and removes the record.
+pub(crate) fn end_recorded(networks: &Networks, record: &PastaRecord) -> Result<(), NetworkError> {
+    if record.pasta_alive() {
+        let comm =
+            std::fs::read_to_string(format!("/proc/{}/comm", record.pasta_pid)).unwrap_or_default();
+        if comm.trim().starts_with("pasta") || comm.trim().starts_with("passt") {
+            let ended = Pid::from_raw(record.pasta_pid)
+                .and_then(|p| pidfd_open(p, PidfdFlags::empty()).ok())
+                .map(|pidfd| Pasta {
+                    pid: record.pasta_pid,
+                    pidfd,
+                    record: None,
+                });
+            if let Some(pasta) = ended {
+                pasta.release()?;
+            }
+        }
+    }
+    networks.remove_pasta(&record.container)
 }
 
 impl Pasta {
@@ -166,8 +210,18 @@ impl Pasta {
         DNS_FORWARDER
     }
 
-    /// Ends pasta (SIGTERM, then SIGKILL after a second) and waits until it is gone.
+    /// Ends pasta (SIGTERM, then SIGKILL after a second), waits until it is gone, and removes
+    /// its record.
     pub fn release(self) -> Result<(), NetworkError> {
+        let record = self.record.clone();
+        self.end()?;
+        if let Some((state_root, container)) = record {
+            Networks::lock(&state_root)?.remove_pasta(&container)?;
+        }
+        Ok(())
+    }
+
+    fn end(self) -> Result<(), NetworkError> {
         let failed = |detail: String| NetworkError::Pasta {
             action: "end pasta",
             detail,

@@ -18,6 +18,11 @@ pub struct PruneReport {
     pub leases: Vec<String>,
     /// Networks removed (their bridges and rules): no lease used them.
     pub networks: Vec<String>,
+    /// Containers whose pasta was ended: they had ended.
+    pub pastas: Vec<String>,
+    /// Host ends of veth pairs no lease names, removed (a namespace kept alive after its
+    /// container ended held them).
+    pub links: Vec<String>,
 }
 
 /// Removes the leases whose container `is_alive` says is gone, with their veth ends and
@@ -33,6 +38,15 @@ pub fn prune(
         return Ok(report);
     }
     let networks = Networks::lock(state_root)?;
+    for pasta in networks.pastas()? {
+        if !pasta.owner_alive() {
+            super::pasta::end_recorded(&networks, &pasta)?;
+            report.pastas.push(pasta.container);
+        }
+    }
+    if networks.networks()?.is_empty() {
+        return Ok(report);
+    }
     let mut netlink = host_netlink()?;
     for lease in networks.all_leases()? {
         if !is_alive(&lease) {
@@ -48,21 +62,49 @@ pub fn prune(
             report.networks.push(record.name);
         }
     }
+    // Veth ends no lease names: their containers' leases went while something still held
+    // the namespace (a process that outlived its container without a PID namespace).
+    let named: Vec<String> = networks
+        .all_leases()?
+        .into_iter()
+        .map(|l| l.host_link)
+        .collect();
+    let links = netlink.link_names().map_err(|e| {
+        NetworkError::netlink("cannot list the links", "in the host's namespace", e)
+    })?;
+    for link in links {
+        if link.starts_with(super::VETH_PREFIX) && !named.contains(&link) {
+            netlink
+                .delete_link(&link)
+                .map_err(|e| NetworkError::netlink("cannot remove the veth pair", &link, e))?;
+            report.links.push(link);
+        }
+    }
     if networks.networks()?.is_empty() {
         nft::remove_table_if_empty()?;
     }
     Ok(report)
 }
 
-/// Removes the lease of `container` (whatever network it is on) with its veth end and rules:
-/// for a monitor that outlived the launcher that attached it. `Ok(false)`: it had none.
+/// Removes the lease of `container` (whatever network it is on) with its veth end and rules,
+/// and ends its pasta: for a process that does not hold the attachment (`rm`, the next run of
+/// the name). `Ok(false)`: it had none.
 pub fn release_container(state_root: &Path, container: &str) -> Result<bool, NetworkError> {
     if !Networks::exists(state_root) {
         return Ok(false);
     }
     let networks = Networks::lock(state_root)?;
-    let mut netlink = host_netlink()?;
     let mut found = false;
+    for pasta in networks.pastas()? {
+        if pasta.container == container {
+            super::pasta::end_recorded(&networks, &pasta)?;
+            found = true;
+        }
+    }
+    if networks.networks()?.is_empty() {
+        return Ok(found);
+    }
+    let mut netlink = host_netlink()?;
     for lease in networks.all_leases()? {
         if lease.container == container {
             remove_lease_artifacts(&networks, &mut netlink, &lease)?;

@@ -217,13 +217,20 @@ impl World {
 
     /// Checks that no veth end, bridge, rule or lease of the launcher is left in the host.
     pub fn assert_clean(&self) {
-        let links = self.host_links();
-        assert!(
-            !links
+        // The veth pair of a container that ended goes with its namespace, which the kernel
+        // cleans up in the background: give it a moment.
+        let ours = |links: &[String]| {
+            links
                 .iter()
-                .any(|l| l.starts_with("lv-") || l.starts_with("ln-")),
-            "links left: {links:?}"
-        );
+                .any(|l| l.starts_with("lv-") || l.starts_with("ln-"))
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        let mut links = self.host_links();
+        while ours(&links) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            links = self.host_links();
+        }
+        assert!(!ours(&links), "links left: {links:?}");
         let ruleset = self.ruleset();
         assert!(!ruleset.contains("launcher"), "rules left:\n{ruleset}");
         assert_eq!(self.state_files(), Vec::<String>::new(), "state left");

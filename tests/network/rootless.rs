@@ -28,15 +28,21 @@ fn pasta_as_nobody_publishes_a_port_and_carries_outbound_traffic() {
     );
     let netns = Netns::of_pid(web.pid()).expect("netns");
     let ports = network::ports::parse_all(&["8080:80"]).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    // Whatever happens below, the recorded pasta is ended.
+    let _guard = PastaGuard(state.path().to_path_buf());
     let request = PastaRequest {
         ports,
         run_as: Some((65534, 65534)),
+        record: Some((state.path().to_path_buf(), "web".into())),
     };
     let pasta = world
         .host
         .run(|| network::pasta::start(&netns, &request))
         .unwrap_or_else(|e| panic!("pasta: {e}\n  hint: {}", e.hint()));
     let pasta_pid = pasta.pid();
+    let record = state.path().join(".networks/.pasta/web.json");
+    assert!(record.exists(), "pasta was not recorded");
     let owner = std::fs::read_to_string(format!("/proc/{pasta_pid}/status")).unwrap();
     assert!(
         owner
@@ -85,5 +91,62 @@ fn pasta_as_nobody_publishes_a_port_and_carries_outbound_traffic() {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     assert!(tcp_get(&world.host, "127.0.0.1:8080").is_err());
+    assert!(!record.exists(), "release left pasta's record");
+    world.assert_clean();
+}
+
+/// Ends the pasta recorded under a state root, by its record.
+struct PastaGuard(std::path::PathBuf);
+
+impl Drop for PastaGuard {
+    fn drop(&mut self) {
+        let _ = network::release_container(&self.0, "web");
+    }
+}
+
+#[test]
+fn a_recorded_pasta_is_ended_once_its_container_is_gone() {
+    require("pasta", "passt");
+    let world = World::new();
+    let web = Process::spawn(
+        &[
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "unshare",
+            "-U",
+            "--map-root-user",
+            "-n",
+            "sleep",
+            "100000",
+        ],
+        "sleep",
+    );
+    let netns = Netns::of_pid(web.pid()).expect("netns");
+    let state = tempfile::tempdir().unwrap();
+    let _guard = PastaGuard(state.path().to_path_buf());
+    let request = PastaRequest {
+        ports: Vec::new(),
+        run_as: Some((65534, 65534)),
+        record: Some((state.path().to_path_buf(), "web".into())),
+    };
+    let pasta = world
+        .host
+        .run(|| network::pasta::start(&netns, &request))
+        .unwrap_or_else(|e| panic!("pasta: {e}\n  hint: {}", e.hint()));
+    let pasta_pid = pasta.pid();
+    // The launcher that held it is gone (forgotten, as a kill -9 would), so is the container.
+    std::mem::forget(pasta);
+    drop(netns);
+    drop(web);
+    let report = network::prune(state.path(), |lease| lease.owner_alive()).expect("prune");
+    assert_eq!(report.pastas, vec!["web".to_string()]);
+    let state_of = std::fs::read_to_string(format!("/proc/{pasta_pid}/stat")).unwrap_or_default();
+    assert!(
+        state_of.is_empty() || state_of.contains(") Z "),
+        "pasta {pasta_pid} still runs: {state_of}"
+    );
+    assert!(!state.path().join(".networks/.pasta/web.json").exists());
     world.assert_clean();
 }
