@@ -57,6 +57,7 @@ fn run() -> ExitCode {
     let cli = Cli::parse();
     let store = || manage::store(cli.root.clone());
     let images = manage_images::store(cli.store.clone());
+    let state_root = store().root().to_path_buf();
     match cli.command {
         Command::Check {
             file,
@@ -69,24 +70,35 @@ fn run() -> ExitCode {
             } else {
                 LockUse::Read
             };
-            check(&file, format, strict, &Pipeline::new(&images, lock))
+            check(
+                &file,
+                format,
+                strict,
+                &Pipeline::new(&images, &state_root, lock),
+            )
         }
-        Command::Plan { file, format } => {
-            plan(&file, format, &Pipeline::new(&images, LockUse::Read))
-        }
+        Command::Plan { file, format } => plan(
+            &file,
+            format,
+            &Pipeline::new(&images, &state_root, LockUse::Read),
+        ),
         Command::Lock { file, update } => {
             let lock = if update {
                 LockUse::Update
             } else {
                 LockUse::Write
             };
-            manage_images::lock(&file, &Pipeline::new(&images, lock))
+            manage_images::lock(&file, &Pipeline::new(&images, &state_root, lock))
         }
         Command::Up {
             file,
             dry_run: true,
             ..
-        } => plan(&file, Format::Text, &Pipeline::new(&images, LockUse::Read)),
+        } => plan(
+            &file,
+            Format::Text,
+            &Pipeline::new(&images, &state_root, LockUse::Read),
+        ),
         Command::Up {
             file,
             args,
@@ -96,12 +108,12 @@ fn run() -> ExitCode {
             &file,
             args,
             &store(),
-            &Pipeline::new(&images, LockUse::Write),
+            &Pipeline::new(&images, &state_root, LockUse::Write),
         ),
         Command::Up {
             file, args, debug, ..
         } => {
-            let pipeline = Pipeline::new(&images, LockUse::Write);
+            let pipeline = Pipeline::new(&images, &state_root, LockUse::Write);
             up(&file, args, debug, &store(), &pipeline)
         }
         Command::Ps { all, format } => manage::ps(&store(), all, format),
@@ -162,7 +174,7 @@ enum Error {
     Step {
         plan: Box<Plan>,
         source: Option<SourceFile>,
-        failed: StepFailed,
+        failed: Box<StepFailed>,
     },
     /// A lifecycle command failed.
     Lifecycle(LifecycleError),
@@ -290,12 +302,18 @@ fn render_step_failure(
 /// What the pipeline needs besides the file: the image store, and how to use Container.lock.
 pub struct Pipeline<'a> {
     images: &'a launcher::image::Store,
+    /// The state root (`--root`): preflight reads the networks' leases there.
+    state_root: &'a Path,
     lock: LockUse,
 }
 
 impl<'a> Pipeline<'a> {
-    fn new(images: &'a launcher::image::Store, lock: LockUse) -> Self {
-        Pipeline { images, lock }
+    fn new(images: &'a launcher::image::Store, state_root: &'a Path, lock: LockUse) -> Self {
+        Pipeline {
+            images,
+            state_root,
+            lock,
+        }
     }
 }
 
@@ -330,7 +348,11 @@ fn checked_plan(
     for note in notes {
         eprintln!("launcher: {note}");
     }
-    let facts = preflight::check(&spec, &preflight::Host::current())
+    let host = preflight::Host {
+        state_root: pipeline.state_root.to_path_buf(),
+        ..preflight::Host::current()
+    };
+    let facts = preflight::check(&spec, &host)
         .map_err(|found| Error::Invalid(config::host_problems(&loaded.source, found)))?;
     Ok((Plan::build(spec, facts), loaded))
 }
@@ -434,7 +456,7 @@ fn up(
             Error::Step {
                 plan: Box::new(plan),
                 source: Some(loaded.source),
-                failed,
+                failed: Box::new(failed),
             },
             Context::RUN,
         ),

@@ -39,6 +39,8 @@ enum Ready {
         step: usize,
         errno: i32,
         detail: String,
+        #[serde(default)]
+        hint: Option<String>,
     },
     Failed {
         what: String,
@@ -162,12 +164,14 @@ pub fn up_detached(plan: &Plan, store: &Store) -> Result<Started, LifecycleError
             step,
             errno,
             detail,
+            hint,
         }) => {
             failed(lock)?;
             Err(LifecycleError::Step(StepFailed {
                 step,
                 errno: Errno::from_raw(errno),
                 detail,
+                hint,
             }))
         }
         Some(Ready::Failed { what }) => {
@@ -313,6 +317,7 @@ fn monitor(plan: &Plan, store: &Store, lock: NameLock, mut record: Record, ready
                 step: failed.step,
                 errno: failed.errno as i32,
                 detail: failed.detail,
+                hint: failed.hint,
             });
             return 125;
         }

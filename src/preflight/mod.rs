@@ -6,6 +6,7 @@
 
 mod cgroups;
 mod limits;
+mod network;
 mod process;
 pub mod seccomp;
 mod view;
@@ -45,6 +46,8 @@ pub struct Host {
     pub hierarchies: Option<Hierarchies>,
     /// Where compiled seccomp programs are cached; `None`: compiled at every start.
     pub seccomp_cache: Option<PathBuf>,
+    /// The launcher's state root (`--root`): networks, leases, the container's folder.
+    pub state_root: PathBuf,
 }
 
 impl Host {
@@ -62,6 +65,7 @@ impl Host {
             caller,
             hierarchies: None,
             seccomp_cache,
+            state_root: crate::state::Store::default_root(),
         }
     }
 }
@@ -104,6 +108,7 @@ pub fn check(spec: &Spec, host: &Host) -> Result<Facts, Vec<Problem>> {
     let cgroup = limits::cgroup(spec, host, rootless, &mut problems);
     limits::check_rlimits(spec, user_ns, &mut problems);
     let seccomp = limits::seccomp(spec, host.seccomp_cache.as_deref(), &mut problems);
+    let network = network::check(spec, host, &mut problems);
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -134,6 +139,7 @@ pub fn check(spec: &Spec, host: &Host) -> Result<Facts, Vec<Problem>> {
         program,
         cgroup,
         seccomp,
+        network,
     })
 }
 

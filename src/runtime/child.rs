@@ -187,6 +187,7 @@ impl Child<'_> {
             | Op::IdMaps { .. }
             | Op::CgroupJoin
             | Op::WritableLayer
+            | Op::Network
             | Op::RemoveWritableLayer
             | Op::Start
             | Op::Init

@@ -15,6 +15,7 @@ use super::join::{self, Target};
 use super::ops::{Op, Ops};
 use super::watch::Watcher;
 use super::{Ended, Finished};
+use crate::network;
 use crate::plan::{Action, FORWARDED_SIGNALS, Plan, Side};
 use crate::sys::{self, Errno};
 
@@ -42,6 +43,7 @@ pub fn run(
         signal_mask: None,
         master: None,
         ended: None,
+        network: Network::default(),
     };
     match parent.steps() {
         Ok(finished) => Ok(finished),
@@ -76,6 +78,14 @@ struct Parent<'a> {
     signal_mask: Option<libc::sigset_t>,
     master: Option<OwnedFd>,
     ended: Option<Ended>,
+    network: Network,
+}
+
+/// What the network steps made, until the release steps (or an abort) give it back.
+#[derive(Default)]
+struct Network {
+    attachment: Option<network::Attachment>,
+    pasta: Option<network::Pasta>,
 }
 
 impl Parent<'_> {
@@ -148,6 +158,7 @@ impl Parent<'_> {
             (Op::RemoveWritableLayer, Action::RemoveWritableLayer { path }) => {
                 super::layers::discard_writable(path).map_err(at)?
             }
+            (Op::Network, action) => self.network_step(action).map_err(at)?,
             (Op::Start, _) => self.start(index)?,
             (Op::Monitor, _) => self.monitor().map_err(at)?,
             (Op::CgroupRemove, _) => {
@@ -160,6 +171,82 @@ impl Parent<'_> {
                     Errno::EINVAL,
                     format!("\"{action}\" is not a step the launcher itself runs"),
                 )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Attaches the waiting container to its network (or starts its pasta), or gives it back.
+    fn network_step(&mut self, action: &Action) -> Result<(), Failure> {
+        match action {
+            Action::NetworkAttach(attach) => {
+                let netns = network::Netns::of_pid(self.child_pid()?).map_err(Failure::network)?;
+                let request = network::AttachRequest {
+                    state_root: &attach.state_root,
+                    network: network::NetworkSpec {
+                        name: attach.network.clone(),
+                        subnet: attach.subnet,
+                    },
+                    container: &attach.container,
+                    hostname: &attach.hostname,
+                    netns: &netns,
+                    address: attach.address,
+                    ports: attach.ports.clone(),
+                    etc: Some(network::EtcRequest {
+                        dir: attach.etc_dir.clone(),
+                        hosts: attach.hosts.clone(),
+                        dns: attach.dns.clone(),
+                        host_dns: network::HostDns::default(),
+                    }),
+                };
+                self.network.attachment = Some(network::attach(request).map_err(Failure::network)?);
+            }
+            Action::Pasta(setup) => {
+                let netns = network::Netns::of_pid(self.child_pid()?).map_err(Failure::network)?;
+                let request = network::PastaRequest {
+                    ports: setup.ports.clone(),
+                    run_as: None,
+                    record: Some((setup.state_root.clone(), setup.container.clone())),
+                };
+                let pasta = network::pasta::start(&netns, &request).map_err(Failure::network)?;
+                let host_dns = network::HostDns::default();
+                let resolv = match setup.dns.is_empty() {
+                    true => network::etc::pasta_resolvers(pasta.dns_forwarder(), &host_dns),
+                    false => network::etc::Resolv {
+                        servers: setup.dns.clone(),
+                        ..Default::default()
+                    },
+                };
+                // Held before the files are written: a failure to write them ends it too.
+                self.network.pasta = Some(pasta);
+                network::etc::write_standalone(
+                    &setup.etc_dir,
+                    &setup.container,
+                    &setup.hostname,
+                    &setup.hosts,
+                    &resolv,
+                )
+                .map_err(Failure::network)?;
+            }
+            Action::NetworkRelease {
+                state_root,
+                container,
+            } => match self.network.attachment.take() {
+                Some(attachment) => attachment.release().map_err(Failure::network)?,
+                None => {
+                    network::release_container(state_root, container).map_err(Failure::network)?;
+                }
+            },
+            Action::PastaStop { .. } => {
+                if let Some(pasta) = self.network.pasta.take() {
+                    pasta.release().map_err(Failure::network)?;
+                }
+            }
+            _ => {
+                return Err(Failure::new(
+                    Errno::EINVAL,
+                    format!("\"{action}\" is not a network step"),
+                ));
             }
         }
         Ok(())
@@ -282,6 +369,15 @@ impl Parent<'_> {
             let _ = sys::kill(pid, libc::SIGKILL);
             let _ = sys::waitpid(pid, false);
         }
+        // The network goes first: its ports and address are free again at once.
+        let network = [
+            self.network.attachment.take().map(|a| a.release()),
+            self.network.pasta.take().map(|p| p.release()),
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(Result::err)
+        .map(Failure::network);
         let cgroup = match self.cgroup.take() {
             Some(cgroup) if self.cgroup_made => cgroup.remove().err(),
             _ => None,
@@ -293,7 +389,7 @@ impl Parent<'_> {
             }
             _ => None,
         });
-        cgroup.or(layer)
+        network.or(cgroup).or(layer)
     }
 }
 

@@ -41,6 +41,8 @@ pub enum Op {
     },
     CgroupJoin,
     WritableLayer,
+    /// The network steps: their data is read from the plan.
+    Network,
     Start,
     Prologue,
     CgroupNamespace,
@@ -305,6 +307,10 @@ pub fn prepare(plan: &Plan) -> Result<Ops, StepFailed> {
                 })
             }
             Action::Monitor => Op::Monitor,
+            Action::NetworkAttach(_)
+            | Action::Pasta(_)
+            | Action::NetworkRelease { .. }
+            | Action::PastaStop { .. } => Op::Network,
             Action::CgroupRemove { .. } => Op::CgroupRemove,
         };
         ops.ops.push(op);
