@@ -517,3 +517,46 @@ fn the_web_example_answers_on_localhost_8080() {
     remove_networks(&world);
     world.assert_clean();
 }
+
+#[test]
+fn a_bridged_container_runs_exactly_the_steps_of_its_plan_in_order() {
+    let world = World::new();
+    let container = on_busybox(
+        "name = \"steps\"\ncommand = [\"/bin/true\"]\n[network]\nmode = \"bridge\"\nports = [\"8095:80\"]\n",
+    );
+    let plan = ok(
+        &launcher(&world, &["plan", "--format", "json", &container.file_str()]),
+        "plan",
+    );
+    let plan: serde_json::Value = serde_json::from_str(&plan).expect("plan JSON");
+    let steps: Vec<u64> = plan["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| s["index"].as_u64().expect("index"))
+        .collect();
+    let names: Vec<&str> = plan["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter_map(|s| s["step"].as_str())
+        .collect();
+    for kind in ["network", "network_release"] {
+        assert!(names.contains(&kind), "no {kind} step: {names:?}");
+    }
+    assert!(
+        !names.contains(&"loopback_up"),
+        "the attach brings loopback up: {names:?}"
+    );
+    let output = launcher(&world, &["up", "--debug", &container.file_str()]);
+    let err = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{err}");
+    let ran: Vec<u64> = err
+        .lines()
+        .filter_map(|l| l.strip_prefix("launcher: step "))
+        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+        .collect();
+    assert_eq!(ran, steps, "ran:\n{err}");
+    remove_networks(&world);
+    world.assert_clean();
+}
