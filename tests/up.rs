@@ -166,6 +166,24 @@ fn a_missing_command_gives_127_and_a_non_executable_one_126() {
     );
 }
 
+/// Issue 15, item 3: `up FILE -- nosuch` pointed at the file's `command` line (or its first
+/// line) although the command came from the command line.
+#[test]
+fn a_missing_command_from_the_command_line_is_not_pointed_at_in_the_file() {
+    let container = busybox("command = [\"/bin/sh\"]\n");
+    let output = up(&container, &["nosuch"]);
+    let stderr = text(&output.stderr);
+    assert_eq!(code(&output), 127, "{stderr}");
+    assert!(
+        stderr.contains("the command \"nosuch\" (from the command line"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("Container.toml:1:1") && !stderr.contains("╭─["),
+        "the file was pointed at for a command it does not hold:\n{stderr}"
+    );
+}
+
 #[test]
 fn sigterm_to_the_launcher_ends_the_command_and_gives_143() {
     let container = busybox("command = [\"sleep\", \"60\"]\n");
