@@ -344,5 +344,12 @@ pub fn exit_status(ended: Ended) -> ExitStatus {
     ExitStatus {
         code,
         signal: (!exited).then_some(code - 128),
+        core_dumped: matches!(
+            ended,
+            Ended::Signaled {
+                core_dumped: true,
+                ..
+            }
+        ),
     }
 }

@@ -6,6 +6,7 @@
 mod basics;
 mod exec;
 mod foreground;
+mod habits;
 mod records;
 mod stopping;
 
