@@ -43,6 +43,7 @@ pub fn run(
         master: None,
         ended: None,
         init_status: None,
+        oom_kills: 0,
     };
     match parent.steps() {
         Ok(finished) => Ok(finished),
@@ -79,6 +80,8 @@ struct Parent<'a> {
     ended: Option<Ended>,
     /// Read end of the pipe the container's init writes the command's wait status to.
     init_status: Option<OwnedFd>,
+    /// Out-of-memory kills in the cgroup while the command ran.
+    oom_kills: u64,
 }
 
 impl Parent<'_> {
@@ -101,7 +104,11 @@ impl Parent<'_> {
             }
         }
         match self.ended {
-            Some(ended) => Ok(Finished { ended, cleanup }),
+            Some(ended) => Ok(Finished {
+                ended,
+                cleanup,
+                oom_kills: self.oom_kills,
+            }),
             None => Err(StepFailed::at(
                 plan.steps.len().saturating_sub(1),
                 Failure::new(Errno::EINVAL, "the plan has no monitor step"),
@@ -264,6 +271,9 @@ impl Parent<'_> {
         self.watcher.started(pid)?;
         let signal_fd =
             sys::signalfd(&monitored_signals()).map_err(Failure::of("create a signalfd"))?;
+        // The cgroup's OOM kills while this process ran, not ever: an exec's kills are not
+        // the container's, nor the other way round.
+        let oom_before = self.cgroup.as_ref().map_or(0, Cgroup::oom_kills);
         let status = self.watcher.watch(pid, signal_fd, self.master.take())?;
         self.child = None;
         // Under init, the command's own status, which init wrote before it exited (nothing
@@ -275,7 +285,11 @@ impl Parent<'_> {
             .unwrap_or(status);
         // Killed by SIGKILL with the kernel's OOM counter up: the memory limit did it.
         let killed = libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL;
-        let oom = killed && self.cgroup.as_ref().is_some_and(|c| c.oom_kills() > 0);
+        self.oom_kills = self
+            .cgroup
+            .as_ref()
+            .map_or(0, |c| c.oom_kills().saturating_sub(oom_before));
+        let oom = killed && self.oom_kills > 0;
         self.ended = Some(if oom {
             Ended::OutOfMemory {
                 limit: self.plan.cgroup().and_then(|c| c.limits.memory),

@@ -70,6 +70,9 @@ impl Ended {
 pub struct Finished {
     pub ended: Ended,
     pub cleanup: Option<StepFailed>,
+    /// How many processes the memory limit killed in the cgroup while the command ran
+    /// (those of an `exec` in the same container too).
+    pub oom_kills: u64,
 }
 
 /// Runs a checked `up` plan in the foreground: stdio is the container's (or a

@@ -62,3 +62,71 @@ fn death_by_a_signal_is_recorded_as_that_signal_through_init() {
     assert_eq!(entry["exit_code"], 143, "{entry}");
     assert!(entry["exit_signal"].is_null(), "{entry}");
 }
+
+/// A shell that ignores SIGTERM and, once /tmp/go exists, kills itself with SIGKILL.
+const WAITS_THEN_KILLS_ITSELF: &str = "command = [\"/bin/sh\", \"-c\", \"trap '' TERM; echo ready; while [ ! -e /tmp/go ]; do sleep 0.1; done; kill -9 $$\"]\n[resources]\nmemory = \"32MiB\"\n";
+
+/// `exec NAME -- dd bs=100M`, which the 32 MiB limit kills: the exec says so.
+fn exec_killed_for_lack_of_memory(lab: &Lab, name: &str) {
+    eventually(Duration::from_secs(5), "the shell is ready", || {
+        text(&lab.run(&["logs", name]).stdout).contains("ready")
+    });
+    let exec = lab.run(&[
+        "exec",
+        name,
+        "--",
+        "/bin/dd",
+        "if=/dev/zero",
+        "of=/dev/null",
+        "bs=100M",
+        "count=1",
+    ]);
+    let stderr = text(&exec.stderr);
+    assert_eq!(exec.status.code(), Some(137), "{stderr}");
+    assert!(
+        stderr.contains("killed: out of memory"),
+        "exec said nothing:\n{stderr}"
+    );
+}
+
+/// Item 1: after an exec was OOM-killed, a later `stop` that ends in SIGKILL, and a command
+/// that kills itself with SIGKILL, were both reported as "killed: out of memory".
+#[test]
+fn a_sigkill_after_an_exec_was_killed_for_lack_of_memory_is_not_out_of_memory() {
+    let lab = Lab::new(Mode::Root);
+    let name = lab.name("oomstop");
+    let file = lab.container(&name, WAITS_THEN_KILLS_ITSELF);
+    lab.up_d(&file);
+    exec_killed_for_lack_of_memory(&lab, &name);
+    let stop = lab.run(&["stop", "-t", "1", &name]);
+    assert_eq!(stop.status.code(), Some(0), "{}", text(&stop.stderr));
+    let entry = stopped_entry(&lab, &name);
+    assert_eq!(entry["exit_signal"], 9, "{entry}");
+    assert!(
+        entry["status"]
+            .as_str()
+            .unwrap()
+            .starts_with("killed by SIGKILL"),
+        "{entry}"
+    );
+
+    let name = lab.name("oomself");
+    let file = lab.container(&name, WAITS_THEN_KILLS_ITSELF);
+    lab.up_d(&file);
+    exec_killed_for_lack_of_memory(&lab, &name);
+    let go = lab.run(&["exec", &name, "--", "/bin/touch", "/tmp/go"]);
+    assert_eq!(go.status.code(), Some(0), "{}", text(&go.stderr));
+    let entry = stopped_entry(&lab, &name);
+    assert!(
+        entry["status"]
+            .as_str()
+            .unwrap()
+            .starts_with("killed by SIGKILL"),
+        "{entry}"
+    );
+    let info = lab.inspect(&name);
+    assert!(
+        !info.to_string().contains("out of memory"),
+        "the command killed itself:\n{info:#}"
+    );
+}
