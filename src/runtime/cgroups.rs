@@ -193,14 +193,21 @@ fn make_folder(path: &Path) -> Result<(), Failure> {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && tries < 3 => tries += 1,
             // Left by a container that died with its launcher: reuse it if it is empty.
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                if procs(path).is_empty() {
+                let running = procs(path);
+                if running.is_empty() {
                     return Ok(());
                 }
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let pids: Vec<&str> = running.split_whitespace().take(5).collect();
                 return Err(Failure::new(
                     Errno::EBUSY,
                     format!(
-                        "create the cgroup {}: it exists and has processes (is a container of this name running?)",
-                        path.display()
+                        "a container named \"{name}\" runs: its cgroup {} has processes ({})",
+                        path.display(),
+                        pids.join(", ")
                     ),
                 ));
             }

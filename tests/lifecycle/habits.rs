@@ -130,3 +130,43 @@ fn a_sigkill_after_an_exec_was_killed_for_lack_of_memory_is_not_out_of_memory() 
         "the command killed itself:\n{info:#}"
     );
 }
+
+/// Item 4: a second foreground `up` of a name that runs (here from another state folder, where
+/// its record cannot be seen) failed on the busy cgroup with a hint about mounts.
+#[test]
+fn a_second_up_of_a_running_name_with_resources_says_it_runs_and_how_to_stop_it() {
+    let first = Lab::new(Mode::Root);
+    let second = Lab::new(Mode::Root);
+    let name = first.name("twice");
+    second.names.borrow_mut().push(name.clone());
+    let file = first.container(
+        &name,
+        "command = [\"/bin/sleep\", \"1000\"]\n[resources]\nmemory = \"64MiB\"\n",
+    );
+    let file = file.display().to_string();
+    let mut running = first
+        .command(&["up", &file])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    eventually(Duration::from_secs(5), "the first up runs", || {
+        first
+            .ps_entry(&name)
+            .is_some_and(|e| e["state"] == "running")
+    });
+    let again = second.run(&["up", &file, "--", "/bin/true"]);
+    let stderr = text(&again.stderr);
+    let _ = running.kill();
+    let _ = running.wait();
+    assert_eq!(again.status.code(), Some(125), "{stderr}");
+    assert!(
+        stderr.contains(&format!("a container named \"{name}\" runs")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("launcher stop"), "{stderr}");
+    assert!(
+        !stderr.contains("mounted"),
+        "a hint about mounts:\n{stderr}"
+    );
+}
