@@ -208,20 +208,19 @@ fn an_rlimit_above_the_hosts_hard_limit_is_a_clear_error() {
         hard + 1
     ));
     crate::util::chown_tree(container.dir.path(), 65534, 65534);
-    let output = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            env!("CARGO_BIN_EXE_launcher"),
-            "check",
-        ])
-        .arg(container.file())
-        .envs(crate::util::state_envs(&container))
-        .env("NO_COLOR", "1")
-        .env("COLUMNS", "300")
-        .output()
-        .unwrap();
+    let output = crate::util::launcher_through(&[
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+    ])
+    .arg("check")
+    .arg(container.file())
+    .envs(crate::util::state_envs(&container))
+    .env("NO_COLOR", "1")
+    .env("COLUMNS", "300")
+    .output()
+    .unwrap();
     let err = text(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{err}");
     assert!(err.contains("rlimits.nofile"), "{err}");

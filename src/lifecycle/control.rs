@@ -321,12 +321,31 @@ pub struct ExecJob {
 
 impl ExecJob {
     /// Runs it until the command ends; `on_step` is told each step as it completes.
-    pub fn run(&self, on_step: runtime::Observer<'_>) -> Result<Finished, LifecycleError> {
-        runtime::exec(&self.plan, self.target, on_step).map_err(|failed| LifecycleError::Exec {
-            name: self.name.clone(),
-            plan: Box::new(self.plan.clone()),
-            failed,
-        })
+    /// An exec'd process killed for lack of memory is counted in the record, so the
+    /// container's end is not taken for one.
+    pub fn run(
+        &self,
+        store: &Store,
+        on_step: runtime::Observer<'_>,
+    ) -> Result<Finished, LifecycleError> {
+        // Opened here: the exec enters the container's mount namespace, where the state
+        // folder is out of sight.
+        let counter = store.open_exec_oom_kills(&self.name);
+        let finished = runtime::exec(&self.plan, self.target, on_step).map_err(|failed| {
+            LifecycleError::Exec {
+                name: self.name.clone(),
+                plan: Box::new(self.plan.clone()),
+                failed,
+            }
+        })?;
+        if matches!(finished.ended, runtime::Ended::OutOfMemory { .. })
+            && let Ok(counter) = &counter
+        {
+            // The count only corrects how the container's end is told; losing it is no
+            // reason to fail the exec, whose status is already known.
+            let _ = counter.add(finished.oom_kills);
+        }
+        Ok(finished)
     }
 }
 

@@ -154,9 +154,8 @@ fn at(origin: &Origin, code: &'static str, field: &str) -> Problem {
             };
             Problem::error(code, key, span.clone())
         }
-        Origin::Default | Origin::CommandLine { .. } | Origin::Image { .. } => {
-            Problem::error(code, field, 0..0)
-        }
+        Origin::CommandLine { what } => Problem::error(code, field, 0..0).given_by(what),
+        Origin::Default | Origin::Image { .. } => Problem::error(code, field, 0..0),
     }
 }
 

@@ -22,6 +22,10 @@ pub struct ChildContext {
     pub tty_socket: Option<OwnedFd>,
     /// The signal mask to give the command.
     pub signal_mask: libc::sigset_t,
+    /// Write end of the pipe init tells the command's wait status over (close-on-exec: the
+    /// command never holds it). The launcher cannot wait for the command itself, and init's
+    /// own exit status cannot say "killed by signal N".
+    pub status: OwnedFd,
 }
 
 /// Exit status of a container process that failed a step before exec.
@@ -34,6 +38,7 @@ struct Child<'a> {
     /// Until the terminal step sends the pseudo-terminal over it.
     tty_socket: Option<OwnedFd>,
     signal_mask: libc::sigset_t,
+    status: OwnedFd,
     /// The host paths, opened by the open-host-paths step.
     host: Vec<OwnedFd>,
     /// The new root's mount, from the root filesystem step until pivot_root.
@@ -59,6 +64,7 @@ pub fn run(plan: &Plan, ops: &Ops, ctx: ChildContext, first: usize, trace: Trace
         report: ctx.report,
         tty_socket: ctx.tty_socket,
         signal_mask: ctx.signal_mask,
+        status: ctx.status,
         host: Vec::with_capacity(ops.host_paths.len()),
         root: None,
         trace,
@@ -103,7 +109,7 @@ impl Child<'_> {
                 // lock and start-up pipe, a host folder (CVE-2024-21626).
                 let report = self.report.as_raw_fd();
                 let tty = self.tty_socket.as_ref().map_or(report, AsRawFd::as_raw_fd);
-                let keep = [0, 1, 2, report, tty];
+                let keep = [0, 1, 2, report, tty, self.status.as_raw_fd()];
                 sys::close_fds_except(&keep).map_err(Failure::of(
                     "close the descriptors inherited from the launcher",
                 ))?;
@@ -249,7 +255,7 @@ impl Child<'_> {
             Ok(command) => {
                 // The command has exec'd: end of file on the channel tells the launcher so.
                 drop(self.report);
-                init::run(command)
+                init::run(command, self.status)
             }
         }
     }

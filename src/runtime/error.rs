@@ -114,6 +114,12 @@ impl StepFailed {
         if let (Some(Action::JoinNamespaces { .. }), Errno::EPERM) = (action, self.errno) {
             return "joining needs the rights that started the container: run as the user (or root) who ran `launcher up`".into();
         }
+        if let (Some(Action::CgroupCreate(_)), Errno::EBUSY) = (action, self.errno) {
+            return format!(
+                "stop it with `launcher stop {name}` (add `--root DIR` if it was started with another state folder; `launcher ps` there lists it), or give this one another `name`",
+                name = plan.name
+            );
+        }
         if let Some(Action::Monitor | Action::Start) = action {
             return "this is the launcher's own failure, not the container's; please report it"
                 .into();

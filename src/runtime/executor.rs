@@ -44,6 +44,8 @@ pub fn run(
         master: None,
         ended: None,
         network: Network::default(),
+        init_status: None,
+        oom_kills: 0,
     };
     match parent.steps() {
         Ok(finished) => Ok(finished),
@@ -79,6 +81,10 @@ struct Parent<'a> {
     master: Option<OwnedFd>,
     ended: Option<Ended>,
     network: Network,
+    /// Read end of the pipe the container's init writes the command's wait status to.
+    init_status: Option<OwnedFd>,
+    /// Out-of-memory kills in the cgroup while the command ran.
+    oom_kills: u64,
 }
 
 /// What the network steps made, until the release steps (or an abort) give it back.
@@ -108,7 +114,11 @@ impl Parent<'_> {
             }
         }
         match self.ended {
-            Some(ended) => Ok(Finished { ended, cleanup }),
+            Some(ended) => Ok(Finished {
+                ended,
+                cleanup,
+                oom_kills: self.oom_kills,
+            }),
             None => Err(StepFailed::at(
                 plan.steps.len().saturating_sub(1),
                 Failure::new(Errno::EINVAL, "the plan has no monitor step"),
@@ -264,6 +274,8 @@ impl Parent<'_> {
         let (report_read, report_write) =
             sys::pipe().map_err(Failure::of("create the error channel"))?;
         let (go_read, go_write) = sys::pipe().map_err(Failure::of("create the start pipe"))?;
+        let (status_read, status_write) =
+            sys::pipe().map_err(Failure::of("create the exit status pipe"))?;
         let tty = match self.ops.terminal {
             true => Some(sys::socketpair().map_err(Failure::of("create the terminal socket"))?),
             false => None,
@@ -278,7 +290,7 @@ impl Parent<'_> {
         if pid == 0 {
             // The container's process closes its copies of the launcher's ends: a launcher that
             // dies then shows as end of file on the go-ahead pipe.
-            drop((report_read, go_write));
+            drop((report_read, go_write, status_read));
             let tty_socket = tty.map(|(parent_end, child_end)| {
                 drop(parent_end);
                 child_end
@@ -288,10 +300,12 @@ impl Parent<'_> {
                 go: go_read,
                 tty_socket,
                 signal_mask,
+                status: status_write,
             };
             child::run(self.plan, self.ops, ctx, index + 1, trace);
         }
         self.child = Some(pid);
+        self.init_status = Some(status_read);
         self.pipes = Some(Pipes {
             report: report_read,
             go: go_write,
@@ -344,18 +358,34 @@ impl Parent<'_> {
         self.watcher.started(pid)?;
         let signal_fd =
             sys::signalfd(&monitored_signals()).map_err(Failure::of("create a signalfd"))?;
+        // The cgroup's OOM kills while this process ran, not ever: an exec's kills are not
+        // the container's, nor the other way round.
+        let oom_before = self.cgroup.as_ref().map_or(0, Cgroup::oom_kills);
         let status = self.watcher.watch(pid, signal_fd, self.master.take())?;
         self.child = None;
+        // Under init, the command's own status, which init wrote before it exited (nothing
+        // else holds the pipe's write end now); init's status when it was killed itself.
+        let status = self
+            .init_status
+            .take()
+            .and_then(|fd| command_status(&fd))
+            .unwrap_or(status);
         // Killed by SIGKILL with the kernel's OOM counter up: the memory limit did it.
-        let killed = (libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL)
-            || (libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 128 + libc::SIGKILL);
-        let oom = killed && self.cgroup.as_ref().is_some_and(|c| c.oom_kills() > 0);
+        let killed = libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL;
+        self.oom_kills = self
+            .cgroup
+            .as_ref()
+            .map_or(0, |c| c.oom_kills().saturating_sub(oom_before));
+        let oom = killed && self.oom_kills > 0;
         self.ended = Some(if oom {
             Ended::OutOfMemory {
                 limit: self.plan.cgroup().and_then(|c| c.limits.memory),
             }
         } else if libc::WIFSIGNALED(status) {
-            Ended::Signaled(libc::WTERMSIG(status))
+            Ended::Signaled {
+                signal: libc::WTERMSIG(status),
+                core_dumped: libc::WCOREDUMP(status),
+            }
         } else {
             Ended::Exited(status_code(status))
         });
@@ -390,6 +420,16 @@ impl Parent<'_> {
             _ => None,
         });
         network.or(cgroup).or(layer)
+    }
+}
+
+/// The command's wait status as init wrote it; `None` when it wrote none (no init, or init
+/// was killed).
+fn command_status(fd: &OwnedFd) -> Option<libc::c_int> {
+    let mut bytes = [0u8; 4];
+    match sys::read(fd.as_raw_fd(), &mut bytes) {
+        Ok(4) => Some(libc::c_int::from_ne_bytes(bytes)),
+        _ => None,
     }
 }
 
