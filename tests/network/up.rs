@@ -18,19 +18,17 @@ fn launcher(world: &World, args: &[&str]) -> Output {
 
 /// As [`launcher`], as `uid` (through setpriv) with the state folder `state`.
 fn launcher_as(world: &World, uid: Option<u32>, state: &Path, args: &[&str]) -> Output {
-    let mut command = match uid {
-        Some(uid) => {
-            let mut command = Command::new("setpriv");
-            command.args([
-                &format!("--reuid={uid}"),
-                &format!("--regid={uid}"),
-                "--clear-groups",
-                env!("CARGO_BIN_EXE_launcher"),
-            ]);
-            command
-        }
-        None => Command::new(env!("CARGO_BIN_EXE_launcher")),
-    };
+    let setpriv = uid.map(|uid| {
+        [
+            "setpriv".to_string(),
+            format!("--reuid={uid}"),
+            format!("--regid={uid}"),
+            "--clear-groups".to_string(),
+        ]
+    });
+    let wrapper: Vec<&str> = setpriv.iter().flatten().map(String::as_str).collect();
+    // The tests' own environment, then this test's state folder over it.
+    let mut command = crate::util::launcher_through(&wrapper);
     command
         .args(args)
         .env("LAUNCHER_STATE_DIR", state)
