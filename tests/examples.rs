@@ -76,6 +76,7 @@ fn the_plan_of_every_example_is_snapshotted() {
         caller: Caller { uid: 0, gid: 0 },
         hierarchies: Some(Hierarchies::from_mountinfo(HYBRID, |_| Some(String::new()))),
         seccomp_cache: None,
+        ids: launcher::preflight::ids::IdSources::current(),
     };
     for example in examples() {
         let name = example.file_name().unwrap().to_string_lossy().into_owned();

@@ -174,6 +174,14 @@ impl fmt::Display for IdMaps {
         if self.deny_setgroups {
             f.write_str(" (setgroups denied)")?;
         }
+        if let Some(helpers) = &self.helpers {
+            write!(
+                f,
+                " (by {} and {})",
+                helpers.newuidmap.display(),
+                helpers.newgidmap.display()
+            )?;
+        }
         Ok(())
     }
 }

@@ -32,8 +32,8 @@ pub use spec::{
     Security, Spec, UserNamespace, UserSpec,
 };
 pub use step::{
-    Action, DevSetup, Exec, IdMap, IdMaps, MountKind, MountSpec, NamespaceSet, Overlay, Program,
-    TerminalMode, UserIds,
+    Action, DevSetup, Exec, IdMap, IdMaps, MapHelpers, MountKind, MountSpec, NamespaceSet, Overlay,
+    Program, TerminalMode, UserIds,
 };
 pub use stop::{Signal, StopPolicy, human_duration, parse_duration};
 

@@ -147,6 +147,17 @@ pub struct IdMaps {
     /// `setgroups` is denied first: an unprivileged process may map a gid only then
     /// (CVE-2014-8989).
     pub deny_setgroups: bool,
+    /// The maps hold the caller's subordinate ranges: the setuid helpers write them.
+    /// `None`: the launcher writes them itself.
+    #[serde(default)]
+    pub helpers: Option<MapHelpers>,
+}
+
+/// The setuid helpers that write a rootless caller's subordinate ranges (shadow's uidmap).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MapHelpers {
+    pub newuidmap: PathBuf,
+    pub newgidmap: PathBuf,
 }
 
 /// The kinds of mount, with what each one needs.

@@ -130,10 +130,13 @@ impl Parent<'_> {
                     gid_map,
                     deny_setgroups,
                 },
-                _,
+                Action::IdMaps(maps),
             ) => {
                 let pid = self.child_pid().map_err(at)?;
-                write_id_maps(pid, uid_map, gid_map, *deny_setgroups).map_err(at)?;
+                match &maps.helpers {
+                    Some(helpers) => super::idmap::run_helpers(pid, maps, helpers).map_err(at)?,
+                    None => write_id_maps(pid, uid_map, gid_map, *deny_setgroups).map_err(at)?,
+                }
             }
             (Op::CgroupJoin, _) => {
                 let pid = self.child_pid().map_err(at)?;

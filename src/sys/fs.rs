@@ -251,3 +251,16 @@ fn open_up(dir: &std::path::Path) {
         }
     }
 }
+
+/// The size of the extended attribute `name` of `path` (`getxattr(2)` with no buffer).
+pub fn xattr_size(path: &std::path::Path, name: &CStr) -> SysResult<usize> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = cstring(path.as_os_str().as_bytes())?;
+    // SAFETY: path and name are valid C strings; a null buffer of size 0 asks for the size.
+    let size = unsafe { libc::getxattr(path.as_ptr(), name.as_ptr(), std::ptr::null_mut(), 0) };
+    if size < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(size as usize)
+    }
+}
