@@ -69,24 +69,35 @@ fn run() -> ExitCode {
             } else {
                 LockUse::Read
             };
-            check(&file, format, strict, &Pipeline::new(&images, lock))
+            check(
+                &file,
+                format,
+                strict,
+                &Pipeline::new(&images, lock, store()),
+            )
         }
-        Command::Plan { file, format } => {
-            plan(&file, format, &Pipeline::new(&images, LockUse::Read))
-        }
+        Command::Plan { file, format } => plan(
+            &file,
+            format,
+            &Pipeline::new(&images, LockUse::Read, store()),
+        ),
         Command::Lock { file, update } => {
             let lock = if update {
                 LockUse::Update
             } else {
                 LockUse::Write
             };
-            manage_images::lock(&file, &Pipeline::new(&images, lock))
+            manage_images::lock(&file, &Pipeline::new(&images, lock, store()))
         }
         Command::Up {
             file,
             dry_run: true,
             ..
-        } => plan(&file, Format::Text, &Pipeline::new(&images, LockUse::Read)),
+        } => plan(
+            &file,
+            Format::Text,
+            &Pipeline::new(&images, LockUse::Read, store()),
+        ),
         Command::Up {
             file,
             args,
@@ -96,12 +107,12 @@ fn run() -> ExitCode {
             &file,
             args,
             &store(),
-            &Pipeline::new(&images, LockUse::Write),
+            &Pipeline::new(&images, LockUse::Write, store()),
         ),
         Command::Up {
             file, args, debug, ..
         } => {
-            let pipeline = Pipeline::new(&images, LockUse::Write);
+            let pipeline = Pipeline::new(&images, LockUse::Write, store());
             up(&file, args, debug, &store(), &pipeline)
         }
         Command::Ps { all, format } => manage::ps(&store(), all, format),
@@ -291,11 +302,21 @@ fn render_step_failure(
 pub struct Pipeline<'a> {
     images: &'a launcher::image::Store,
     lock: LockUse,
+    /// The state folder: where `remap` containers hold their share of the launcher's range.
+    state: launcher::state::Store,
 }
 
 impl<'a> Pipeline<'a> {
-    fn new(images: &'a launcher::image::Store, lock: LockUse) -> Self {
-        Pipeline { images, lock }
+    fn new(
+        images: &'a launcher::image::Store,
+        lock: LockUse,
+        state: launcher::state::Store,
+    ) -> Self {
+        Pipeline {
+            images,
+            lock,
+            state,
+        }
     }
 }
 
@@ -330,7 +351,16 @@ fn checked_plan(
     for note in notes {
         eprintln!("launcher: {note}");
     }
-    let facts = preflight::check(&spec, &preflight::Host::current())
+    let mut host = preflight::Host::current();
+    if spec.namespaces.value.user == launcher::plan::UserNamespace::Remap && host.caller.uid == 0 {
+        // The share the container holds, or the first free one; `up` takes it once it has
+        // claimed the name.
+        host.remap = Some(
+            launcher::state::ids::Pool::host()
+                .and_then(|pool| pipeline.state.peek_ids(&spec.name, &pool)),
+        );
+    }
+    let facts = preflight::check(&spec, &host)
         .map_err(|found| Error::Invalid(config::host_problems(&loaded.source, found)))?;
     Ok((Plan::build(spec, facts), loaded))
 }
@@ -355,6 +385,7 @@ fn check(file: &Path, format: Format, strict: bool, pipeline: &Pipeline) -> Exit
         for problem in &mut warnings.list {
             problem.level = diagnostic::Level::Error;
         }
+        warnings.list.extend(config::lint_host_root(&loaded, &plan));
     }
     match format {
         Format::Json => println!("{:#}", warnings.to_json()),

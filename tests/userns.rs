@@ -333,3 +333,219 @@ fn rootless_overlapping_ranges_are_refused() {
         "{err}"
     );
 }
+
+// As root, `remap`: each container holds 65,536 ids of the launcher's range (the `launcher`
+// entries the test adds), its root filesystem mounted idmapped.
+
+/// The launcher's range in the tests: three shares (below 2^31: procps shows larger uids as
+/// negative numbers).
+const POOL: u32 = 1_500_000_000;
+
+fn launcher_range() -> IdFiles {
+    IdFiles::add(&[
+        ("/etc/subuid", format!("launcher:{POOL}:196608")),
+        ("/etc/subgid", format!("launcher:{POOL}:196608")),
+    ])
+}
+
+fn ids_of(lab: &crate::lifecycle::Lab, name: &str) -> Option<String> {
+    std::fs::read_to_string(lab.root().join(name).join("ids")).ok()
+}
+
+#[test]
+fn remap_root_is_an_unprivileged_range_that_sees_its_idmapped_root_as_its_own() {
+    let _files = launcher_range();
+    let container = busybox(
+        r#"command = ["/bin/sh", "-c", "cat /proc/self/uid_map; ls -ln /bin/busybox /host-file; echo changed >> /host-file || echo refused; touch /made-inside"]
+[namespaces]
+user = "remap"
+[[mount]]
+type = "bind"
+source = "host-file"
+target = "/host-file"
+"#,
+    );
+    std::fs::write(container.path("host-file"), "the host's\n").unwrap();
+    lchown(&container.path("host-file"), 0, 0);
+    let state = tempfile::tempdir().unwrap();
+    let output = crate::util::launcher_up(&container, &[])
+        .env("LAUNCHER_STATE_DIR", state.path())
+        .env_remove("LAUNCHER_REMAP_IDS")
+        .output()
+        .unwrap();
+    let (out, err) = (text(&output.stdout), text(&output.stderr));
+    assert_eq!(output.status.code(), Some(0), "{out}{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["0", &POOL.to_string(), "65536"],
+        "uid_map: {out}"
+    );
+    // The idmapped root: root's files are the container root's own...
+    assert!(
+        lines[1].contains(" 0        0 ") && lines[1].ends_with("/bin/busybox"),
+        "{out}"
+    );
+    // ...and a host file bound in keeps its owner: host root is nobody inside.
+    assert!(
+        lines[2].contains(" 65534    65534 ") && lines[2].ends_with("/host-file"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Permission denied") || out.contains("refused"),
+        "{out}{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(container.path("host-file")).unwrap(),
+        "the host's\n",
+        "container root wrote a root-owned host file"
+    );
+    // Nothing chowned on disk: the files stay root's, and so does what container root made.
+    for file in ["rootfs/bin/busybox", "rootfs/made-inside"] {
+        let meta = std::fs::symlink_metadata(container.path(file)).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (0, 0), "{file} on disk");
+    }
+    // A foreground run frees its share when it ends.
+    assert!(
+        std::fs::read_dir(state.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .all(|e| !e.path().join("ids").exists()),
+        "a share is still held"
+    );
+}
+
+#[test]
+fn remap_containers_hold_disjoint_ranges_shown_by_ps_and_freed_at_rm() {
+    use crate::lifecycle::{Lab, Mode};
+    let _files = launcher_range();
+    let lab = Lab::new(Mode::Root);
+    let body = "command = [\"/bin/sleep\", \"60\"]\n[namespaces]\nuser = \"remap\"\n";
+    let (a, b) = (lab.name("remap-a"), lab.name("remap-b"));
+    for name in [&a, &b] {
+        lab.up_d(&lab.container(name, body));
+    }
+    let (ids_a, ids_b) = (ids_of(&lab, &a).unwrap(), ids_of(&lab, &b).unwrap());
+    let first = |ids: &str| -> u32 { ids.split_whitespace().next().unwrap().parse().unwrap() };
+    let (start_a, start_b) = (first(&ids_a), first(&ids_b));
+    assert!(
+        start_a.abs_diff(start_b) >= 65536,
+        "disjoint shares: {ids_a} / {ids_b}"
+    );
+    for (name, start) in [(&a, start_a), (&b, start_b)] {
+        let pid = lab.inspect(name)["recorded_pid"].as_i64().unwrap();
+        let map = std::fs::read_to_string(format!("/proc/{pid}/uid_map")).unwrap();
+        assert_eq!(
+            map.split_whitespace().collect::<Vec<_>>(),
+            ["0", &start.to_string(), "65536"]
+        );
+        // The host's view: container root is an unprivileged uid.
+        let ps = Command::new("ps")
+            .args(["-o", "uid=", "-p", &pid.to_string()])
+            .output()
+            .expect("cannot run ps (procps)");
+        assert_eq!(
+            text(&ps.stdout).trim(),
+            start.to_string(),
+            "ps -o uid of {name}"
+        );
+    }
+    // rm frees the share: the next container gets it.
+    let removed = lab.run(&["rm", "-f", &a]);
+    assert_eq!(removed.status.code(), Some(0), "{}", text(&removed.stderr));
+    let c = lab.name("remap-c");
+    lab.up_d(&lab.container(&c, body));
+    assert_eq!(ids_of(&lab, &c).unwrap(), ids_a, "c gets a's freed share");
+}
+
+#[test]
+fn remap_without_the_launchers_range_is_an_error_at_its_line() {
+    let _files = IdFiles::add(&[]);
+    let container = busybox("command = [\"/bin/true\"]\n[namespaces]\nuser = \"remap\"\n");
+    let state = tempfile::tempdir().unwrap();
+    let output = crate::util::launcher_up(&container, &[])
+        .env("LAUNCHER_STATE_DIR", state.path())
+        .env_remove("LAUNCHER_REMAP_IDS")
+        .output()
+        .unwrap();
+    let err = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(125), "{err}");
+    assert!(
+        err.contains("/etc/subuid has no entry for the user `launcher`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("user = \"remap\""),
+        "points at the line: {err}"
+    );
+}
+
+#[test]
+fn remap_of_a_root_that_cannot_be_idmapped_is_an_error_at_the_rootfs_line() {
+    let _files = launcher_range();
+    // sysfs has no idmapped mounts.
+    let container = TempContainer::new(
+        "rootfs = \"/sys/kernel\"\ncommand = [\"/bin/true\"]\n[namespaces]\nuser = \"remap\"\n",
+    );
+    let state = tempfile::tempdir().unwrap();
+    let output = crate::util::launcher_up(&container, &[])
+        .env("LAUNCHER_STATE_DIR", state.path())
+        .output()
+        .unwrap();
+    let err = text(&output.stderr);
+    // (127 besides: /bin/true is not found in it either.)
+    assert_ne!(output.status.code(), Some(0), "{err}");
+    assert!(err.contains("cannot be mounted idmapped"), "{err}");
+    assert!(err.contains("rootfs = \"/sys/kernel\""), "{err}");
+}
+
+#[test]
+fn check_strict_warns_of_a_container_whose_root_is_the_hosts() {
+    let _files = launcher_range();
+    let plain = busybox("command = [\"/bin/true\"]\n");
+    let output = crate::util::run(&["check", "--strict", &plain.file_str()]);
+    let err = text(&output.stderr);
+    assert!(
+        err.contains("the container's root is the host's root"),
+        "{err}"
+    );
+    assert!(
+        err.contains("user = \\\"remap\\\"") || err.contains("user = \"remap\""),
+        "{err}"
+    );
+    let remapped = busybox("command = [\"/bin/true\"]\n[namespaces]\nuser = \"remap\"\n");
+    let output = crate::util::run(&["check", "--strict", &remapped.file_str()]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(!text(&output.stderr).contains("host's root"));
+}
+
+#[test]
+fn rootless_limits_without_a_delegated_cgroup_v2_say_what_is_missing() {
+    // This host has no delegated cgroup v2 subtree (hybrid v1, or a session outside
+    // user@UID.service): the limit is an error that says so and how to get one. The logic
+    // with a delegated subtree is tested on a fake tree (preflight::cgroups).
+    let container = busybox("command = [\"/bin/true\"]\n[resources]\nmemory = \"64MiB\"\n");
+    crate::util::chown_tree(container.dir.path(), 65534, 65534);
+    let output = Command::new("/usr/bin/setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            env!("CARGO_BIN_EXE_launcher"),
+            "check",
+        ])
+        .arg(container.file())
+        .envs(state_envs(&container))
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "300")
+        .output()
+        .unwrap();
+    let err = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(err.contains("resources.memory"), "{err}");
+    assert!(
+        err.contains("not delegated to uid 65534") || err.contains("no cgroup v2"),
+        "{err}"
+    );
+    assert!(err.contains("systemd-run --user --scope"), "{err}");
+}

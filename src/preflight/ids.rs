@@ -323,6 +323,37 @@ fn find_helper(name: &str, path: &OsString) -> Result<PathBuf, Missing> {
     Ok(found)
 }
 
+/// Whether the filesystem holding `path` supports idmapped mounts (`FS_ALLOW_IDMAP`): the
+/// error names it.
+pub fn idmappable(path: &Path) -> Result<(), String> {
+    let magic = crate::sys::statfs_type(path).map_err(|e| {
+        format!(
+            "cannot read the filesystem of {}: {}",
+            path.display(),
+            e.desc()
+        )
+    })?;
+    // Those of Linux 6.x that set FS_ALLOW_IDMAP.
+    let known: &[(i64, &str)] = &[
+        (0xEF53, "ext4"),
+        (0x5846_5342, "xfs"),
+        (0x9123_683E, "btrfs"),
+        (0x0102_1994, "tmpfs"),
+        (0xF2F5_2010, "f2fs"),
+        (0x4d44, "vfat"),
+        (0xE0F5_E1E2, "erofs"),
+        (0x7371_7368, "squashfs"),
+        (0x794c_7630, "overlay"),
+    ];
+    if known.iter().any(|(m, _)| *m == magic) {
+        return Ok(());
+    }
+    Err(format!(
+        "{} is on a filesystem (type 0x{magic:x}) that cannot be mounted idmapped",
+        path.display()
+    ))
+}
+
 fn xattr_present(path: &Path, name: &std::ffi::CStr) -> bool {
     crate::sys::xattr_size(path, name).is_ok_and(|size| size > 0)
 }

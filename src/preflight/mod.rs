@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use crate::diagnostic::Problem;
 use crate::plan::{
-    At, Facts, IdMap, IdMaps, MountKind, Origin, ResolvedRoot, Root, Spec, UserNamespace,
+    At, Facts, IdMap, IdMaps, IdRange, MountKind, Origin, ResolvedRoot, Root, Spec, UserNamespace,
 };
 use view::ContainerView;
 
@@ -48,6 +48,9 @@ pub struct Host {
     pub seccomp_cache: Option<PathBuf>,
     /// Where a rootless caller's subordinate ranges and their helpers are looked for.
     pub ids: ids::IdSources,
+    /// For root's `remap`: the share of the launcher's range the container holds or would
+    /// take (from the state folder), or why there is none. `None`: not looked up.
+    pub remap: Option<Result<IdRange, String>>,
 }
 
 impl Host {
@@ -66,6 +69,7 @@ impl Host {
             hierarchies: None,
             seccomp_cache,
             ids: ids::IdSources::current(),
+            remap: None,
         }
     }
 }
@@ -114,6 +118,9 @@ pub fn check(spec: &Spec, host: &Host) -> Result<Facts, Vec<Problem>> {
     if let (Mode::Ranges(ranges), Some(user)) = (&mode, &user) {
         check_user_in_ranges(spec, user, ranges, &mut problems);
     }
+    if let Mode::Remap(_) = &mode {
+        check_remap(spec, user.as_ref(), &mut problems);
+    }
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -139,6 +146,7 @@ pub fn check(spec: &Spec, host: &Host) -> Result<Facts, Vec<Problem>> {
             }],
             deny_setgroups: caller.uid != 0,
             helpers: None,
+            range: None,
         }),
         // newgidmap leaves setgroups allowed when it maps subordinate gids.
         Mode::Ranges(ranges) => Some(IdMaps {
@@ -146,6 +154,22 @@ pub fn check(spec: &Spec, host: &Host) -> Result<Facts, Vec<Problem>> {
             gid: ranges.gid,
             deny_setgroups: false,
             helpers: Some(ranges.helpers),
+            range: None,
+        }),
+        Mode::Remap(range) => Some(IdMaps {
+            uid: vec![IdMap {
+                inside: 0,
+                outside: range.uid,
+                count: IdRange::SIZE,
+            }],
+            gid: vec![IdMap {
+                inside: 0,
+                outside: range.gid,
+                count: IdRange::SIZE,
+            }],
+            deny_setgroups: false,
+            helpers: None,
+            range: Some(range),
         }),
     };
     Ok(Facts {
@@ -183,6 +207,8 @@ enum Mode {
     OneId,
     /// The caller's subordinate ranges, written by the setuid helpers.
     Ranges(ids::Ranges),
+    /// Root's `remap`: a share of the launcher's range, the root filesystem idmapped.
+    Remap(IdRange),
 }
 
 /// "auto" becomes a mode; a rootless caller without a user namespace is an error, and so is
@@ -224,16 +250,30 @@ fn resolve_user_namespace(spec: &Spec, host: &Host, problems: &mut Vec<Problem>)
         UserNamespace::On | UserNamespace::Off => return Mode::OneId,
     };
     if !rootless {
-        // Root's own ranges (`remap`) are not made here yet.
-        if ranges_asked {
-            problems.push(
-                at(origin, "preflight::remap-unsupported", "user")
-                    .message("`namespaces.user = \"remap\"` as root is not supported yet")
-                    .label("a range of the launcher's own was asked for")
-                    .help("use `true` (one id) or leave the line out"),
-            );
+        if !ranges_asked {
+            return Mode::OneId;
         }
-        return Mode::OneId;
+        return match &host.remap {
+            Some(Ok(range)) => Mode::Remap(*range),
+            Some(Err(why)) => {
+                problems.push(
+                    at(origin, "preflight::launcher-range", "user")
+                        .message("the container cannot get ids of the launcher's own range")
+                        .label("a range of 65,536 ids asked for here")
+                        .help(why.clone()),
+                );
+                Mode::OneId
+            }
+            None => {
+                problems.push(
+                    at(origin, "preflight::launcher-range", "user")
+                        .message("the launcher's range was not looked up for this plan")
+                        .label("a range of 65,536 ids asked for here")
+                        .help("this is the launcher's own failure: the front end looks it up before preflight; please report it"),
+                );
+                Mode::OneId
+            }
+        };
     }
     let owner = ids::Owner {
         id: caller.uid,
@@ -273,6 +313,54 @@ fn resolve_user_namespace(spec: &Spec, host: &Host, problems: &mut Vec<Problem>)
                 );
             }
             Mode::OneId
+        }
+    }
+}
+
+/// With `remap`, the user is one of the 65,536 ids, the root filesystem a folder of a
+/// filesystem that can be idmapped.
+fn check_remap(spec: &Spec, user: Option<&crate::plan::UserIds>, problems: &mut Vec<Problem>) {
+    let top = IdRange::SIZE - 1;
+    let ids = user.map(|u| {
+        [u.uid, u.gid]
+            .into_iter()
+            .chain(u.groups.iter().copied())
+            .collect::<Vec<_>>()
+    });
+    for id in ids.unwrap_or_default() {
+        if id > top {
+            problems.push(
+                at(
+                    &spec.process.user.origin,
+                    "preflight::user-outside-ranges",
+                    "",
+                )
+                .message(format!(
+                    "id {id} is outside the container's 65,536 ids (0 to {top})"
+                ))
+                .label(format!("{id} > {top}"))
+                .help("give a user and group up to 65535, or drop `namespaces.user = \"remap\"`"),
+            );
+        }
+    }
+    match &spec.root.value {
+        Root::Folder(path) => {
+            if let Err(why) = ids::idmappable(path) {
+                problems.push(
+                    at(&spec.root.origin, "preflight::not-idmappable", "")
+                        .message("the root filesystem cannot be mounted idmapped, as `remap` needs")
+                        .label(why)
+                        .help("put the root filesystem on ext4, xfs, btrfs, tmpfs or another filesystem that supports idmapped mounts, or drop `namespaces.user = \"remap\"`"),
+                );
+            }
+        }
+        Root::Host | Root::Layers(_) | Root::Image(_) => {
+            problems.push(
+                at(&spec.root.origin, "preflight::not-idmappable", "")
+                    .message("`namespaces.user = \"remap\"` needs a root filesystem folder")
+                    .label("not a folder: the host's / or an image's layers are not idmapped yet")
+                    .help("use `rootfs = \"FOLDER\"`, or drop `namespaces.user = \"remap\"`"),
+            );
         }
     }
 }

@@ -4,7 +4,7 @@
 //! command and cleans up. Each step that completes is told to the observer with its time, in
 //! plan order, so `up --debug` (and a test) can compare what ran with the plan.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use super::cgroups::Cgroup;
 use super::channel::{self, Trace};
@@ -59,6 +59,8 @@ struct Pipes {
     report: OwnedFd,
     go: OwnedFd,
     tty: Option<OwnedFd>,
+    /// Where idmapped mounts are sent to the container's process (`remap`).
+    mounts: Option<OwnedFd>,
 }
 
 struct Parent<'a> {
@@ -138,6 +140,18 @@ impl Parent<'_> {
                     None => write_id_maps(pid, uid_map, gid_map, *deny_setgroups).map_err(at)?,
                 }
             }
+            (Op::IdmapMounts, _) => {
+                let pid = self.child_pid().map_err(at)?;
+                let socket = self.pipes.as_ref().and_then(|p| p.mounts.as_ref());
+                let socket = socket.ok_or_else(|| {
+                    at(Failure::new(
+                        Errno::EBADF,
+                        "no socket to the container's process",
+                    ))
+                })?;
+                super::idmap::send_idmapped(pid, &self.ops.idmap_paths, socket.as_fd())
+                    .map_err(at)?;
+            }
             (Op::CgroupJoin, _) => {
                 let pid = self.child_pid().map_err(at)?;
                 let cgroup = self.cgroup.as_ref().ok_or_else(|| {
@@ -184,6 +198,10 @@ impl Parent<'_> {
             true => Some(sys::socketpair().map_err(Failure::of("create the terminal socket"))?),
             false => None,
         };
+        let mounts = match self.ops.idmapped.is_empty() {
+            false => Some(sys::socketpair().map_err(Failure::of("create the mounts socket"))?),
+            true => None,
+        };
         let signal_mask =
             sys::block_signals(&monitored_signals()).map_err(Failure::of("block signals"))?;
         self.signal_mask = Some(signal_mask);
@@ -199,10 +217,15 @@ impl Parent<'_> {
                 drop(parent_end);
                 child_end
             });
+            let mounts_socket = mounts.map(|(parent_end, child_end)| {
+                drop(parent_end);
+                child_end
+            });
             let ctx = ChildContext {
                 report: report_write,
                 go: go_read,
                 tty_socket,
+                mounts_socket,
                 signal_mask,
             };
             child::run(self.plan, self.ops, ctx, index + 1, trace);
@@ -212,6 +235,7 @@ impl Parent<'_> {
             report: report_read,
             go: go_write,
             tty: tty.map(|(parent_end, _child_end)| parent_end),
+            mounts: mounts.map(|(parent_end, _child_end)| parent_end),
         });
         Ok(())
     }

@@ -3,11 +3,53 @@
 //! /etc/subuid and /etc/subgid grant the caller are written by them, checked against those
 //! files.
 
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::process::Command;
 
 use super::error::Failure;
 use crate::plan::{IdMap, IdMaps, MapHelpers};
-use crate::sys::Errno;
+use crate::sys::{self, Errno};
+
+/// `remap`: makes a detached, idmapped (through the container's user namespace, whose maps
+/// are written) and nodev copy of each path's mount tree and sends it to the container's
+/// process, which attaches it in place of a plain bind. Only root can: the copies are made
+/// here because an idmapped mount needs CAP_SYS_ADMIN over the filesystem, which the
+/// container's process, in its own user namespace, lacks.
+pub fn send_idmapped(
+    pid: libc::pid_t,
+    paths: &[CString],
+    socket: BorrowedFd<'_>,
+) -> Result<(), Failure> {
+    let ns = format!("/proc/{pid}/ns/user");
+    let ns_path = sys::cstring(&ns).map_err(Failure::of(format!("open {ns}")))?;
+    let userns = sys::open(&ns_path, libc::O_RDONLY).map_err(Failure::of(format!(
+        "open the container's user namespace ({ns})"
+    )))?;
+    for path in paths {
+        let shown = path.to_string_lossy();
+        let tree = sys::clone_tree(path, true).map_err(Failure::of(format!(
+            "copy the mount of {shown} to idmap it"
+        )))?;
+        sys::set_idmap(
+            tree.as_fd(),
+            userns.as_fd(),
+            sys::MOUNT_ATTR_NODEV as u64,
+            true,
+        )
+        .map_err(|errno| {
+            let why = match errno {
+                Errno::EINVAL => ": its filesystem (or one mounted below it) cannot be idmapped",
+                _ => "",
+            };
+            Failure::new(errno, format!("mount {shown} idmapped{why}"))
+        })?;
+        sys::send_fd(socket.as_raw_fd(), tree.as_raw_fd()).map_err(Failure::of(format!(
+            "hand the idmapped mount of {shown} to the container's process"
+        )))?;
+    }
+    Ok(())
+}
 
 /// Runs `newuidmap PID inside outside count...`, then newgidmap, for the waiting process.
 pub fn run_helpers(pid: libc::pid_t, maps: &IdMaps, helpers: &MapHelpers) -> Result<(), Failure> {

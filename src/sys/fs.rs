@@ -264,3 +264,14 @@ pub fn xattr_size(path: &std::path::Path, name: &CStr) -> SysResult<usize> {
         Ok(size as usize)
     }
 }
+
+/// The filesystem type (`f_type`, a magic number) of the filesystem holding `path`.
+pub fn statfs_type(path: &std::path::Path) -> SysResult<i64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = cstring(path.as_os_str().as_bytes())?;
+    // SAFETY: statfs is plain data, filled by the call.
+    let mut buf: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: path is a valid C string; buf is writable.
+    check(unsafe { libc::statfs(path.as_ptr(), &mut buf) })?;
+    Ok(buf.f_type as i64)
+}
