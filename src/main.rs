@@ -57,7 +57,6 @@ fn run() -> ExitCode {
     let cli = Cli::parse();
     let store = || manage::store(cli.root.clone());
     let images = manage_images::store(cli.store.clone());
-    let state_root = store().root().to_path_buf();
     match cli.command {
         Command::Check {
             file,
@@ -74,13 +73,13 @@ fn run() -> ExitCode {
                 &file,
                 format,
                 strict,
-                &Pipeline::new(&images, &state_root, lock),
+                &Pipeline::new(&images, lock, store()),
             )
         }
         Command::Plan { file, format } => plan(
             &file,
             format,
-            &Pipeline::new(&images, &state_root, LockUse::Read),
+            &Pipeline::new(&images, LockUse::Read, store()),
         ),
         Command::Lock { file, update } => {
             let lock = if update {
@@ -88,7 +87,7 @@ fn run() -> ExitCode {
             } else {
                 LockUse::Write
             };
-            manage_images::lock(&file, &Pipeline::new(&images, &state_root, lock))
+            manage_images::lock(&file, &Pipeline::new(&images, lock, store()))
         }
         Command::Up {
             file,
@@ -97,7 +96,7 @@ fn run() -> ExitCode {
         } => plan(
             &file,
             Format::Text,
-            &Pipeline::new(&images, &state_root, LockUse::Read),
+            &Pipeline::new(&images, LockUse::Read, store()),
         ),
         Command::Up {
             file,
@@ -108,12 +107,12 @@ fn run() -> ExitCode {
             &file,
             args,
             &store(),
-            &Pipeline::new(&images, &state_root, LockUse::Write),
+            &Pipeline::new(&images, LockUse::Write, store()),
         ),
         Command::Up {
             file, args, debug, ..
         } => {
-            let pipeline = Pipeline::new(&images, &state_root, LockUse::Write);
+            let pipeline = Pipeline::new(&images, LockUse::Write, store());
             up(&file, args, debug, &store(), &pipeline)
         }
         Command::Ps { all, format } => manage::ps(&store(), all, format),
@@ -302,17 +301,22 @@ fn render_step_failure(
 /// What the pipeline needs besides the file: the image store, and how to use Container.lock.
 pub struct Pipeline<'a> {
     images: &'a launcher::image::Store,
-    /// The state root (`--root`): preflight reads the networks' leases there.
-    state_root: &'a Path,
     lock: LockUse,
+    /// The state folder: where `remap` containers hold their share of the launcher's range,
+    /// and preflight reads the networks' leases.
+    state: launcher::state::Store,
 }
 
 impl<'a> Pipeline<'a> {
-    fn new(images: &'a launcher::image::Store, state_root: &'a Path, lock: LockUse) -> Self {
+    fn new(
+        images: &'a launcher::image::Store,
+        lock: LockUse,
+        state: launcher::state::Store,
+    ) -> Self {
         Pipeline {
             images,
-            state_root,
             lock,
+            state,
         }
     }
 }
@@ -348,10 +352,18 @@ fn checked_plan(
     for note in notes {
         eprintln!("launcher: {note}");
     }
-    let host = preflight::Host {
-        state_root: pipeline.state_root.to_path_buf(),
+    let mut host = preflight::Host {
+        state_root: pipeline.state.root().to_path_buf(),
         ..preflight::Host::current()
     };
+    if spec.namespaces.value.user == launcher::plan::UserNamespace::Remap && host.caller.uid == 0 {
+        // The share the container holds, or the first free one; `up` takes it once it has
+        // claimed the name.
+        host.remap = Some(
+            launcher::state::ids::Pool::host()
+                .and_then(|pool| pipeline.state.peek_ids(&spec.name, &pool)),
+        );
+    }
     let facts = preflight::check(&spec, &host)
         .map_err(|found| Error::Invalid(config::host_problems(&loaded.source, found)))?;
     Ok((Plan::build(spec, facts), loaded))
@@ -377,6 +389,7 @@ fn check(file: &Path, format: Format, strict: bool, pipeline: &Pipeline) -> Exit
         for problem in &mut warnings.list {
             problem.level = diagnostic::Level::Error;
         }
+        warnings.list.extend(config::lint_host_root(&loaded, &plan));
     }
     match format {
         Format::Json => println!("{:#}", warnings.to_json()),

@@ -78,6 +78,8 @@ fn the_plan_of_every_example_is_snapshotted() {
         hierarchies: Some(Hierarchies::from_mountinfo(HYBRID, |_| Some(String::new()))),
         seccomp_cache: None,
         state_root: state_root.clone(),
+        ids: launcher::preflight::ids::IdSources::current(),
+        remap: None,
     };
     for example in examples() {
         let name = example.file_name().unwrap().to_string_lossy().into_owned();

@@ -202,6 +202,26 @@ pub enum Switch {
     Auto(Auto),
 }
 
+/// `true`, `false`, `"auto"` or `"remap"`: the user namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum UserMode {
+    /// On (one id) or off.
+    Bool(bool),
+    /// `"auto"` or `"remap"`.
+    Word(UserWord),
+}
+
+/// The words of `namespaces.user`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum UserWord {
+    /// On when the launcher is not root; ranges when the caller has them.
+    Auto,
+    /// A range of ids of the container's own.
+    Remap,
+}
+
 /// The word `"auto"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -306,10 +326,14 @@ pub struct NamespacesTable {
     /// there. Default: `"none"`.
     #[schemars(with = "Option<NetMode>")]
     pub net: Option<Spanned<NetMode>>,
-    /// A user namespace: `true`, `false`, or `"auto"` (on when the launcher is not run as root,
-    /// mapping the caller to root inside). Default: `"auto"`.
-    #[schemars(with = "Option<Switch>")]
-    pub user: Option<Spanned<Switch>>,
+    /// A user namespace: `true` (one id: the caller is the command's user inside), `false`
+    /// (none; root only), `"auto"` (on when the launcher is not run as root: with the caller's
+    /// ranges of /etc/subuid and /etc/subgid when it has entries there, through newuidmap and
+    /// newgidmap, else one id), or `"remap"` (a range of ids: as root, 65,536 ids of the
+    /// launcher's own range, with the root filesystem and bind mounts mounted idmapped; rootless,
+    /// the caller's subordinate ranges, required). Default: `"auto"`.
+    #[schemars(with = "Option<UserMode>")]
+    pub user: Option<Spanned<UserMode>>,
 }
 
 /// `[network]`: how the container reaches other machines, and they it.

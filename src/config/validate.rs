@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 
 use super::Loaded;
-use super::file::{ContainerFile, RootfsSpec, Switch};
+use super::file::{ContainerFile, RootfsSpec, UserMode, UserWord};
 
 use super::values::{check_hostname, check_name};
 use crate::diagnostic::{Problem, Problems, SourceFile};
@@ -188,9 +188,10 @@ impl Builder<'_> {
             net: true,
             cgroup: ns.cgroup.unwrap_or(true),
             user: match ns.user.as_ref().map(|u| *u.get_ref()) {
-                Some(Switch::Bool(true)) => UserNamespace::On,
-                Some(Switch::Bool(false)) => UserNamespace::Off,
-                Some(Switch::Auto(_)) | None => UserNamespace::Auto,
+                Some(UserMode::Bool(true)) => UserNamespace::On,
+                Some(UserMode::Bool(false)) => UserNamespace::Off,
+                Some(UserMode::Word(UserWord::Remap)) => UserNamespace::Remap,
+                Some(UserMode::Word(UserWord::Auto)) | None => UserNamespace::Auto,
             },
         }
     }

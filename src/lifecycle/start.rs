@@ -62,7 +62,18 @@ pub fn terminal_refused(plan: &Plan) -> Option<Origin> {
 /// Takes the lock of `name` for a new container: refuses a name that runs (names are unique),
 /// and clears what a stopped container of that name left (its logs, and a cgroup its killed
 /// monitor could not remove).
-fn claim(store: &Store, name: &str) -> Result<NameLock, LifecycleError> {
+fn claim(store: &Store, plan: &Plan) -> Result<NameLock, LifecycleError> {
+    let name = plan.name.as_str();
+    let lock = claim_name(store, name)?;
+    // `remap`: the share of the launcher's range the plan was made with, recorded in the
+    // container's folder (and freed with it).
+    if let Some(range) = plan.id_range() {
+        store.take_ids(name, range, &lock)?;
+    }
+    Ok(lock)
+}
+
+fn claim_name(store: &Store, name: &str) -> Result<NameLock, LifecycleError> {
     let lock = store.lock_or_create(name)?;
     match store.read(name)? {
         Some(old) if observe(&old).state != State::Stopped => Err(LifecycleError::AlreadyRunning {
@@ -89,7 +100,7 @@ pub fn up_foreground(
     on_step: runtime::Observer<'_>,
 ) -> Result<runtime::Finished, LifecycleError> {
     let name = plan.name.as_str();
-    let lock = claim(store, name)?;
+    let lock = claim(store, plan)?;
     let mut record = new_record(plan);
     let me = sys::getpid();
     record.foreground = true;
@@ -159,7 +170,7 @@ pub fn up_detached(plan: &Plan, store: &Store) -> Result<Started, LifecycleError
     let detached = plan.clone().detached();
     let plan = &detached;
     let name = plan.name.as_str();
-    let lock = claim(store, name)?;
+    let lock = claim(store, plan)?;
     let record = new_record(plan);
     // The monitor gets its own copy of the lock: it lets go of it once the container runs,
     // while the launcher holds its own until it returns.

@@ -68,6 +68,16 @@ impl Plan {
                 Action::IdMaps(maps.clone()),
                 ns_origin.clone(),
             );
+            // Once the maps are written (an idmapped mount takes them from the namespace),
+            // before the child opens its host paths.
+            if maps.range.is_some() {
+                let paths = idmapped_paths(&facts.root);
+                steps.push(
+                    Side::Parent,
+                    Action::IdmapMounts { paths },
+                    ns_origin.clone(),
+                );
+            }
         }
         // The writable layer is made fresh for each run, while the new process waits.
         if let ResolvedRoot::Layers(Layers {
@@ -93,6 +103,14 @@ impl Plan {
 
         // The container's process, from the go-ahead on.
         steps.push(Side::Child, Action::Prologue, Origin::Default);
+        // Before anything creates a file: host root is no id of a range of the launcher's.
+        if facts
+            .user_namespace
+            .as_ref()
+            .is_some_and(|m| m.range.is_some())
+        {
+            steps.push(Side::Child, Action::NamespaceRoot, ns_origin.clone());
+        }
         if ns.cgroup {
             steps.push(Side::Child, Action::CgroupNamespace, ns_origin.clone());
         }
@@ -397,6 +415,15 @@ fn overlay(layers: &Layers) -> Overlay {
         upper: folder("upper"),
         work: folder("work"),
         userxattr: layers.userxattr,
+    }
+}
+
+/// The folders a container with a range of the launcher's own mounts idmapped: its root
+/// filesystem (bind mounts keep the host's owners: container root is no host user there).
+fn idmapped_paths(root: &ResolvedRoot) -> Vec<PathBuf> {
+    match root {
+        ResolvedRoot::Folder(path) => vec![path.clone()],
+        ResolvedRoot::Layers(_) | ResolvedRoot::Host => Vec::new(),
     }
 }
 

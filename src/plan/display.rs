@@ -25,6 +25,10 @@ impl fmt::Display for Action {
             }
             Action::Clone(set) => write!(f, "create namespaces: {set}"),
             Action::IdMaps(maps) => write!(f, "{maps}"),
+            Action::IdmapMounts { paths } => {
+                let paths: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+                write!(f, "make idmapped copies of {}", paths.join(", "))
+            }
             Action::CgroupJoin { paths } => {
                 write!(f, "move the process into cgroup {}", short_cgroup(paths))
             }
@@ -67,6 +71,9 @@ impl fmt::Display for Action {
                 "discard the container's writable layer {} (its writes)",
                 path.display()
             ),
+            Action::NamespaceRoot => {
+                write!(f, "become uid and gid 0 of the user namespace")
+            }
             Action::Prologue => {
                 f.write_str("close inherited descriptors, new session, not dumpable")
             }
@@ -209,6 +216,21 @@ impl fmt::Display for IdMaps {
         )?;
         if self.deny_setgroups {
             f.write_str(" (setgroups denied)")?;
+        }
+        if let Some(range) = &self.range {
+            write!(
+                f,
+                " (the launcher's range from uid {}, gid {})",
+                range.uid, range.gid
+            )?;
+        }
+        if let Some(helpers) = &self.helpers {
+            write!(
+                f,
+                " (by {} and {})",
+                helpers.newuidmap.display(),
+                helpers.newgidmap.display()
+            )?;
         }
         Ok(())
     }

@@ -37,8 +37,8 @@ pub use spec::{
     Security, Spec, UserNamespace, UserSpec,
 };
 pub use step::{
-    Action, DevSetup, Exec, IdMap, IdMaps, MountKind, MountSpec, NamespaceSet, Overlay, Program,
-    TerminalMode, UserIds,
+    Action, DevSetup, Exec, IdMap, IdMaps, IdRange, MapHelpers, MountKind, MountSpec, NamespaceSet,
+    Overlay, Program, TerminalMode, UserIds,
 };
 pub use stop::{Signal, StopPolicy, human_duration, parse_duration};
 
@@ -245,6 +245,15 @@ impl Plan {
     }
 
     /// The container's cgroup, when it has one.
+    /// The share of the launcher's range the container holds (`remap` as root).
+    pub fn id_range(&self) -> Option<IdRange> {
+        self.find(|a| match a {
+            Action::IdMaps(maps) => maps.range.as_ref(),
+            _ => None,
+        })
+        .copied()
+    }
+
     pub fn cgroup(&self) -> Option<&CgroupSetup> {
         self.find(|a| match a {
             Action::CgroupCreate(setup) => Some(setup),

@@ -139,10 +139,15 @@ pub struct Namespaces {
 /// Whether the container gets a user namespace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UserNamespace {
-    /// On when the launcher does not run as root (preflight decides).
+    /// On when the launcher does not run as root (preflight decides): with the caller's
+    /// subordinate ranges when it has entries, else one id.
     Auto,
+    /// One id: the caller is the command's user.
     On,
     Off,
+    /// A range of ids: as root, one of the launcher's own (mounts idmapped); rootless, the
+    /// caller's subordinate ranges.
+    Remap,
 }
 
 /// The command and how it runs. A value whose origin is [`Origin::Default`] was not set by

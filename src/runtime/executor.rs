@@ -4,7 +4,7 @@
 //! command and cleans up. Each step that completes is told to the observer with its time, in
 //! plan order, so `up --debug` (and a test) can compare what ran with the plan.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use super::cgroups::Cgroup;
 use super::channel::{self, Trace};
@@ -63,6 +63,8 @@ struct Pipes {
     report: OwnedFd,
     go: OwnedFd,
     tty: Option<OwnedFd>,
+    /// Where idmapped mounts are sent to the container's process (`remap`).
+    mounts: Option<OwnedFd>,
 }
 
 struct Parent<'a> {
@@ -150,10 +152,25 @@ impl Parent<'_> {
                     gid_map,
                     deny_setgroups,
                 },
-                _,
+                Action::IdMaps(maps),
             ) => {
                 let pid = self.child_pid().map_err(at)?;
-                write_id_maps(pid, uid_map, gid_map, *deny_setgroups).map_err(at)?;
+                match &maps.helpers {
+                    Some(helpers) => super::idmap::run_helpers(pid, maps, helpers).map_err(at)?,
+                    None => write_id_maps(pid, uid_map, gid_map, *deny_setgroups).map_err(at)?,
+                }
+            }
+            (Op::IdmapMounts, _) => {
+                let pid = self.child_pid().map_err(at)?;
+                let socket = self.pipes.as_ref().and_then(|p| p.mounts.as_ref());
+                let socket = socket.ok_or_else(|| {
+                    at(Failure::new(
+                        Errno::EBADF,
+                        "no socket to the container's process",
+                    ))
+                })?;
+                super::idmap::send_idmapped(pid, &self.ops.idmap_paths, socket.as_fd())
+                    .map_err(at)?;
             }
             (Op::CgroupJoin, _) => {
                 let pid = self.child_pid().map_err(at)?;
@@ -280,6 +297,10 @@ impl Parent<'_> {
             true => Some(sys::socketpair().map_err(Failure::of("create the terminal socket"))?),
             false => None,
         };
+        let mounts = match self.ops.idmapped.is_empty() {
+            false => Some(sys::socketpair().map_err(Failure::of("create the mounts socket"))?),
+            true => None,
+        };
         let signal_mask =
             sys::block_signals(&monitored_signals()).map_err(Failure::of("block signals"))?;
         self.signal_mask = Some(signal_mask);
@@ -295,10 +316,15 @@ impl Parent<'_> {
                 drop(parent_end);
                 child_end
             });
+            let mounts_socket = mounts.map(|(parent_end, child_end)| {
+                drop(parent_end);
+                child_end
+            });
             let ctx = ChildContext {
                 report: report_write,
                 go: go_read,
                 tty_socket,
+                mounts_socket,
                 signal_mask,
                 status: status_write,
             };
@@ -310,6 +336,7 @@ impl Parent<'_> {
             report: report_read,
             go: go_write,
             tty: tty.map(|(parent_end, _child_end)| parent_end),
+            mounts: mounts.map(|(parent_end, _child_end)| parent_end),
         });
         Ok(())
     }
