@@ -103,6 +103,8 @@ impl Builder<'_> {
             security,
             stop,
             name,
+            joins: Vec::new(),
+            sysctl: None,
         }
     }
 

@@ -86,6 +86,12 @@ impl Plan {
 
         // The container's process, from the go-ahead on.
         steps.push(Side::Child, Action::Prologue, Origin::Default);
+        // Joined before anything else: the cgroup namespace, the mounts and the loopback below
+        // are made in (or relative to) the namespaces the container shares.
+        for join in &spec.joins {
+            let action = Action::JoinNamespace(join.value.clone());
+            steps.push(Side::Child, action, join.origin.clone());
+        }
         if ns.cgroup {
             steps.push(Side::Child, Action::CgroupNamespace, ns_origin.clone());
         }
@@ -163,6 +169,12 @@ impl Plan {
         }
         if ns.net {
             steps.push(Side::Child, Action::LoopbackUp, spec.net_origin.clone());
+        }
+        // In the container's network and IPC namespaces, through the host's /proc/sys still
+        // in view (before pivot_root); /proc/sys/net shows the writer's network namespace.
+        if let Some(sysctl) = &spec.sysctl {
+            let values = sysctl.value.clone();
+            steps.push(Side::Child, Action::Sysctl { values }, sysctl.origin.clone());
         }
         // After every mount, so that nothing is mounted over a mask; before pivot_root, while
         // the paths are still reached through the new root's descriptor.
@@ -250,6 +262,48 @@ impl Plan {
             file: spec.file,
             steps: steps.0,
             stop: spec.stop,
+        }
+    }
+}
+
+impl Plan {
+    /// The plan of an OCI `create`: as [`Plan::build`] up to exec, but the container's process
+    /// detaches once set up and waits at `fifo` until `start` opens it, then execs; the
+    /// engine (conmon, containerd's shim) is its monitor, and `delete` removes its cgroup.
+    pub fn build_created(spec: Spec, facts: Facts, fifo: PathBuf) -> Plan {
+        let mut plan = Plan::build(spec, facts);
+        // Opened with the other host paths, before any mount hides it.
+        for step in &mut plan.steps {
+            if let Action::OpenHostPaths { paths } = &mut step.action {
+                paths.push(fifo.clone());
+            }
+        }
+        plan.detach_before_exec(Some(fifo));
+        plan
+    }
+
+    /// Makes the plan's process outlive the launcher: a detach step right before exec (or
+    /// init), and none of the parent's steps after start (monitor, cleanup).
+    pub fn detach_before_exec(&mut self, fifo: Option<PathBuf>) {
+        let start = self.steps.iter().position(|s| matches!(s.action, Action::Start));
+        if let Some(start) = start {
+            let mut index = 0;
+            self.steps.retain(|s| {
+                index += 1;
+                index <= start + 1 || s.side != Side::Parent
+            });
+        }
+        let exec = self
+            .steps
+            .iter()
+            .position(|s| matches!(s.action, Action::Init | Action::Exec(_)));
+        if let Some(exec) = exec {
+            let step = Step {
+                side: Side::Child,
+                action: Action::Detach { fifo },
+                origin: Origin::Default,
+            };
+            self.steps.insert(exec, step);
         }
     }
 }

@@ -41,6 +41,9 @@ impl fmt::Display for Action {
                 "discard the container's writable layer {} (its writes)",
                 path.display()
             ),
+            Action::JoinNamespace(join) => {
+                write!(f, "join the {} namespace {}", join.kind, join.path.display())
+            }
             Action::Prologue => {
                 f.write_str("close inherited descriptors, new session, not dumpable")
             }
@@ -67,6 +70,10 @@ impl fmt::Display for Action {
             Action::Mount(spec) => write!(f, "{spec}"),
             Action::Dev(dev) => write!(f, "mount /dev: tmpfs, {}, pts, shm", dev.devices.join(" ")),
             Action::LoopbackUp => f.write_str("bring loopback up"),
+            Action::Sysctl { values } => {
+                let list: Vec<String> = values.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                write!(f, "set sysctl {}", list.join(" "))
+            }
             Action::MaskPaths { paths } => write!(f, "mask {}", paths.join(" ")),
             Action::ReadonlyPaths { paths } => write!(f, "make read-only {}", paths.join(" ")),
             Action::PivotRoot => f.write_str("pivot_root into the new root, detach the old one"),
@@ -116,6 +123,12 @@ impl fmt::Display for Action {
                 )
             }
             Action::CloseFds => f.write_str("close inherited file descriptors but 0, 1, 2"),
+            Action::Detach { fifo: Some(fifo) } => write!(
+                f,
+                "detach from the launcher, wait for start at {}",
+                fifo.display()
+            ),
+            Action::Detach { fifo: None } => f.write_str("detach from the launcher"),
             Action::Init => {
                 f.write_str("become init (PID 1): start the command, forward signals, reap zombies")
             }

@@ -28,7 +28,7 @@ pub use security::{
     Bpf, Capability, CapabilitySet, RlimitKind, RlimitSpec, SeccompFilter, SeccompProfile,
 };
 pub use spec::{
-    At, Facts, Id, ImageSource, Layers, Namespaces, Process, PullPolicy, ResolvedRoot, Root,
+    At, Facts, Id, ImageSource, Layers, NamespaceJoin, Namespaces, Process, PullPolicy, ResolvedRoot, Root,
     Security, Spec, UserNamespace, UserSpec,
 };
 pub use step::{

@@ -40,6 +40,8 @@ pub enum Action {
     // The container's process.
     /// Close every descriptor but the launcher's channel, a session of its own, non-dumpable.
     Prologue,
+    /// Enter an existing namespace by path (setns): a pod's shared network, for one.
+    JoinNamespace(super::spec::NamespaceJoin),
     /// Unshare the cgroup namespace, rooted at the container's cgroup.
     CgroupNamespace,
     /// Open the host paths the steps bind, before any mount can change what a path names.
@@ -59,6 +61,8 @@ pub enum Action {
     Dev(DevSetup),
     /// Bring the loopback interface of the new network namespace up.
     LoopbackUp,
+    /// Write kernel parameters under /proc/sys, in the container's namespaces.
+    Sysctl { values: Vec<(String, String)> },
     /// Hide paths: /dev/null over files, an empty read-only tmpfs over folders.
     MaskPaths { paths: Vec<String> },
     /// Make paths read-only (bound onto themselves, read-only).
@@ -90,6 +94,10 @@ pub enum Action {
     Seccomp(SeccompFilter),
     /// Mark every descriptor but 0, 1 and 2 close-on-exec.
     CloseFds,
+    /// The process outlives the launcher (no parent-death signal; the launcher's channel
+    /// closed: it has set up); with `fifo`, it then waits until a reader opens that FIFO (OCI
+    /// `start`) before the next step.
+    Detach { fifo: Option<PathBuf> },
     /// Become the container's init (PID 1): start the command, forward signals, reap.
     Init,
     /// Execute the command.

@@ -43,6 +43,8 @@ pub enum Op {
     WritableLayer,
     Start,
     Prologue,
+    /// setns into the namespace at this path, of this kind (`CLONE_NEW*`).
+    JoinNamespace(CString, libc::c_int),
     CgroupNamespace,
     OpenHostPaths,
     PrivatePropagation,
@@ -59,6 +61,10 @@ pub enum Op {
     Mount(MountOp),
     Dev(DevOp),
     LoopbackUp,
+    /// Files under /proc/sys and the values written to them.
+    Sysctl(Vec<(PathBuf, String)>),
+    /// Outlive the launcher; with a FIFO (opened first), wait at it for `start`.
+    Detach(Option<HostIndex>),
     /// Paths to hide, relative to the new root.
     Mask(Vec<CString>),
     /// Paths to make read-only, relative to the new root.
@@ -200,6 +206,10 @@ pub fn prepare(plan: &Plan) -> Result<Ops, StepFailed> {
             Action::OverlayRootfs(overlay) => overlay_op(overlay, i, index)?,
             Action::Start => Op::Start,
             Action::Prologue => Op::Prologue,
+            Action::JoinNamespace(join) => Op::JoinNamespace(
+                c(join.path.as_os_str().as_encoded_bytes(), i, "namespace path")?,
+                namespace_flags(std::slice::from_ref(&join.kind)),
+            ),
             Action::CgroupNamespace => Op::CgroupNamespace,
             Action::OpenHostPaths { paths } => {
                 for path in paths {
@@ -230,6 +240,16 @@ pub fn prepare(plan: &Plan) -> Result<Ops, StepFailed> {
                 devpts: devpts_options(),
             }),
             Action::LoopbackUp => Op::LoopbackUp,
+            Action::Sysctl { values } => Op::Sysctl(
+                values
+                    .iter()
+                    .map(|(key, value)| {
+                        let file = Path::new("/proc/sys").join(key.replace('.', "/"));
+                        (file, value.clone())
+                    })
+                    .collect(),
+            ),
+            Action::Detach { fifo } => Op::Detach(fifo.as_deref().map(index).transpose()?),
             Action::MaskPaths { paths } => Op::Mask(relative_paths(paths, i)?),
             Action::ReadonlyPaths { paths } => Op::Readonly(relative_paths(paths, i)?),
             Action::PivotRoot => Op::PivotRoot { staged },
