@@ -135,6 +135,7 @@ impl Plan {
                 kind: MountKind::Proc,
                 target: "/proc".into(),
                 readonly: false,
+                flags: Default::default(),
             };
             steps.push(Side::Child, Action::Mount(proc), Origin::Default);
         }
@@ -155,6 +156,7 @@ impl Plan {
                         kind: MountKind::Tmpfs { size: None, mode },
                         target: target.into(),
                         readonly: false,
+                        flags: Default::default(),
                     };
                     steps.push(Side::Child, Action::Mount(tmpfs), root_origin.clone());
                 }
@@ -174,7 +176,11 @@ impl Plan {
         // in view (before pivot_root); /proc/sys/net shows the writer's network namespace.
         if let Some(sysctl) = &spec.sysctl {
             let values = sysctl.value.clone();
-            steps.push(Side::Child, Action::Sysctl { values }, sysctl.origin.clone());
+            steps.push(
+                Side::Child,
+                Action::Sysctl { values },
+                sysctl.origin.clone(),
+            );
         }
         // After every mount, so that nothing is mounted over a mask; before pivot_root, while
         // the paths are still reached through the new root's descriptor.
@@ -285,7 +291,10 @@ impl Plan {
     /// Makes the plan's process outlive the launcher: a detach step right before exec (or
     /// init), and none of the parent's steps after start (monitor, cleanup).
     pub fn detach_before_exec(&mut self, fifo: Option<PathBuf>) {
-        let start = self.steps.iter().position(|s| matches!(s.action, Action::Start));
+        let start = self
+            .steps
+            .iter()
+            .position(|s| matches!(s.action, Action::Start));
         if let Some(start) = start {
             let mut index = 0;
             self.steps.retain(|s| {

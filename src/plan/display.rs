@@ -42,7 +42,12 @@ impl fmt::Display for Action {
                 path.display()
             ),
             Action::JoinNamespace(join) => {
-                write!(f, "join the {} namespace {}", join.kind, join.path.display())
+                write!(
+                    f,
+                    "join the {} namespace {}",
+                    join.kind,
+                    join.path.display()
+                )
             }
             Action::Prologue => {
                 f.write_str("close inherited descriptors, new session, not dumpable")

@@ -190,6 +190,25 @@ pub struct MountSpec {
     pub kind: MountKind,
     pub target: String,
     pub readonly: bool,
+    /// Flags asked for beyond the kind's own (an OCI mount's `nosuid`, `noexec`).
+    #[serde(default, skip_serializing_if = "MountFlags::is_empty")]
+    pub flags: MountFlags,
+}
+
+/// Mount flags a front end may add to a mount (each kind already has its own: a bind is
+/// nodev, proc nosuid, nodev and noexec).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MountFlags {
+    #[serde(default)]
+    pub nosuid: bool,
+    #[serde(default)]
+    pub noexec: bool,
+}
+
+impl MountFlags {
+    pub fn is_empty(&self) -> bool {
+        !self.nosuid && !self.noexec
+    }
 }
 
 /// The /dev the container gets.

@@ -157,10 +157,8 @@ impl Child<'_> {
             }
             Op::Sysctl(values) => {
                 for (file, value) in values {
-                    std::fs::write(file, value).map_err(Failure::io(format!(
-                        "write {value} to {}",
-                        file.display()
-                    )))?;
+                    std::fs::write(file, value)
+                        .map_err(Failure::io(format!("write {value} to {}", file.display())))?;
                 }
                 Ok(())
             }
@@ -286,12 +284,7 @@ impl Child<'_> {
         };
         match sys::spawn(&spawn) {
             Err(errno) => {
-                channel::send_failure(
-                    self.report_fd(),
-                    exec_index,
-                    errno,
-                    &exec_detail(exec),
-                );
+                channel::send_failure(self.report_fd(), exec_index, errno, &exec_detail(exec));
                 sys::exit_now(i32::from(super::error::exec_exit_code(errno)))
             }
             Ok(command) => {

@@ -111,6 +111,8 @@ pub enum MountOpKind {
     Bind {
         source: HostIndex,
         readonly: bool,
+        /// Attributes asked for besides nodev and read-only (nosuid, noexec).
+        attrs: libc::c_uint,
     },
     Fs {
         fstype: CString,
@@ -207,7 +209,11 @@ pub fn prepare(plan: &Plan) -> Result<Ops, StepFailed> {
             Action::Start => Op::Start,
             Action::Prologue => Op::Prologue,
             Action::JoinNamespace(join) => Op::JoinNamespace(
-                c(join.path.as_os_str().as_encoded_bytes(), i, "namespace path")?,
+                c(
+                    join.path.as_os_str().as_encoded_bytes(),
+                    i,
+                    "namespace path",
+                )?,
                 namespace_flags(std::slice::from_ref(&join.kind)),
             ),
             Action::CgroupNamespace => Op::CgroupNamespace,
@@ -388,6 +394,15 @@ fn mount_op(
     } else {
         0
     };
+    let asked = if spec.flags.nosuid {
+        sys::MOUNT_ATTR_NOSUID
+    } else {
+        0
+    } | if spec.flags.noexec {
+        sys::MOUNT_ATTR_NOEXEC
+    } else {
+        0
+    };
     let nosuid_nodev = sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV;
     let noexec = nosuid_nodev | sys::MOUNT_ATTR_NOEXEC;
     let (fstype, options, attrs) = match &spec.kind {
@@ -395,6 +410,7 @@ fn mount_op(
             let kind = MountOpKind::Bind {
                 source: index(source)?,
                 readonly: spec.readonly,
+                attrs: asked,
             };
             return Ok(MountOp {
                 target,
@@ -421,7 +437,7 @@ fn mount_op(
     let kind = MountOpKind::Fs {
         fstype: c(fstype, step, fstype)?,
         options,
-        attrs,
+        attrs: attrs | asked,
     };
     Ok(MountOp {
         target,
