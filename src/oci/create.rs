@@ -165,7 +165,39 @@ fn cgroup_setup(
                 ));
             };
             let dir = devices.join(relative);
-            for rule in &extras.device_rules {
+            // The devices every container has, as the runtime spec asks (and runc allows):
+            // after the config's rules, which usually deny everything first.
+            let defaults = [
+                "c *:* m",
+                "b *:* m",
+                "c 1:3 rwm",
+                "c 1:5 rwm",
+                "c 1:7 rwm",
+                "c 1:8 rwm",
+                "c 1:9 rwm",
+                "c 5:0 rwm",
+                "c 5:1 rwm",
+                "c 5:2 rwm",
+                "c 136:* rwm",
+            ];
+            let defaults = defaults.iter().map(|rule| super::config::DeviceRule {
+                allow: true,
+                kind: Some(rule[..1].to_string()),
+                major: rule[2..].split(':').next().and_then(|m| m.parse().ok()),
+                minor: rule
+                    .split(':')
+                    .nth(1)
+                    .and_then(|m| m.split(' ').next())
+                    .and_then(|m| m.parse().ok()),
+                access: rule.rsplit(' ').next().map(str::to_string),
+            });
+            let rules: Vec<_> = extras
+                .device_rules
+                .iter()
+                .cloned()
+                .chain(defaults)
+                .collect();
+            for rule in &rules {
                 let kind = rule.kind.as_deref().unwrap_or("a");
                 let number = |n: Option<i64>| n.map_or("*".to_string(), |n| n.to_string());
                 let access = rule.access.as_deref().unwrap_or("rwm");

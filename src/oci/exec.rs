@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use super::OciError;
 use super::config::{self, Process};
-use super::state::{StateDir, Status, write_atomic};
+use super::state::{StateDir, Status};
 use crate::plan::{Action, Capability, CapabilitySet, Program, RlimitKind, RlimitSpec, UserIds};
 use crate::runtime::{self, Target};
 
@@ -163,22 +163,67 @@ pub fn exec(dirs: &StateDir, id: &str, options: &ExecOptions) -> Result<u8, OciE
         .exit(failed.exit_code(plan))
     };
     if options.detach {
+        // Opened before the launcher enters the container's namespaces, where host paths
+        // name other files.
+        let console = match &options.console_socket {
+            Some(socket) => Some(std::os::unix::net::UnixStream::connect(socket).map_err(
+                OciError::io(format!(
+                    "connect to the console socket {}",
+                    socket.display()
+                )),
+            )?),
+            None => None,
+        };
+        let pid_dir = match &options.pid_file {
+            Some(file) => {
+                let dir = file
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .unwrap_or(std::path::Path::new("."));
+                let name = file
+                    .file_name()
+                    .map(|n| n.to_os_string())
+                    .unwrap_or_default();
+                let fd = std::fs::File::open(dir)
+                    .map_err(OciError::io(format!("open {}", dir.display())))?;
+                Some((fd, name, file.clone()))
+            }
+            None => None,
+        };
         plan.detach_before_exec(None);
         let detached = runtime::run_detached(&plan, Some(target), &mut |_, _| {})
             .map_err(|f| failed(f, &plan))?;
-        if let (Some(master), Some(socket)) = (&detached.master, &options.console_socket) {
-            let stream = std::os::unix::net::UnixStream::connect(socket).map_err(OciError::io(
-                format!("connect to the console socket {}", socket.display()),
-            ))?;
+        if let (Some(master), Some(stream)) = (&detached.master, &console) {
             crate::sys::send_fd(stream.as_raw_fd(), master.as_raw_fd()).map_err(|e| {
                 OciError::new(format!("send the terminal: {}", runtime::errno_text(e)))
             })?;
         }
-        if let Some(file) = &options.pid_file {
-            write_atomic(file, detached.pid.to_string().as_bytes())?;
+        if let Some((dir, name, shown)) = &pid_dir {
+            write_pid_at(dir, name, detached.pid)
+                .map_err(|e| OciError::new(format!("write {}: {e}", shown.display())))?;
         }
         return Ok(0);
     }
     let finished = runtime::exec(&plan, target, &mut |_, _| {}).map_err(|f| failed(f, &plan))?;
     Ok(finished.ended.exit_code())
+}
+
+/// Writes the pid file through its folder's descriptor (a temporary file renamed over it).
+fn write_pid_at(
+    dir: &std::fs::File,
+    name: &std::ffi::OsStr,
+    pid: libc::pid_t,
+) -> std::io::Result<()> {
+    use rustix::fs::{Mode, OFlags, openat, renameat};
+    let mut tmp = name.to_os_string();
+    tmp.push(".tmp");
+    let fd = openat(
+        dir,
+        tmp.as_os_str(),
+        OFlags::CREATE | OFlags::WRONLY | OFlags::TRUNC | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o644),
+    )?;
+    rustix::io::write(&fd, pid.to_string().as_bytes())?;
+    renameat(dir, tmp.as_os_str(), dir, name)?;
+    Ok(())
 }
