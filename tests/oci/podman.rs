@@ -1,0 +1,237 @@
+//! podman with the launcher as its OCI runtime: an image imported from the busybox root
+//! filesystem, private storage (vfs), cgroupfs, no network. Each podman call runs in a mount
+//! namespace of its own (made rprivate first), so nothing podman mounts reaches the host.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use super::{oci_binary, text};
+use crate::util::{ensure_busybox_rootfs, repo, require_root};
+
+/// podman's storage for these tests, made once (the image imported) per test run.
+fn storage() -> &'static PathBuf {
+    static STORAGE: OnceLock<PathBuf> = OnceLock::new();
+    STORAGE.get_or_init(|| {
+        ensure_busybox_rootfs();
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("podman");
+        let _ = std::fs::create_dir_all(&dir);
+        let exists = podman_in(&dir, &["image", "exists", "bb"]);
+        if !exists.status.success() {
+            let script = format!(
+                "tar -C {} -c . | {} import - bb",
+                repo().join("rootfs").display(),
+                podman_line(&dir)
+            );
+            let out = wrap()
+                .arg("sh")
+                .arg("-c")
+                .arg(&script)
+                .output()
+                .expect("cannot run sh");
+            assert!(
+                out.status.success(),
+                "podman import failed: {}",
+                text(&out.stderr)
+            );
+        }
+        dir
+    })
+}
+
+/// `unshare -m` with / made rprivate, then the command.
+fn wrap() -> Command {
+    let mut cmd = Command::new("unshare");
+    cmd.args([
+        "-m",
+        "sh",
+        "-c",
+        "mount --make-rprivate / && exec \"$@\"",
+        "sh",
+    ]);
+    cmd
+}
+
+fn podman_line(dir: &std::path::Path) -> String {
+    format!(
+        "podman --root {0}/root --runroot {0}/runroot --storage-driver vfs --cgroup-manager cgroupfs --events-backend none --runtime {1}",
+        dir.display(),
+        oci_binary().display()
+    )
+}
+
+fn podman_in(dir: &std::path::Path, args: &[&str]) -> Output {
+    let line = podman_line(dir);
+    let mut cmd = wrap();
+    cmd.args(line.split(' ')).args(args);
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run podman (apt-get install podman conmon): {e}"))
+}
+
+fn podman(args: &[&str]) -> Output {
+    require_root();
+    podman_in(storage(), args)
+}
+
+/// The hard rlimits of this machine may be below podman's defaults (nofile 1048576), which
+/// root without CAP_SYS_RESOURCE cannot raise: ask for less.
+const LIMITS: [&str; 4] = [
+    "--ulimit",
+    "nofile=1024:1024",
+    "--ulimit",
+    "nproc=1024:1024",
+];
+
+fn run_rm(options: &[&str], command: &[&str]) -> Output {
+    let mut args = vec!["run", "--rm"];
+    if !options.contains(&"--network") {
+        args.extend(["--network", "none"]);
+    }
+    args.extend(LIMITS);
+    args.extend(options);
+    args.push("bb");
+    args.extend(command);
+    podman(&args)
+}
+
+/// Removes a podman container whatever happened.
+struct Gone(String);
+
+impl Drop for Gone {
+    fn drop(&mut self) {
+        let _ = podman(&["rm", "-f", "-t", "0", &self.0]);
+    }
+}
+
+#[test]
+fn podman_run_rm_gives_the_commands_exit_status_and_output() {
+    let out = run_rm(&[], &["sh", "-c", "echo hello; exit 7"]);
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "hello\n");
+    let out = run_rm(&[], &["/no/such"]);
+    assert_eq!(
+        out.status.code(),
+        Some(127),
+        "a missing command: {}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn podman_run_with_a_tty() {
+    let out = run_rm(&["-t"], &["sh", "-c", "tty; test -t 0 && echo yes"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("/dev/pts/0") && stdout.contains("yes"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn podman_cap_drop_read_only_and_user_are_honoured() {
+    let out = run_rm(
+        &["--cap-drop", "all"],
+        &["grep", "CapEff", "/proc/self/status"],
+    );
+    assert!(
+        text(&out.stdout).contains("0000000000000000"),
+        "{} {}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let out = run_rm(
+        &["--read-only"],
+        &[
+            "sh",
+            "-c",
+            "touch /x 2>/dev/null && echo wrote; touch /tmp/x && echo tmp",
+        ],
+    );
+    assert_eq!(text(&out.stdout), "tmp\n", "{}", text(&out.stderr));
+    let out = run_rm(&["--user", "1000:1000"], &["id"]);
+    assert!(
+        text(&out.stdout).starts_with("uid=1000 gid=1000"),
+        "{} {}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn podman_detached_logs_exec_stop_rm_and_limits() {
+    let name = "launcher-oci-detached";
+    let _gone = Gone(name.into());
+    let mut args = vec![
+        "run",
+        "-d",
+        "--name",
+        name,
+        "--network",
+        "none",
+        "--memory",
+        "64m",
+        "--pids-limit",
+        "50",
+    ];
+    args.extend(LIMITS);
+    args.extend([
+        "bb",
+        "sh",
+        "-c",
+        "echo started; trap 'exit 0' TERM; while true; do sleep 0.1; done",
+    ]);
+    let out = podman(&args);
+    assert!(out.status.success(), "run -d: {}", text(&out.stderr));
+    let id = text(&out.stdout).trim().to_string();
+    let memory = format!("/sys/fs/cgroup/memory/libpod_parent/libpod-{id}/memory.limit_in_bytes");
+    assert_eq!(
+        std::fs::read_to_string(&memory).unwrap_or_default().trim(),
+        "67108864",
+        "{memory}"
+    );
+    let pids = format!("/sys/fs/cgroup/pids/libpod_parent/libpod-{id}/pids.max");
+    assert_eq!(
+        std::fs::read_to_string(&pids).unwrap_or_default().trim(),
+        "50",
+        "{pids}"
+    );
+    let out = podman(&["exec", name, "sh", "-c", "echo in-exec; exit 3"]);
+    assert_eq!(out.status.code(), Some(3), "exec: {}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "in-exec\n");
+    let out = podman(&["logs", name]);
+    assert!(
+        text(&out.stdout).contains("started"),
+        "logs: {} {}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let out = podman(&["stop", "-t", "5", name]);
+    assert!(out.status.success(), "stop: {}", text(&out.stderr));
+    let out = podman(&["rm", name]);
+    assert!(out.status.success(), "rm: {}", text(&out.stderr));
+    assert!(
+        !std::path::Path::new(&memory).exists(),
+        "the cgroup went with the container"
+    );
+}
+
+#[test]
+fn podman_containers_share_a_network_namespace() {
+    let name = "launcher-oci-netns";
+    let _gone = Gone(name.into());
+    let mut args = vec!["run", "-d", "--name", name, "--network", "none"];
+    args.extend(LIMITS);
+    args.extend(["bb", "sleep", "30"]);
+    let out = podman(&args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let net = format!("container:{name}");
+    let first = podman(&["exec", name, "readlink", "/proc/self/ns/net"]);
+    let out = run_rm(&["--network", &net], &["readlink", "/proc/self/ns/net"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        text(&first.stdout),
+        "the second joined the first's namespace"
+    );
+}
