@@ -82,6 +82,9 @@ pub struct Problem {
     pub label: String,
     /// What to try.
     pub help: Option<String>,
+    /// Where the value came from when the file did not hold it (`launcher up FILE --
+    /// COMMAND`): such a problem is not pointed at in the file, its span is not used.
+    pub given_by: Option<String>,
 }
 
 impl Problem {
@@ -94,7 +97,14 @@ impl Problem {
             span,
             label: String::new(),
             help: None,
+            given_by: None,
         }
+    }
+
+    /// The value came from `what` (the command line), not from the file.
+    pub fn given_by(mut self, what: impl Into<String>) -> Self {
+        self.given_by = Some(what.into());
+        self
     }
 
     pub fn message(mut self, message: impl Into<String>) -> Self {
@@ -162,8 +172,14 @@ impl Problems {
         let diagnostics: Vec<serde_json::Value> = list
             .iter()
             .map(|p| {
-                let (line, column) = self.source.line_column(p.span.start);
-                serde_json::json!({
+                let (line, column) = match p.given_by {
+                    Some(_) => (None, None),
+                    None => {
+                        let (line, column) = self.source.line_column(p.span.start);
+                        (Some(line), Some(column))
+                    }
+                };
+                let mut json = serde_json::json!({
                     "level": p.level,
                     "code": p.code,
                     "message": p.message,
@@ -173,7 +189,11 @@ impl Problems {
                     "span": { "start": p.span.start, "end": p.span.end },
                     "label": p.label,
                     "help": p.help,
-                })
+                });
+                if let Some(given_by) = &p.given_by {
+                    json["given_by"] = serde_json::json!(given_by);
+                }
+                json
             })
             .collect();
         serde_json::json!({
@@ -197,6 +217,16 @@ pub struct ProblemDiagnostic {
 impl std::fmt::Display for ProblemDiagnostic {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let (line, column) = self.location;
+        if self.problem.given_by.is_some() {
+            // Not from the file: no line of it is named.
+            return write!(
+                f,
+                "{}: {}: {}",
+                self.source.name(),
+                self.problem.message,
+                self.problem.label
+            );
+        }
         write!(
             f,
             "{}:{line}:{column}: {}",
@@ -228,10 +258,16 @@ impl Diagnostic for ProblemDiagnostic {
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
-        Some(&*self.source)
+        match self.problem.given_by {
+            Some(_) => None,
+            None => Some(&*self.source),
+        }
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        if self.problem.given_by.is_some() {
+            return None;
+        }
         let span = &self.problem.span;
         let label = if self.problem.key.is_empty() {
             self.problem.label.clone()

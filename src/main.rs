@@ -173,7 +173,7 @@ enum Error {
     Step {
         plan: Box<Plan>,
         source: Option<SourceFile>,
-        failed: StepFailed,
+        failed: Box<StepFailed>,
     },
     /// A lifecycle command failed.
     Lifecycle(LifecycleError),
@@ -302,7 +302,8 @@ fn render_step_failure(
 pub struct Pipeline<'a> {
     images: &'a launcher::image::Store,
     lock: LockUse,
-    /// The state folder: where `remap` containers hold their share of the launcher's range.
+    /// The state folder: where `remap` containers hold their share of the launcher's range,
+    /// and preflight reads the networks' leases.
     state: launcher::state::Store,
 }
 
@@ -351,7 +352,10 @@ fn checked_plan(
     for note in notes {
         eprintln!("launcher: {note}");
     }
-    let mut host = preflight::Host::current();
+    let mut host = preflight::Host {
+        state_root: pipeline.state.root().to_path_buf(),
+        ..preflight::Host::current()
+    };
     if spec.namespaces.value.user == launcher::plan::UserNamespace::Remap && host.caller.uid == 0 {
         // The share the container holds, or the first free one; `up` takes it once it has
         // claimed the name.
@@ -465,7 +469,7 @@ fn up(
             Error::Step {
                 plan: Box::new(plan),
                 source: Some(loaded.source),
-                failed,
+                failed: Box::new(failed),
             },
             Context::RUN,
         ),

@@ -81,7 +81,7 @@ pub fn up_detached(
             Error::Step {
                 plan: Box::new(plan),
                 source: Some(loaded.source),
-                failed,
+                failed: Box::new(failed),
             },
             Context::RUN,
         ),
@@ -189,7 +189,7 @@ pub fn exec(store: &Store, name: &str, command: &[String], tty: bool, debug: boo
         Ok(job) => job,
         Err(error) => return fail(Error::Lifecycle(error), Context::RUN),
     };
-    match job.run(&mut step_printer(&job.plan, debug)) {
+    match job.run(store, &mut step_printer(&job.plan, debug)) {
         Ok(finished) => finish(&job.plan, None, finished),
         Err(error) => fail(Error::Lifecycle(error), Context::RUN),
     }

@@ -136,3 +136,44 @@ fn every_unsafe_block_in_the_os_layer_gives_its_reason() {
         missing.join("\n")
     );
 }
+
+/// Issue 15, item 6: tests wrote into the host's real /run/launcher/cache. Every test starts
+/// the launcher through `tests/util.rs`, which gives it the tests' own state folder, seccomp
+/// cache and image store; no other test file names the binary.
+#[test]
+fn tests_never_start_the_launcher_with_the_hosts_cache() {
+    fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("cannot read tests/") {
+            let path = entry.expect("cannot read tests/").path();
+            if path.is_dir() {
+                walk(&path, found);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                found.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&repo().join("tests"), &mut files);
+    let binary = concat!("CARGO_BIN_EXE_", "launcher");
+    let cargo_bin = concat!("cargo_bin", "(");
+    let mut found = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("cannot read a test file");
+        let uses = text.matches(binary).count() + text.matches(cargo_bin).count();
+        let allowed = usize::from(file.ends_with("tests/util.rs"));
+        if uses > allowed {
+            found.push(format!("{}: {uses}", file.display()));
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "these test files start the launcher themselves (use util::launcher_through or \
+         util::shell_with_launcher, which set LAUNCHER_CACHE_DIR):\n{}",
+        found.join("\n")
+    );
+    let util = std::fs::read_to_string(repo().join("tests/util.rs")).unwrap();
+    assert!(
+        util.contains("\"LAUNCHER_CACHE_DIR\""),
+        "tests/util.rs sets no cache folder"
+    );
+}

@@ -81,10 +81,13 @@ fn rootless_up_runs_exactly_the_steps_of_its_plan_in_order() {
     let container = busybox("command = [\"/bin/true\"]\n");
     crate::util::chown_tree(container.dir.path(), 65534, 65534);
     let as_nobody = |args: &[&str]| {
-        let mut cmd = Command::new("setpriv");
-        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(env!("CARGO_BIN_EXE_launcher"))
-            .args(args)
+        let mut cmd = crate::util::launcher_through(&[
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+        ]);
+        cmd.args(args)
             .arg(container.file())
             .envs(crate::util::state_envs(&container))
             .stdin(Stdio::null());

@@ -3,7 +3,7 @@
 
 use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::util::{TempContainer, busybox, launcher_up, require_root, state_envs, text, up};
@@ -166,6 +166,24 @@ fn a_missing_command_gives_127_and_a_non_executable_one_126() {
     );
 }
 
+/// Issue 15, item 3: `up FILE -- nosuch` pointed at the file's `command` line (or its first
+/// line) although the command came from the command line.
+#[test]
+fn a_missing_command_from_the_command_line_is_not_pointed_at_in_the_file() {
+    let container = busybox("command = [\"/bin/sh\"]\n");
+    let output = up(&container, &["nosuch"]);
+    let stderr = text(&output.stderr);
+    assert_eq!(code(&output), 127, "{stderr}");
+    assert!(
+        stderr.contains("the command \"nosuch\" (from the command line"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("Container.toml:1:1") && !stderr.contains("╭─["),
+        "the file was pointed at for a command it does not hold:\n{stderr}"
+    );
+}
+
 #[test]
 fn sigterm_to_the_launcher_ends_the_command_and_gives_143() {
     let container = busybox("command = [\"sleep\", \"60\"]\n");
@@ -293,17 +311,18 @@ fn containers_leave_no_mount_in_a_shared_parent_namespace() {
     // A parent mount namespace whose mounts are all shared, as systemd makes them: any
     // mount the container leaked would show in its mountinfo.
     let script = format!(
-        "before=$(cat /proc/self/mountinfo); {} up {} >/dev/null || exit 9; after=$(cat /proc/self/mountinfo); \
+        "before=$(cat /proc/self/mountinfo); \"$LAUNCHER\" up {} >/dev/null || exit 9; after=$(cat /proc/self/mountinfo); \
          [ \"$before\" = \"$after\" ] || {{ echo LEAKED; diff <(echo \"$before\") <(echo \"$after\"); }}; \
          grep -c shared: /proc/self/mountinfo",
-        env!("CARGO_BIN_EXE_launcher"),
         container.file().display()
     );
-    let output = Command::new("unshare")
-        .args(["--mount", "--propagation", "shared", "bash", "-c", &script])
-        .envs(state_envs(&container))
-        .output()
-        .expect("cannot run unshare (util-linux)");
+    let output = crate::util::shell_with_launcher(
+        "unshare",
+        &["--mount", "--propagation", "shared", "bash", "-c", &script],
+    )
+    .envs(state_envs(&container))
+    .output()
+    .expect("cannot run unshare (util-linux)");
     let out = text(&output.stdout);
     assert!(output.status.success(), "{out}{}", text(&output.stderr));
     assert!(!out.contains("LEAKED"), "{out}");
@@ -344,19 +363,18 @@ fn rootless_a_user_runs_a_container_from_a_root_filesystem_it_owns() {
         "hostname = \"rootless\"\ncommand = [\"/bin/sh\", \"-c\", \"id -u; hostname; cat /proc/self/uid_map; touch /made-inside && echo wrote\"]\n",
     );
     crate::util::chown_tree(container.dir.path(), 65534, 65534);
-    let output = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            env!("CARGO_BIN_EXE_launcher"),
-            "up",
-        ])
-        .arg(container.file())
-        .envs(state_envs(&container))
-        .stdin(Stdio::null())
-        .output()
-        .expect("cannot run setpriv (util-linux)");
+    let output = crate::util::launcher_through(&[
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+    ])
+    .arg("up")
+    .arg(container.file())
+    .envs(state_envs(&container))
+    .stdin(Stdio::null())
+    .output()
+    .expect("cannot run setpriv (util-linux)");
     let out = text(&output.stdout);
     assert_eq!(
         output.status.code(),
@@ -386,19 +404,18 @@ fn rootless_a_user_runs_a_container_from_a_root_filesystem_it_owns() {
 fn rootless_without_a_user_namespace_is_an_error_naming_the_key() {
     let container = busybox("command = [\"/bin/true\"]\n[namespaces]\nuser = false\n");
     crate::util::chown_tree(container.dir.path(), 65534, 65534);
-    let output = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            env!("CARGO_BIN_EXE_launcher"),
-            "up",
-        ])
-        .arg(container.file())
-        .envs(state_envs(&container))
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
+    let output = crate::util::launcher_through(&[
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+    ])
+    .arg("up")
+    .arg(container.file())
+    .envs(state_envs(&container))
+    .env("NO_COLOR", "1")
+    .output()
+    .unwrap();
     let err = text(&output.stderr);
     assert_eq!(output.status.code(), Some(125), "{err}");
     assert!(err.contains("namespaces.user"), "{err}");

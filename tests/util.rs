@@ -13,12 +13,47 @@ pub fn repo() -> PathBuf {
 /// The launcher binary, with the tests' own state folder and seccomp cache (in cargo's
 /// scratch folder), so that no test writes into the host's /run/launcher.
 pub fn launcher_bin() -> std::process::Command {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_launcher"));
-    let scratch = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    cmd.env("LAUNCHER_STATE_DIR", scratch.join("state"))
-        .env("LAUNCHER_CACHE_DIR", scratch.join("seccomp-cache"))
-        .env("LAUNCHER_STORE_DIR", scratch.join("images"));
+    launcher_through(&[])
+}
+
+/// The launcher binary run through `wrapper` (a program and its arguments, such as
+/// `["setpriv", "--reuid=65534", ...]`; empty: the binary itself), with the tests' own state
+/// folder, seccomp cache and image store. The only place that names the binary: no test may
+/// start it with the host's /run/launcher (tests/architecture.rs checks). Later `.env`s or
+/// `--root`/`--store` point it elsewhere.
+pub fn launcher_through(wrapper: &[&str]) -> std::process::Command {
+    let mut cmd = match wrapper.split_first() {
+        None => std::process::Command::new(LAUNCHER),
+        Some((program, args)) => {
+            let mut cmd = std::process::Command::new(program);
+            cmd.args(args).arg(LAUNCHER);
+            cmd
+        }
+    };
+    cmd.envs(scratch_envs());
     cmd
+}
+
+/// `program ARGS` (a shell, or unshare running one) with `$LAUNCHER` set to the launcher
+/// binary and the tests' own state folder, seccomp cache and image store in its environment.
+pub fn shell_with_launcher(program: &str, args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(program);
+    cmd.args(args)
+        .env("LAUNCHER", LAUNCHER)
+        .envs(scratch_envs());
+    cmd
+}
+
+const LAUNCHER: &str = env!("CARGO_BIN_EXE_launcher");
+
+/// The tests' own state folder, seccomp cache and image store, in cargo's scratch folder.
+fn scratch_envs() -> [(&'static str, PathBuf); 3] {
+    let scratch = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    [
+        ("LAUNCHER_STATE_DIR", scratch.join("state")),
+        ("LAUNCHER_CACHE_DIR", scratch.join("seccomp-cache")),
+        ("LAUNCHER_STORE_DIR", scratch.join("images")),
+    ]
 }
 
 /// A state folder and a seccomp cache inside `container`, for a launcher started some other

@@ -6,6 +6,7 @@
 pub mod file;
 mod image;
 mod mounts;
+mod network;
 mod process;
 mod resources;
 mod salvage;
@@ -36,6 +37,7 @@ pub fn lint(loaded: &Loaded, plan: &Plan) -> Vec<Problem> {
         .cloned()
         .unwrap_or_default();
     let mut found = security::lint(&loaded.file, &capabilities);
+    found.extend(network::lint(&loaded.file));
     // A profile may name system calls this machine's libseccomp does not know: they are left
     // out of the filter, which for a deny-list means not denied.
     let unknown = plan

@@ -77,8 +77,13 @@ fn status(row: &Row, now: u64) -> String {
             }
             Some(signal) => {
                 let name = Signal::from_number(signal).map_or(signal.to_string(), |s| s.name());
+                let core = if exit.core_dumped {
+                    ", core dumped"
+                } else {
+                    ""
+                };
                 format!(
-                    "killed by {name} ({}){}",
+                    "killed by {name} ({}{core}){}",
                     exit.code,
                     ago(record.finished_ms)
                 )
@@ -174,6 +179,7 @@ pub fn rows_json(rows: &[Row]) -> Value {
                     "uptime_seconds": record.started_ms.filter(|_| running).map(|t| now.saturating_sub(t) / 1000),
                     "exit_code": record.exit.map(|e| e.code),
                     "exit_signal": record.exit.and_then(|e| e.signal),
+                    "core_dumped": record.exit.map(|e| e.core_dumped),
                     "created": rfc3339(record.created_ms),
                     "started": record.started_ms.map(rfc3339),
                     "finished": record.finished_ms.map(rfc3339),
@@ -210,7 +216,7 @@ pub fn inspect(store: &Store, name: &str) -> Result<Value, LifecycleError> {
         "created": rfc3339(record.created_ms),
         "started": record.started_ms.map(rfc3339),
         "finished": record.finished_ms.map(rfc3339),
-        "exit": record.exit.map(|e| json!({"code": e.code, "signal": e.signal})),
+        "exit": record.exit.map(|e| json!({"code": e.code, "signal": e.signal, "core_dumped": e.core_dumped})),
         "error": record.error,
         "file": record.file,
         "command": record.command,

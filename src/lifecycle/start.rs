@@ -39,6 +39,8 @@ enum Ready {
         step: usize,
         errno: i32,
         detail: String,
+        #[serde(default)]
+        hint: Option<String>,
     },
     Failed {
         what: String,
@@ -82,6 +84,7 @@ fn claim_name(store: &Store, name: &str) -> Result<NameLock, LifecycleError> {
         Some(old) => {
             super::control::remove_leftovers(&old)?;
             store.remove_logs(name, &lock)?;
+            store.reset_exec_oom_kills(name, &lock)?;
             Ok(lock)
         }
         None => Ok(lock),
@@ -125,8 +128,28 @@ pub fn up_foreground(
     };
     let ran = runtime::up(plan, on_step, &mut started);
     drop(lock);
+    let ran = ran.map(|finished| not_an_exec_oom(store, name, finished));
     remove_own_record(store, name, written);
     ran.map_err(LifecycleError::Step)
+}
+
+/// An end the runtime took for out of memory (SIGKILL while the cgroup's OOM kills went up)
+/// is a plain SIGKILL when every one of those kills was of an `exec`'d process.
+fn not_an_exec_oom(
+    store: &Store,
+    name: &str,
+    mut finished: runtime::Finished,
+) -> runtime::Finished {
+    if !matches!(finished.ended, Ended::OutOfMemory { .. }) {
+        return finished;
+    }
+    if finished.oom_kills <= store.exec_oom_kills(name) {
+        finished.ended = Ended::Signaled {
+            signal: libc::SIGKILL,
+            core_dumped: false,
+        };
+    }
+    finished
 }
 
 /// Removes the record a foreground run wrote, once it has ended (unless another run replaced
@@ -173,12 +196,14 @@ pub fn up_detached(plan: &Plan, store: &Store) -> Result<Started, LifecycleError
             step,
             errno,
             detail,
+            hint,
         }) => {
             failed(lock)?;
             Err(LifecycleError::Step(StepFailed {
                 step,
                 errno: Errno::from_raw(errno),
                 detail,
+                hint,
             }))
         }
         Some(Ready::Failed { what }) => {
@@ -313,6 +338,7 @@ fn monitor(plan: &Plan, store: &Store, lock: NameLock, mut record: Record, ready
     let mut record = state.record.clone();
     match finished {
         Ok(finished) => {
+            let finished = not_an_exec_oom(store, &plan.name, finished);
             record.exit = Some(exit_status(finished.ended));
             record.error = match (finished.ended.explain(), finished.cleanup) {
                 (Some(why), Some(cleanup)) => Some(format!("{why}; {cleanup}")),
@@ -324,6 +350,7 @@ fn monitor(plan: &Plan, store: &Store, lock: NameLock, mut record: Record, ready
                 step: failed.step,
                 errno: failed.errno as i32,
                 detail: failed.detail,
+                hint: failed.hint,
             });
             return 125;
         }
@@ -355,5 +382,12 @@ pub fn exit_status(ended: Ended) -> ExitStatus {
     ExitStatus {
         code,
         signal: (!exited).then_some(code - 128),
+        core_dumped: matches!(
+            ended,
+            Ended::Signaled {
+                core_dumped: true,
+                ..
+            }
+        ),
     }
 }

@@ -32,6 +32,32 @@ impl fmt::Display for Action {
             Action::CgroupJoin { paths } => {
                 write!(f, "move the process into cgroup {}", short_cgroup(paths))
             }
+            Action::NetworkAttach(attach) => {
+                write!(
+                    f,
+                    "network: attach to bridged network \"{}\"",
+                    attach.network
+                )?;
+                if let Some(subnet) = attach.subnet {
+                    write!(f, " ({subnet})")?;
+                }
+                match attach.address {
+                    Some(address) => write!(f, ", address {address}")?,
+                    None => f.write_str(", next free address")?,
+                }
+                f.write_str(", NAT out")?;
+                ports_text(f, &attach.ports)?;
+                f.write_str("; /etc/resolv.conf, hosts, hostname")
+            }
+            Action::Pasta(pasta) => {
+                f.write_str("network: start pasta (the host's addresses, no root)")?;
+                ports_text(f, &pasta.ports)?;
+                f.write_str("; /etc/resolv.conf, hosts, hostname")
+            }
+            Action::NetworkRelease { .. } => {
+                f.write_str("network: remove the port rules and the lease")
+            }
+            Action::PastaStop { .. } => f.write_str("network: end pasta"),
             Action::Start => f.write_str("let the container's process run its steps"),
             Action::WritableLayer { path } => {
                 write!(
@@ -73,7 +99,9 @@ impl fmt::Display for Action {
             }
             Action::Mount(spec) => write!(f, "{spec}"),
             Action::Dev(dev) => write!(f, "mount /dev: tmpfs, {}, pts, shm", dev.devices.join(" ")),
-            Action::LoopbackUp => f.write_str("bring loopback up"),
+            Action::LoopbackUp => f.write_str(
+                "network \"none\": bring loopback up, no other interface (no route out)",
+            ),
             Action::MaskPaths { paths } => write!(f, "mask {}", paths.join(" ")),
             Action::ReadonlyPaths { paths } => write!(f, "make read-only {}", paths.join(" ")),
             Action::PivotRoot => f.write_str("pivot_root into the new root, detach the old one"),
@@ -137,6 +165,14 @@ impl fmt::Display for Action {
             ),
         }
     }
+}
+
+fn ports_text(f: &mut fmt::Formatter<'_>, ports: &[super::PortSpec]) -> fmt::Result {
+    if !ports.is_empty() {
+        let list: Vec<String> = ports.iter().map(ToString::to_string).collect();
+        write!(f, ", publish {}", list.join(" "))?;
+    }
+    Ok(())
 }
 
 fn join_paths(paths: &[std::path::PathBuf]) -> String {

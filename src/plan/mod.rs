@@ -11,6 +11,7 @@ mod build;
 mod cgroup;
 mod display;
 mod exec;
+mod network;
 mod security;
 mod spec;
 mod step;
@@ -24,6 +25,10 @@ use serde::{Deserialize, Serialize};
 pub use build::FORWARDED_SIGNALS;
 pub use cgroup::{CgroupSetup, CgroupVersion, CgroupWrite, Limits};
 pub use display::human_size;
+pub use network::{
+    BridgeAttach, BridgeNetwork, ETC_FILES, HostEntry, NetworkFacts, NetworkMode, NetworkSetup,
+    PastaSetup, PortSpec, Subnet,
+};
 pub use security::{
     Bpf, Capability, CapabilitySet, RlimitKind, RlimitSpec, SeccompFilter, SeccompProfile,
 };

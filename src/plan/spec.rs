@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::cgroup::{CgroupSetup, Limits};
+use super::network::{NetworkFacts, NetworkSetup};
 use super::security::{CapabilitySet, RlimitSpec, SeccompFilter, SeccompProfile};
 use super::step::{IdMaps, MountSpec, TerminalMode, UserIds};
 use super::{Origin, StopPolicy};
@@ -46,6 +47,8 @@ pub struct Spec {
     pub namespaces: At<Namespaces>,
     /// Where the network namespace was asked for (or not).
     pub net_origin: Origin,
+    /// The container's network: none, the host's, a bridge, pasta; ports, DNS, hosts.
+    pub network: NetworkSetup,
     /// `None`: the kernel's (the container has no UTS namespace, or no valid name).
     pub hostname: Option<At<String>>,
     pub process: Process,
@@ -236,4 +239,6 @@ pub struct Facts {
     pub cgroup: Option<CgroupSetup>,
     /// The seccomp filter, compiled for this machine (or none, unconfined).
     pub seccomp: SeccompFilter,
+    /// For a bridge or pasta network: the state folders its steps use.
+    pub network: Option<NetworkFacts>,
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::cgroup::{CgroupSetup, CgroupVersion};
+use super::network::{BridgeAttach, PastaSetup};
 use super::security::{CapabilitySet, RlimitSpec, SeccompFilter};
 
 /// What one step does. The `step` field of the JSON form is the variant's name.
@@ -38,6 +39,13 @@ pub enum Action {
     CgroupJoin { paths: Vec<PathBuf> },
     /// Create the container's writable layer: `upper` and `work` folders under `path`, empty.
     WritableLayer { path: PathBuf },
+    /// Attach the container's network namespace to a bridged network (lease, veth pair,
+    /// address, route, published ports) and write its /etc files.
+    #[serde(rename = "network")]
+    NetworkAttach(BridgeAttach),
+    /// Start pasta for the container's namespaces (rootless network, published ports) and
+    /// write its /etc files.
+    Pasta(PastaSetup),
     /// Let the container's process run its steps; wait until it has exec'd (or failed).
     Start,
 
@@ -105,6 +113,17 @@ pub enum Action {
     // The parent, after the command runs.
     /// Wait for the command to end: forward signals, copy the terminal or the output.
     Monitor,
+    /// Give back the container's network: its port rules, its lease (the veth pair goes with
+    /// its namespace).
+    NetworkRelease {
+        state_root: PathBuf,
+        container: String,
+    },
+    /// End the container's pasta.
+    PastaStop {
+        state_root: PathBuf,
+        container: String,
+    },
     /// End what is left in the container's cgroup and remove its folders.
     CgroupRemove { paths: Vec<PathBuf> },
     /// Remove the container's writable layer (what it wrote goes with it).

@@ -12,11 +12,11 @@ use crate::sys;
 
 /// A problem about `key`, at an origin (made precise later by the key's own span).
 fn at(origin: &Origin, code: &'static str, key: &str) -> Problem {
-    let span = match origin {
-        Origin::File { span, .. } => span.clone(),
-        Origin::Default | Origin::CommandLine { .. } | Origin::Image { .. } => 0..0,
-    };
-    Problem::error(code, key, span)
+    match origin {
+        Origin::File { span, .. } => Problem::error(code, key, span.clone()),
+        Origin::CommandLine { what } => Problem::error(code, key, 0..0).given_by(what),
+        Origin::Default | Origin::Image { .. } => Problem::error(code, key, 0..0),
+    }
 }
 
 /// The cgroup for the spec's limits on this host; `None` when it has none (or a problem).

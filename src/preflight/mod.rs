@@ -7,6 +7,7 @@
 mod cgroups;
 pub mod ids;
 mod limits;
+mod network;
 mod process;
 pub mod seccomp;
 mod view;
@@ -46,6 +47,8 @@ pub struct Host {
     pub hierarchies: Option<Hierarchies>,
     /// Where compiled seccomp programs are cached; `None`: compiled at every start.
     pub seccomp_cache: Option<PathBuf>,
+    /// The launcher's state root (`--root`): networks, leases, the container's folder.
+    pub state_root: PathBuf,
     /// Where a rootless caller's subordinate ranges and their helpers are looked for.
     pub ids: ids::IdSources,
     /// For root's `remap`: the share of the launcher's range the container holds or would
@@ -68,6 +71,7 @@ impl Host {
             caller,
             hierarchies: None,
             seccomp_cache,
+            state_root: crate::state::Store::default_root(),
             ids: ids::IdSources::current(),
             remap: None,
         }
@@ -115,6 +119,7 @@ pub fn check(spec: &Spec, host: &Host) -> Result<Facts, Vec<Problem>> {
     let cgroup = limits::cgroup(spec, host, rootless, &mut problems);
     limits::check_rlimits(spec, user_ns, &mut problems);
     let seccomp = limits::seccomp(spec, host.seccomp_cache.as_deref(), &mut problems);
+    let network = network::check(spec, host, &mut problems);
     if let (Mode::Ranges(ranges), Some(user)) = (&mode, &user) {
         check_user_in_ranges(spec, user, ranges, &mut problems);
     }
@@ -179,6 +184,7 @@ pub fn check(spec: &Spec, host: &Host) -> Result<Facts, Vec<Problem>> {
         program,
         cgroup,
         seccomp,
+        network,
     })
 }
 
@@ -193,9 +199,8 @@ fn at(origin: &Origin, code: &'static str, field: &str) -> Problem {
             };
             Problem::error(code, key, span.clone())
         }
-        Origin::Default | Origin::CommandLine { .. } | Origin::Image { .. } => {
-            Problem::error(code, field, 0..0)
-        }
+        Origin::CommandLine { what } => Problem::error(code, field, 0..0).given_by(what),
+        Origin::Default | Origin::Image { .. } => Problem::error(code, field, 0..0),
     }
 }
 

@@ -18,6 +18,9 @@ pub struct Cgroup {
     paths: Vec<PathBuf>,
     version: CgroupVersion,
     procs: Vec<OwnedFd>,
+    /// Each folder's out-of-memory counter file, opened with `cgroup.procs`: an `exec` reads
+    /// it after entering the container's mount namespace, where these paths do not exist.
+    events: Vec<Option<std::fs::File>>,
 }
 
 impl Cgroup {
@@ -30,6 +33,7 @@ impl Cgroup {
             paths: setup.paths.clone(),
             version: setup.version,
             procs: Vec::new(),
+            events: Vec::new(),
         };
         let opened = (|| {
             for write in &setup.writes {
@@ -58,10 +62,15 @@ impl Cgroup {
                     .map_err(Failure::of(format!("open {}", file.display())))
             })
             .collect::<Result<_, _>>()?;
+        let events = paths
+            .iter()
+            .map(|path| std::fs::File::open(path.join(oom_counter(version).0)).ok())
+            .collect();
         Ok(Cgroup {
             paths: paths.to_vec(),
             version,
             procs,
+            events,
         })
     }
 
@@ -79,13 +88,14 @@ impl Cgroup {
 
     /// How many processes the kernel killed for lack of memory in this cgroup.
     pub fn oom_kills(&self) -> u64 {
-        let (file, key) = match self.version {
-            CgroupVersion::V2 => ("memory.events", "oom_kill"),
-            CgroupVersion::V1 => ("memory.oom_control", "oom_kill"),
-        };
+        let (file, key) = oom_counter(self.version);
         self.paths
             .iter()
-            .filter_map(|p| std::fs::read_to_string(p.join(file)).ok())
+            .enumerate()
+            .filter_map(|(i, p)| match self.events.get(i) {
+                Some(Some(opened)) => read_counter(opened),
+                _ => std::fs::read_to_string(p.join(file)).ok(),
+            })
             .flat_map(|text| {
                 text.lines()
                     .filter_map(|l| {
@@ -140,8 +150,25 @@ pub fn remove_leftovers(paths: &[PathBuf]) -> Result<(), Failure> {
         paths: existing,
         version: CgroupVersion::V1,
         procs: Vec::new(),
+        events: Vec::new(),
     }
     .remove()
+}
+
+/// The file that counts a cgroup's out-of-memory kills, and its key.
+fn oom_counter(version: CgroupVersion) -> (&'static str, &'static str) {
+    match version {
+        CgroupVersion::V2 => ("memory.events", "oom_kill"),
+        CgroupVersion::V1 => ("memory.oom_control", "oom_kill"),
+    }
+}
+
+/// The text of an open cgroup file, read from its start.
+fn read_counter(file: &std::fs::File) -> Option<String> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = [0u8; 512];
+    let n = file.read_at(&mut buf, 0).ok()?;
+    Some(String::from_utf8_lossy(&buf[..n]).into_owned())
 }
 
 /// Creates `launcher/NAME`, and `launcher/` when missing. Another container's end may remove
@@ -166,14 +193,21 @@ fn make_folder(path: &Path) -> Result<(), Failure> {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && tries < 3 => tries += 1,
             // Left by a container that died with its launcher: reuse it if it is empty.
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                if procs(path).is_empty() {
+                let running = procs(path);
+                if running.is_empty() {
                     return Ok(());
                 }
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let pids: Vec<&str> = running.split_whitespace().take(5).collect();
                 return Err(Failure::new(
                     Errno::EBUSY,
                     format!(
-                        "create the cgroup {}: it exists and has processes (is a container of this name running?)",
-                        path.display()
+                        "a container named \"{name}\" runs: its cgroup {} has processes ({})",
+                        path.display(),
+                        pids.join(", ")
                     ),
                 ));
             }

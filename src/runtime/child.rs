@@ -24,6 +24,10 @@ pub struct ChildContext {
     pub mounts_socket: Option<OwnedFd>,
     /// The signal mask to give the command.
     pub signal_mask: libc::sigset_t,
+    /// Write end of the pipe init tells the command's wait status over (close-on-exec: the
+    /// command never holds it). The launcher cannot wait for the command itself, and init's
+    /// own exit status cannot say "killed by signal N".
+    pub status: OwnedFd,
 }
 
 /// Exit status of a container process that failed a step before exec.
@@ -38,6 +42,7 @@ struct Child<'a> {
     /// Until the open-host-paths step has received the idmapped mounts.
     mounts_socket: Option<OwnedFd>,
     signal_mask: libc::sigset_t,
+    status: OwnedFd,
     /// The host paths, opened by the open-host-paths step.
     host: Vec<OwnedFd>,
     /// The idmapped copies of host paths (by host index), attached in place of a bind.
@@ -66,6 +71,7 @@ pub fn run(plan: &Plan, ops: &Ops, ctx: ChildContext, first: usize, trace: Trace
         tty_socket: ctx.tty_socket,
         mounts_socket: ctx.mounts_socket,
         signal_mask: ctx.signal_mask,
+        status: ctx.status,
         host: Vec::with_capacity(ops.host_paths.len()),
         idmapped: Vec::new(),
         root: None,
@@ -115,7 +121,7 @@ impl Child<'_> {
                     .mounts_socket
                     .as_ref()
                     .map_or(report, AsRawFd::as_raw_fd);
-                let keep = [0, 1, 2, report, tty, mounts];
+                let keep = [0, 1, 2, report, tty, self.status.as_raw_fd(), mounts];
                 sys::close_fds_except(&keep).map_err(Failure::of(
                     "close the descriptors inherited from the launcher",
                 ))?;
@@ -219,6 +225,7 @@ impl Child<'_> {
             | Op::IdmapMounts
             | Op::CgroupJoin
             | Op::WritableLayer
+            | Op::Network
             | Op::RemoveWritableLayer
             | Op::Start
             | Op::Init
@@ -280,7 +287,7 @@ impl Child<'_> {
             Ok(command) => {
                 // The command has exec'd: end of file on the channel tells the launcher so.
                 drop(self.report);
-                init::run(command)
+                init::run(command, self.status)
             }
         }
     }

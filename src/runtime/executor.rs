@@ -15,6 +15,7 @@ use super::join::{self, Target};
 use super::ops::{Op, Ops};
 use super::watch::Watcher;
 use super::{Ended, Finished};
+use crate::network;
 use crate::plan::{Action, FORWARDED_SIGNALS, Plan, Side};
 use crate::sys::{self, Errno};
 
@@ -42,6 +43,9 @@ pub fn run(
         signal_mask: None,
         master: None,
         ended: None,
+        network: Network::default(),
+        init_status: None,
+        oom_kills: 0,
     };
     match parent.steps() {
         Ok(finished) => Ok(finished),
@@ -78,6 +82,18 @@ struct Parent<'a> {
     signal_mask: Option<libc::sigset_t>,
     master: Option<OwnedFd>,
     ended: Option<Ended>,
+    network: Network,
+    /// Read end of the pipe the container's init writes the command's wait status to.
+    init_status: Option<OwnedFd>,
+    /// Out-of-memory kills in the cgroup while the command ran.
+    oom_kills: u64,
+}
+
+/// What the network steps made, until the release steps (or an abort) give it back.
+#[derive(Default)]
+struct Network {
+    attachment: Option<network::Attachment>,
+    pasta: Option<network::Pasta>,
 }
 
 impl Parent<'_> {
@@ -100,7 +116,11 @@ impl Parent<'_> {
             }
         }
         match self.ended {
-            Some(ended) => Ok(Finished { ended, cleanup }),
+            Some(ended) => Ok(Finished {
+                ended,
+                cleanup,
+                oom_kills: self.oom_kills,
+            }),
             None => Err(StepFailed::at(
                 plan.steps.len().saturating_sub(1),
                 Failure::new(Errno::EINVAL, "the plan has no monitor step"),
@@ -165,6 +185,7 @@ impl Parent<'_> {
             (Op::RemoveWritableLayer, Action::RemoveWritableLayer { path }) => {
                 super::layers::discard_writable(path).map_err(at)?
             }
+            (Op::Network, action) => self.network_step(action).map_err(at)?,
             (Op::Start, _) => self.start(index)?,
             (Op::Monitor, _) => self.monitor().map_err(at)?,
             (Op::CgroupRemove, _) => {
@@ -182,6 +203,82 @@ impl Parent<'_> {
         Ok(())
     }
 
+    /// Attaches the waiting container to its network (or starts its pasta), or gives it back.
+    fn network_step(&mut self, action: &Action) -> Result<(), Failure> {
+        match action {
+            Action::NetworkAttach(attach) => {
+                let netns = network::Netns::of_pid(self.child_pid()?).map_err(Failure::network)?;
+                let request = network::AttachRequest {
+                    state_root: &attach.state_root,
+                    network: network::NetworkSpec {
+                        name: attach.network.clone(),
+                        subnet: attach.subnet,
+                    },
+                    container: &attach.container,
+                    hostname: &attach.hostname,
+                    netns: &netns,
+                    address: attach.address,
+                    ports: attach.ports.clone(),
+                    etc: Some(network::EtcRequest {
+                        dir: attach.etc_dir.clone(),
+                        hosts: attach.hosts.clone(),
+                        dns: attach.dns.clone(),
+                        host_dns: network::HostDns::default(),
+                    }),
+                };
+                self.network.attachment = Some(network::attach(request).map_err(Failure::network)?);
+            }
+            Action::Pasta(setup) => {
+                let netns = network::Netns::of_pid(self.child_pid()?).map_err(Failure::network)?;
+                let request = network::PastaRequest {
+                    ports: setup.ports.clone(),
+                    run_as: None,
+                    record: Some((setup.state_root.clone(), setup.container.clone())),
+                };
+                let pasta = network::pasta::start(&netns, &request).map_err(Failure::network)?;
+                let host_dns = network::HostDns::default();
+                let resolv = match setup.dns.is_empty() {
+                    true => network::etc::pasta_resolvers(pasta.dns_forwarder(), &host_dns),
+                    false => network::etc::Resolv {
+                        servers: setup.dns.clone(),
+                        ..Default::default()
+                    },
+                };
+                // Held before the files are written: a failure to write them ends it too.
+                self.network.pasta = Some(pasta);
+                network::etc::write_standalone(
+                    &setup.etc_dir,
+                    &setup.container,
+                    &setup.hostname,
+                    &setup.hosts,
+                    &resolv,
+                )
+                .map_err(Failure::network)?;
+            }
+            Action::NetworkRelease {
+                state_root,
+                container,
+            } => match self.network.attachment.take() {
+                Some(attachment) => attachment.release().map_err(Failure::network)?,
+                None => {
+                    network::release_container(state_root, container).map_err(Failure::network)?;
+                }
+            },
+            Action::PastaStop { .. } => {
+                if let Some(pasta) = self.network.pasta.take() {
+                    pasta.release().map_err(Failure::network)?;
+                }
+            }
+            _ => {
+                return Err(Failure::new(
+                    Errno::EINVAL,
+                    format!("\"{action}\" is not a network step"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     fn child_pid(&self) -> Result<libc::pid_t, Failure> {
         self.child
             .ok_or_else(|| Failure::new(Errno::ESRCH, "the container's process is not running"))
@@ -194,6 +291,8 @@ impl Parent<'_> {
         let (report_read, report_write) =
             sys::pipe().map_err(Failure::of("create the error channel"))?;
         let (go_read, go_write) = sys::pipe().map_err(Failure::of("create the start pipe"))?;
+        let (status_read, status_write) =
+            sys::pipe().map_err(Failure::of("create the exit status pipe"))?;
         let tty = match self.ops.terminal {
             true => Some(sys::socketpair().map_err(Failure::of("create the terminal socket"))?),
             false => None,
@@ -212,7 +311,7 @@ impl Parent<'_> {
         if pid == 0 {
             // The container's process closes its copies of the launcher's ends: a launcher that
             // dies then shows as end of file on the go-ahead pipe.
-            drop((report_read, go_write));
+            drop((report_read, go_write, status_read));
             let tty_socket = tty.map(|(parent_end, child_end)| {
                 drop(parent_end);
                 child_end
@@ -227,10 +326,12 @@ impl Parent<'_> {
                 tty_socket,
                 mounts_socket,
                 signal_mask,
+                status: status_write,
             };
             child::run(self.plan, self.ops, ctx, index + 1, trace);
         }
         self.child = Some(pid);
+        self.init_status = Some(status_read);
         self.pipes = Some(Pipes {
             report: report_read,
             go: go_write,
@@ -284,18 +385,34 @@ impl Parent<'_> {
         self.watcher.started(pid)?;
         let signal_fd =
             sys::signalfd(&monitored_signals()).map_err(Failure::of("create a signalfd"))?;
+        // The cgroup's OOM kills while this process ran, not ever: an exec's kills are not
+        // the container's, nor the other way round.
+        let oom_before = self.cgroup.as_ref().map_or(0, Cgroup::oom_kills);
         let status = self.watcher.watch(pid, signal_fd, self.master.take())?;
         self.child = None;
+        // Under init, the command's own status, which init wrote before it exited (nothing
+        // else holds the pipe's write end now); init's status when it was killed itself.
+        let status = self
+            .init_status
+            .take()
+            .and_then(|fd| command_status(&fd))
+            .unwrap_or(status);
         // Killed by SIGKILL with the kernel's OOM counter up: the memory limit did it.
-        let killed = (libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL)
-            || (libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 128 + libc::SIGKILL);
-        let oom = killed && self.cgroup.as_ref().is_some_and(|c| c.oom_kills() > 0);
+        let killed = libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL;
+        self.oom_kills = self
+            .cgroup
+            .as_ref()
+            .map_or(0, |c| c.oom_kills().saturating_sub(oom_before));
+        let oom = killed && self.oom_kills > 0;
         self.ended = Some(if oom {
             Ended::OutOfMemory {
                 limit: self.plan.cgroup().and_then(|c| c.limits.memory),
             }
         } else if libc::WIFSIGNALED(status) {
-            Ended::Signaled(libc::WTERMSIG(status))
+            Ended::Signaled {
+                signal: libc::WTERMSIG(status),
+                core_dumped: libc::WCOREDUMP(status),
+            }
         } else {
             Ended::Exited(status_code(status))
         });
@@ -309,6 +426,15 @@ impl Parent<'_> {
             let _ = sys::kill(pid, libc::SIGKILL);
             let _ = sys::waitpid(pid, false);
         }
+        // The network goes first: its ports and address are free again at once.
+        let network = [
+            self.network.attachment.take().map(|a| a.release()),
+            self.network.pasta.take().map(|p| p.release()),
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(Result::err)
+        .map(Failure::network);
         let cgroup = match self.cgroup.take() {
             Some(cgroup) if self.cgroup_made => cgroup.remove().err(),
             _ => None,
@@ -320,7 +446,17 @@ impl Parent<'_> {
             }
             _ => None,
         });
-        cgroup.or(layer)
+        network.or(cgroup).or(layer)
+    }
+}
+
+/// The command's wait status as init wrote it; `None` when it wrote none (no init, or init
+/// was killed).
+fn command_status(fd: &OwnedFd) -> Option<libc::c_int> {
+    let mut bytes = [0u8; 4];
+    match sys::read(fd.as_raw_fd(), &mut bytes) {
+        Ok(4) => Some(libc::c_int::from_ne_bytes(bytes)),
+        _ => None,
     }
 }
 

@@ -4,8 +4,9 @@
 
 use crate::sys;
 
-/// Waits for signals until the command ends; never returns.
-pub fn run(command: libc::pid_t) -> ! {
+/// Waits for signals until the command ends, tells the launcher its wait status over
+/// `status`, and exits with the code a shell would give; never returns.
+pub fn run(command: libc::pid_t, status: std::os::fd::OwnedFd) -> ! {
     // Nobody in the container may open /proc/1/exe, which is the launcher's binary on the
     // host (CVE-2019-5736): a non-dumpable process's /proc files belong to root of the
     // initial user namespace and deny ptrace-mode access.
@@ -20,8 +21,14 @@ pub fn run(command: libc::pid_t) -> ! {
         };
         match signal {
             libc::SIGCHLD => {
-                if let Some(code) = reap(command) {
-                    sys::exit_now(code);
+                if let Some(ended) = reap(command) {
+                    // PID 1 cannot die of the command's signal (the kernel ignores signals
+                    // to a namespace's init from inside it): the raw status says it.
+                    let _ = sys::write_all(
+                        std::os::fd::AsRawFd::as_raw_fd(&status),
+                        &ended.to_ne_bytes(),
+                    );
+                    sys::exit_now(status_code(ended));
                 }
             }
             // Job-control stops make no sense for init itself.
@@ -33,12 +40,12 @@ pub fn run(command: libc::pid_t) -> ! {
     }
 }
 
-/// Reaps every exited child; returns the exit code once the command itself has ended.
-fn reap(command: libc::pid_t) -> Option<i32> {
+/// Reaps every exited child; returns the command's wait status once it has ended.
+fn reap(command: libc::pid_t) -> Option<libc::c_int> {
     let mut ended = None;
     loop {
         match sys::waitpid(-1, true) {
-            Ok(Some((pid, status))) if pid == command => ended = Some(status_code(status)),
+            Ok(Some((pid, status))) if pid == command => ended = Some(status),
             Ok(Some(_)) => {}
             Ok(None) | Err(_) => return ended,
         }

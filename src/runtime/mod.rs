@@ -35,8 +35,8 @@ pub use watch::{Foreground, Logs, Stream, Watcher, fork_monitor, reap};
 pub enum Ended {
     /// The command exited with this code.
     Exited(i32),
-    /// The command (or the container's init) was killed by this signal.
-    Signaled(i32),
+    /// The command (or the container's init) was killed by this signal, and dumped core.
+    Signaled { signal: i32, core_dumped: bool },
     /// The kernel killed a process of the container for lack of memory (`resources.memory`).
     OutOfMemory { limit: Option<u64> },
 }
@@ -59,7 +59,7 @@ impl Ended {
     pub fn exit_code(self) -> u8 {
         match self {
             Ended::Exited(code) => (code & 0xff) as u8,
-            Ended::Signaled(signal) => (128 + signal).min(255) as u8,
+            Ended::Signaled { signal, .. } => (128 + signal).min(255) as u8,
             Ended::OutOfMemory { .. } => 128 + libc::SIGKILL as u8,
         }
     }
@@ -71,6 +71,9 @@ impl Ended {
 pub struct Finished {
     pub ended: Ended,
     pub cleanup: Option<StepFailed>,
+    /// How many processes the memory limit killed in the cgroup while the command ran
+    /// (those of an `exec` in the same container too).
+    pub oom_kills: u64,
 }
 
 /// Runs a checked `up` plan in the foreground: stdio is the container's (or a

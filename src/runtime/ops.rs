@@ -47,6 +47,8 @@ pub enum Op {
     CgroupJoin,
     IdmapMounts,
     WritableLayer,
+    /// The network steps: their data is read from the plan.
+    Network,
     Start,
     Prologue,
     NamespaceRoot,
@@ -324,6 +326,10 @@ pub fn prepare(plan: &Plan) -> Result<Ops, StepFailed> {
                 })
             }
             Action::Monitor => Op::Monitor,
+            Action::NetworkAttach(_)
+            | Action::Pasta(_)
+            | Action::NetworkRelease { .. }
+            | Action::PastaStop { .. } => Op::Network,
             Action::CgroupRemove { .. } => Op::CgroupRemove,
         };
         ops.ops.push(op);

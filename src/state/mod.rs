@@ -8,6 +8,7 @@
 //!     state.json                  the record, replaced atomically (temp file + rename)
 //!     stdout.log, stdout.log.1    what the command wrote, capped (see lifecycle::logs)
 //!     stderr.log, stderr.log.1
+//!     exec-oom-kills              processes of `exec`s the memory limit killed (state/oom.rs)
 //! ```
 //!
 //! Readers (`ps`, `inspect`) take no lock: a rename is atomic, so they see the old record or
@@ -15,6 +16,7 @@
 
 pub mod ids;
 mod lock;
+mod oom;
 mod record;
 #[cfg(test)]
 mod tests;
@@ -24,6 +26,7 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 pub use lock::NameLock;
+pub use oom::ExecOomCounter;
 pub use record::{
     ExitStatus, FileId, RECORD_FORMAT_VERSION, Record, RecordError, State, StopSettings,
 };

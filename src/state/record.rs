@@ -45,6 +45,9 @@ impl State {
 pub struct ExitStatus {
     pub code: i32,
     pub signal: Option<i32>,
+    /// Killed by a signal that dumped core.
+    #[serde(default)]
+    pub core_dumped: bool,
 }
 
 /// What `stop` does, from the plan.

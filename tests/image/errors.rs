@@ -265,15 +265,16 @@ fn a_full_disk_while_unpacking_is_named_and_leaves_nothing_half_written() {
     // tmpfs) goes.
     let script = format!(
         "mount --make-rprivate / && mount -t tmpfs -o size=1536k tmpfs {store} && \
-         {launcher} --store {store} pull {reference}; echo \"exit=$?\"; find {store}/tmp {store}/images/sha256 -mindepth 1; echo layers:; ls {store}/layers/sha256",
+         \"$LAUNCHER\" --store {store} pull {reference}; echo \"exit=$?\"; find {store}/tmp {store}/images/sha256 -mindepth 1; echo layers:; ls {store}/layers/sha256",
         store = store.display(),
-        launcher = env!("CARGO_BIN_EXE_launcher"),
         reference = image.oci_ref(),
     );
-    let output = std::process::Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
-        .output()
-        .unwrap();
+    let output = crate::util::shell_with_launcher(
+        "unshare",
+        &["--mount", "--propagation", "private", "sh", "-c", &script],
+    )
+    .output()
+    .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     let (before, layers) = stdout.split_once("layers:\n").unwrap_or((&stdout, ""));

@@ -132,9 +132,18 @@ impl Registry {
 
     /// The launcher binary inside the namespace, with a store of its own.
     pub fn launcher(&self, store: &Path) -> Command {
-        let mut command = self.cmd(env!("CARGO_BIN_EXE_launcher"));
+        let mut command = self.launcher_as(&[]);
         command.arg("--store").arg(store).env("NO_COLOR", "1");
         command
+    }
+
+    /// The launcher binary inside the namespace, run through `wrapper` (such as setpriv and
+    /// its arguments), with the tests' own state folder and cache (`util::launcher_through`).
+    pub fn launcher_as(&self, wrapper: &[&str]) -> Command {
+        let net = format!("--net=/proc/{}/ns/net", self.pid());
+        let mut through = vec!["nsenter", net.as_str(), "--"];
+        through.extend_from_slice(wrapper);
+        crate::util::launcher_through(&through)
     }
 
     /// `skopeo copy SOURCE docker://127.0.0.1:5000/DEST` with `extra` options.

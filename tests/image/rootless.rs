@@ -24,14 +24,13 @@ fn a_rootless_pull_writes_user_xattr_whiteouts_that_a_userxattr_overlay_honours(
     chown_tree(&store, NOBODY, NOBODY);
     let reference = format!("{HOST}/test/app:v1");
     let output = registry
-        .cmd("setpriv")
-        .args([
+        .launcher_as(&[
+            "setpriv",
             "--reuid=65534",
             "--regid=65534",
             "--clear-groups",
-            env!("CARGO_BIN_EXE_launcher"),
-            "--store",
         ])
+        .arg("--store")
         .arg(&store)
         .args(["pull", &reference])
         .env("HOME", scratch.path())

@@ -51,13 +51,13 @@ impl<'a> Case<'a> {
 
     fn command(&self, args: &[&str]) -> Command {
         let mut command = match self.rootless {
-            false => self.registry.cmd(env!("CARGO_BIN_EXE_launcher")),
-            true => {
-                let mut command = self.registry.cmd("setpriv");
-                command.args(["--reuid=65534", "--regid=65534", "--clear-groups"]);
-                command.arg(env!("CARGO_BIN_EXE_launcher"));
-                command
-            }
+            false => self.registry.launcher_as(&[]),
+            true => self.registry.launcher_as(&[
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+            ]),
         };
         command
             .arg("--store")

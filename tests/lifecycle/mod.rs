@@ -6,6 +6,7 @@
 mod basics;
 mod exec;
 mod foreground;
+mod habits;
 mod records;
 mod stopping;
 
@@ -99,14 +100,14 @@ impl Lab {
 
     /// The launcher with `--root`, as root or as the unprivileged user.
     pub fn command(&self, args: &[&str]) -> Command {
-        let binary = env!("CARGO_BIN_EXE_launcher");
         let mut cmd = match self.mode {
-            Mode::Root => Command::new(binary),
-            Mode::Rootless => {
-                let mut cmd = Command::new("setpriv");
-                cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", binary]);
-                cmd
-            }
+            Mode::Root => crate::util::launcher_through(&[]),
+            Mode::Rootless => crate::util::launcher_through(&[
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+            ]),
         };
         cmd.arg("--root")
             .arg(self.root())

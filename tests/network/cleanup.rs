@@ -1,7 +1,5 @@
 //! Nothing is left: 100 attach/release cycles, and a prune after the launcher was killed.
 
-use std::process::Command;
-
 use super::bridge::{attach, prune_all, release, tcp_get_ok};
 use super::harness::{HOST_ADDRESS, Process, World, container, tcp_server};
 
@@ -72,9 +70,8 @@ fn a_hundred_attach_release_cycles_leave_no_link_rule_lease_or_process() {
 
 /// `launcher network ARGS` with the test's state folder, run inside the host namespace.
 fn launcher_network(world: &World, args: &[&str]) -> (bool, String, String) {
-    let binary = assert_cmd::cargo::cargo_bin("launcher");
     let output = world.host.run(|| {
-        Command::new(&binary)
+        crate::util::launcher_bin()
             .arg("--root")
             .arg(world.state_root())
             .arg("network")

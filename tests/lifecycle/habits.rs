@@ -1,0 +1,172 @@
+//! Regressions of issue 15 (real workloads tried as a new user would): wrong facts about how
+//! a container ended, and the habits users bring from docker and podman.
+
+use std::time::Duration;
+
+use super::{Lab, Mode, eventually, text};
+
+/// `ps -a --format json` of `name` once it has stopped.
+fn stopped_entry(lab: &Lab, name: &str) -> serde_json::Value {
+    let mut entry = serde_json::Value::Null;
+    eventually(Duration::from_secs(10), "the container stops", || {
+        entry = lab.ps_entry(name).unwrap_or_default();
+        entry["state"] == "stopped" && !entry["exit_code"].is_null()
+    });
+    entry
+}
+
+/// Item 2: `kill NAME TERM` showed "exited 143" and SIGSEGV "exited 139", with
+/// `exit_signal: null`: the signal was lost on its way through init.
+#[test]
+fn death_by_a_signal_is_recorded_as_that_signal_through_init() {
+    let lab = Lab::new(Mode::Root);
+    let name = lab.name("term");
+    let file = lab.container(&name, "command = [\"/bin/sleep\", \"1000\"]\n");
+    lab.up_d(&file);
+    let killed = lab.run(&["kill", &name, "TERM"]);
+    assert_eq!(killed.status.code(), Some(0), "{}", text(&killed.stderr));
+    let entry = stopped_entry(&lab, &name);
+    assert_eq!(entry["exit_code"], 143, "{entry}");
+    assert_eq!(entry["exit_signal"], 15, "{entry}");
+    assert!(
+        entry["status"]
+            .as_str()
+            .unwrap()
+            .starts_with("killed by SIGTERM"),
+        "{entry}"
+    );
+
+    let name = lab.name("segv");
+    let file = lab.container(
+        &name,
+        "command = [\"/bin/sh\", \"-c\", \"kill -SEGV $$\"]\n",
+    );
+    lab.up_d(&file);
+    let entry = stopped_entry(&lab, &name);
+    assert_eq!(entry["exit_code"], 139, "{entry}");
+    assert_eq!(entry["exit_signal"], 11, "{entry}");
+    assert!(
+        entry["status"]
+            .as_str()
+            .unwrap()
+            .starts_with("killed by SIGSEGV"),
+        "{entry}"
+    );
+    assert!(entry["core_dumped"].is_boolean(), "{entry}");
+
+    // A command that exits 143 on its own was not killed.
+    let name = lab.name("code");
+    let file = lab.container(&name, "command = [\"/bin/sh\", \"-c\", \"exit 143\"]\n");
+    lab.up_d(&file);
+    let entry = stopped_entry(&lab, &name);
+    assert_eq!(entry["exit_code"], 143, "{entry}");
+    assert!(entry["exit_signal"].is_null(), "{entry}");
+}
+
+/// A shell that ignores SIGTERM and, once /tmp/go exists, kills itself with SIGKILL.
+const WAITS_THEN_KILLS_ITSELF: &str = "command = [\"/bin/sh\", \"-c\", \"trap '' TERM; echo ready; while [ ! -e /tmp/go ]; do sleep 0.1; done; kill -9 $$\"]\n[resources]\nmemory = \"32MiB\"\n";
+
+/// `exec NAME -- dd bs=100M`, which the 32 MiB limit kills: the exec says so.
+fn exec_killed_for_lack_of_memory(lab: &Lab, name: &str) {
+    eventually(Duration::from_secs(5), "the shell is ready", || {
+        text(&lab.run(&["logs", name]).stdout).contains("ready")
+    });
+    let exec = lab.run(&[
+        "exec",
+        name,
+        "--",
+        "/bin/dd",
+        "if=/dev/zero",
+        "of=/dev/null",
+        "bs=100M",
+        "count=1",
+    ]);
+    let stderr = text(&exec.stderr);
+    assert_eq!(exec.status.code(), Some(137), "{stderr}");
+    assert!(
+        stderr.contains("killed: out of memory"),
+        "exec said nothing:\n{stderr}"
+    );
+}
+
+/// Item 1: after an exec was OOM-killed, a later `stop` that ends in SIGKILL, and a command
+/// that kills itself with SIGKILL, were both reported as "killed: out of memory".
+#[test]
+fn a_sigkill_after_an_exec_was_killed_for_lack_of_memory_is_not_out_of_memory() {
+    let lab = Lab::new(Mode::Root);
+    let name = lab.name("oomstop");
+    let file = lab.container(&name, WAITS_THEN_KILLS_ITSELF);
+    lab.up_d(&file);
+    exec_killed_for_lack_of_memory(&lab, &name);
+    let stop = lab.run(&["stop", "-t", "1", &name]);
+    assert_eq!(stop.status.code(), Some(0), "{}", text(&stop.stderr));
+    let entry = stopped_entry(&lab, &name);
+    assert_eq!(entry["exit_signal"], 9, "{entry}");
+    assert!(
+        entry["status"]
+            .as_str()
+            .unwrap()
+            .starts_with("killed by SIGKILL"),
+        "{entry}"
+    );
+
+    let name = lab.name("oomself");
+    let file = lab.container(&name, WAITS_THEN_KILLS_ITSELF);
+    lab.up_d(&file);
+    exec_killed_for_lack_of_memory(&lab, &name);
+    let go = lab.run(&["exec", &name, "--", "/bin/touch", "/tmp/go"]);
+    assert_eq!(go.status.code(), Some(0), "{}", text(&go.stderr));
+    let entry = stopped_entry(&lab, &name);
+    assert!(
+        entry["status"]
+            .as_str()
+            .unwrap()
+            .starts_with("killed by SIGKILL"),
+        "{entry}"
+    );
+    let info = lab.inspect(&name);
+    assert!(
+        !info.to_string().contains("out of memory"),
+        "the command killed itself:\n{info:#}"
+    );
+}
+
+/// Item 4: a second foreground `up` of a name that runs (here from another state folder, where
+/// its record cannot be seen) failed on the busy cgroup with a hint about mounts.
+#[test]
+fn a_second_up_of_a_running_name_with_resources_says_it_runs_and_how_to_stop_it() {
+    let first = Lab::new(Mode::Root);
+    let second = Lab::new(Mode::Root);
+    let name = first.name("twice");
+    second.names.borrow_mut().push(name.clone());
+    let file = first.container(
+        &name,
+        "command = [\"/bin/sleep\", \"1000\"]\n[resources]\nmemory = \"64MiB\"\n",
+    );
+    let file = file.display().to_string();
+    let mut running = first
+        .command(&["up", &file])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    eventually(Duration::from_secs(5), "the first up runs", || {
+        first
+            .ps_entry(&name)
+            .is_some_and(|e| e["state"] == "running")
+    });
+    let again = second.run(&["up", &file, "--", "/bin/true"]);
+    let stderr = text(&again.stderr);
+    let _ = running.kill();
+    let _ = running.wait();
+    assert_eq!(again.status.code(), Some(125), "{stderr}");
+    assert!(
+        stderr.contains(&format!("a container named \"{name}\" runs")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("launcher stop"), "{stderr}");
+    assert!(
+        !stderr.contains("mounted"),
+        "a hint about mounts:\n{stderr}"
+    );
+}
