@@ -381,11 +381,13 @@ fn the_lint_warns_and_strict_makes_the_warnings_errors() {
     assert!(err.contains("0 errors, 4 warnings"), "{err}");
     let strict = run(true);
     assert_eq!(strict.status.code(), Some(1));
+    // Strictness adds one warning of its own: the container's root is the host's.
     assert!(
-        text(&strict.stderr).contains("4 errors, 0 warnings"),
+        text(&strict.stderr).contains("4 errors, 1 warning"),
         "{}",
         text(&strict.stderr)
     );
+    assert!(text(&strict.stderr).contains("the container's root is the host's root"));
 }
 
 #[test]

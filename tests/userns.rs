@@ -93,14 +93,10 @@ fn write_replacing(path: &Path, bytes: &[u8]) {
 /// `launcher up` as the throwaway user, with `PATH` for the launcher (the helpers are looked
 /// up on it).
 fn up_as_user(container: &TempContainer, path: &str) -> Output {
-    Command::new("/usr/bin/setpriv")
-        .args([
-            &format!("--reuid={UID}"),
-            &format!("--regid={UID}"),
-            "--clear-groups",
-            env!("CARGO_BIN_EXE_launcher"),
-            "up",
-        ])
+    let reuid = format!("--reuid={UID}");
+    let regid = format!("--regid={UID}");
+    crate::util::launcher_through(&["/usr/bin/setpriv", &reuid, &regid, "--clear-groups"])
+        .arg("up")
         .arg(container.file())
         .envs(state_envs(container))
         .env("PATH", path)
@@ -526,20 +522,19 @@ fn rootless_limits_without_a_delegated_cgroup_v2_say_what_is_missing() {
     // with a delegated subtree is tested on a fake tree (preflight::cgroups).
     let container = busybox("command = [\"/bin/true\"]\n[resources]\nmemory = \"64MiB\"\n");
     crate::util::chown_tree(container.dir.path(), 65534, 65534);
-    let output = Command::new("/usr/bin/setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            env!("CARGO_BIN_EXE_launcher"),
-            "check",
-        ])
-        .arg(container.file())
-        .envs(state_envs(&container))
-        .env("NO_COLOR", "1")
-        .env("COLUMNS", "300")
-        .output()
-        .unwrap();
+    let output = crate::util::launcher_through(&[
+        "/usr/bin/setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+    ])
+    .arg("check")
+    .arg(container.file())
+    .envs(state_envs(&container))
+    .env("NO_COLOR", "1")
+    .env("COLUMNS", "300")
+    .output()
+    .unwrap();
     let err = text(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{err}");
     assert!(err.contains("resources.memory"), "{err}");

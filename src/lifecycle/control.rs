@@ -251,8 +251,9 @@ pub(super) fn forget_foreground(store: &Store, record: &Record) -> Result<(), Li
     }
 }
 
-/// Removes what a stopped container left: its writable layer (what it wrote), and the cgroup
-/// folders its monitor could not remove (it was killed).
+/// Removes what a stopped container left: its writable layer (what it wrote), its network's
+/// lease, port rules and pasta, and the cgroup folders its monitor could not remove (it was
+/// killed).
 pub(super) fn remove_leftovers(record: &Record) -> Result<(), LifecycleError> {
     if let Some(layer) = record.plan.writable_layer() {
         runtime::remove_writable_layer(layer).map_err(|failure| LifecycleError::Cleanup {

@@ -103,14 +103,6 @@ impl Plan {
 
         // The container's process, from the go-ahead on.
         steps.push(Side::Child, Action::Prologue, Origin::Default);
-        // Before anything creates a file: host root is no id of a range of the launcher's.
-        if facts
-            .user_namespace
-            .as_ref()
-            .is_some_and(|m| m.range.is_some())
-        {
-            steps.push(Side::Child, Action::NamespaceRoot, ns_origin.clone());
-        }
         // Joined before anything else: the cgroup namespace, the mounts and the loopback below
         // are made in (or relative to) the namespaces the container shares.
         for join in &spec.joins {
@@ -132,6 +124,16 @@ impl Plan {
             },
             Origin::Default,
         );
+        // After the host paths are opened (still as host root: the launcher's folders may be
+        // closed to others), before anything creates a file: host root is no id of a share of
+        // the launcher's range, the process would be `nobody` in its namespace.
+        if facts
+            .user_namespace
+            .as_ref()
+            .is_some_and(|m| m.range.is_some())
+        {
+            steps.push(Side::Child, Action::NamespaceRoot, ns_origin.clone());
+        }
         // Before any mount: a mount made while / is shared would appear on the host.
         steps.push(Side::Child, Action::PrivatePropagation, Origin::Default);
         let root_origin = spec.root.origin.clone();
