@@ -598,12 +598,14 @@ fn resources(c: &mut Check<'_>, r: Option<&Resources>) -> (Limits, Vec<DeviceRul
     if let Some(pids) = r.pids {
         limits.pids = (pids.limit > 0).then_some(pids.limit as u64);
     }
+    // Set to something: not null, not {} and not [].
     let empty = |v: &Option<serde_json::Value>| {
         v.as_ref()
             .filter(|v| {
-                !v.is_null()
-                    && !(v.is_object() && v.as_object().is_some_and(|o| o.is_empty()))
-                    && !(v.is_array() && v.as_array().is_some_and(|a| a.is_empty()))
+                let blank = v.is_null()
+                    || v.as_object().is_some_and(|o| o.is_empty())
+                    || v.as_array().is_some_and(|a| a.is_empty());
+                !blank
             })
             .cloned()
     };
