@@ -87,8 +87,10 @@ containerd_pid=$!
 C="ctr --address $work/containerd.sock"
 for _ in $(seq 100); do $C version >/dev/null 2>&1 && break; sleep 0.1; done
 $C version >/dev/null || die "containerd did not start: $(tail -5 "$work/containerd.log")"
-$C image import --base-name bb "$work/bb.tar" >/dev/null
+$C image import --base-name bb --digests "$work/bb.tar" >&2
+$C image ls >&2
 image=$($C image ls -q | head -1)
+[ -n "$image" ] || die "ctr image import stored no image"
 
 # podman's default rlimits (nofile 1048576) may be above this machine's hard ones, which
 # root without CAP_SYS_RESOURCE cannot raise: ask for less, for every runtime alike.
@@ -97,7 +99,7 @@ prun() { echo "$P --runtime $1 run --rm --network none $limits bb /bin/true"; }
 crun_() { echo "$C run --rm --runc-binary $1 $image bench-\$RANDOM\$RANDOM /bin/true"; }
 
 # Each once first: a contender that cannot run fails here, with its error.
-for runtime in "$oci" crun runc; do
+for runtime in ${ONLY:-"$oci" crun runc}; do
     eval "$(prun "$runtime")" || die "podman with $runtime failed"
     eval "$(crun_ "$runtime")" || die "ctr with $runtime failed"
 done
