@@ -75,9 +75,21 @@ fn podman(args: &[&str]) -> Output {
 
 /// One podman test at a time: podman's attach to a container that ends at once raced with
 /// another podman's start on the same storage (attach socket missing).
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// `podman save` of the test image as an OCI archive (for containerd).
+pub fn save(archive: &std::path::Path) -> Output {
+    podman(&[
+        "save",
+        "--format",
+        "oci-archive",
+        "-o",
+        archive.to_str().unwrap(),
+        "bb",
+    ])
 }
 
 /// The hard rlimits of this machine may be below podman's defaults (nofile 1048576), which
