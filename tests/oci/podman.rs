@@ -62,7 +62,17 @@ fn podman_line(dir: &std::path::Path) -> String {
 
 fn podman_in(dir: &std::path::Path, args: &[&str]) -> Output {
     let line = podman_line(dir);
+    // Containers podman makes by itself (a pod's infra) get these rlimits too.
+    let conf = dir.join("containers.conf");
+    if !conf.exists() {
+        std::fs::write(
+            &conf,
+            "[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n",
+        )
+        .expect("cannot write containers.conf");
+    }
     let mut cmd = wrap();
+    cmd.env("CONTAINERS_CONF", &conf);
     cmd.args(line.split(' ')).args(args);
     cmd.output()
         .unwrap_or_else(|e| panic!("cannot run podman (apt-get install podman conmon): {e}"))
@@ -258,4 +268,60 @@ fn podman_containers_share_a_network_namespace() {
         text(&first.stdout),
         "the second joined the first's namespace"
     );
+}
+
+#[test]
+fn podman_pod_members_share_the_infra_containers_namespaces() {
+    let _one = one_at_a_time();
+    let pod = "launcher-oci-pod";
+    struct PodGone(&'static str);
+    impl Drop for PodGone {
+        fn drop(&mut self) {
+            let _ = podman(&["pod", "rm", "-f", "-t", "0", self.0]);
+        }
+    }
+    let _gone = PodGone(pod);
+    let out = podman(&["pod", "create", "--name", pod, "--network", "none"]);
+    assert!(
+        out.status.success(),
+        "pod create (the infra image needs catatonit): {}",
+        text(&out.stderr)
+    );
+    let out = podman(&[
+        "run",
+        "-d",
+        "--pod",
+        pod,
+        "--name",
+        "launcher-oci-pod-a",
+        "bb",
+        "sleep",
+        "30",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let first = podman(&[
+        "exec",
+        "launcher-oci-pod-a",
+        "sh",
+        "-c",
+        "for n in net uts ipc; do readlink /proc/self/ns/$n; done",
+    ]);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let second = podman(&[
+        "run",
+        "--rm",
+        "--pod",
+        pod,
+        "bb",
+        "sh",
+        "-c",
+        "for n in net uts ipc; do readlink /proc/self/ns/$n; done",
+    ]);
+    assert!(second.status.success(), "{}", text(&second.stderr));
+    assert_eq!(
+        text(&second.stdout),
+        text(&first.stdout),
+        "both joined the pod's namespaces"
+    );
+    assert_eq!(text(&first.stdout).lines().count(), 3);
 }
