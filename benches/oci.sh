@@ -18,6 +18,7 @@
 #  3. runs one hyperfine over six contenders:
 #       podman run --rm --network none bb /bin/true   with --runtime launcher-oci | crun | runc
 #       ctr run --rm --runc-binary launcher-oci | crun | runc  bb ID /bin/true
+#     and, the runtimes alone, RUNTIME run of one bundle (runc spec's config, /bin/true);
 #  4. stops containerd and removes the temp folder on exit.
 set -euo pipefail
 
@@ -33,7 +34,7 @@ die() {
 }
 
 [ "$(id -u)" = 0 ] || die "run as root (podman and containerd as root)"
-for tool in podman conmon containerd ctr runc crun hyperfine unshare; do
+for tool in podman conmon containerd ctr runc crun hyperfine unshare jq; do
     command -v "$tool" >/dev/null || die "$tool is missing: apt-get install podman conmon containerd runc crun hyperfine util-linux"
 done
 
@@ -98,10 +99,18 @@ limits="--ulimit nofile=1024:1024 --ulimit nproc=1024:1024"
 prun() { echo "$P --runtime $1 run --rm --network none $limits bb /bin/true"; }
 crun_() { echo "$C run --rm --runc-binary $1 $image bench-\$RANDOM\$RANDOM /bin/true"; }
 
+# The runtimes alone: `RUNTIME run` of one bundle (the busybox root, runc's default config
+# running /bin/true, no terminal), each with a state folder of its own.
+mkdir -p "$work/bundle"
+ln -s "$repo/rootfs" "$work/bundle/rootfs"
+(cd "$work/bundle" && runc spec && jq '.process.terminal = false | .process.args = ["/bin/true"] | del(.process.capabilities.ambient, .process.capabilities.inheritable)' config.json >c && mv c config.json)
+brun() { echo "$1 --root $work/state-$2 run --bundle $work/bundle b-\$RANDOM\$RANDOM"; }
+
 # Each once first: a contender that cannot run fails here, with its error.
 for runtime in ${ONLY:-"$oci" crun runc}; do
     eval "$(prun "$runtime")" || die "podman with $runtime failed"
     eval "$(crun_ "$runtime")" || die "ctr with $runtime failed"
+    eval "$(brun "$runtime" check)" || die "$runtime run failed"
 done
 
 export_args=()
@@ -112,4 +121,7 @@ hyperfine --shell=bash --runs "$RUNS" --warmup "$WARMUP" "${export_args[@]}" \
     -n "podman + runc" "$(prun runc)" \
     -n "ctr + launcher" "$(crun_ "$oci")" \
     -n "ctr + crun" "$(crun_ crun)" \
-    -n "ctr + runc" "$(crun_ runc)"
+    -n "ctr + runc" "$(crun_ runc)" \
+    -n "launcher-oci run" "$(brun "$oci" launcher)" \
+    -n "crun run" "$(brun crun crun)" \
+    -n "runc run" "$(brun runc runc)"
