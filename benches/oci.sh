@@ -102,7 +102,7 @@ crun_() { echo "$C run --rm --runc-binary $1 $image bench-\$RANDOM\$RANDOM /bin/
 # The runtimes alone: `RUNTIME run` of one bundle (the busybox root, runc's default config
 # running /bin/true, no terminal), each with a state folder of its own.
 mkdir -p "$work/bundle"
-ln -s "$repo/rootfs" "$work/bundle/rootfs"
+cp -a "$repo/rootfs" "$work/bundle/rootfs"   # runc refuses a symlinked root
 (cd "$work/bundle" && runc spec && jq '.process.terminal = false | .process.args = ["/bin/true"] | del(.process.capabilities.ambient, .process.capabilities.inheritable)' config.json >c && mv c config.json)
 brun() { echo "$1 --root $work/state-$2 run --bundle $work/bundle b-\$RANDOM\$RANDOM"; }
 
