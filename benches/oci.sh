@@ -63,6 +63,11 @@ cleanup() {
         wait "$containerd_pid" 2>/dev/null || true
     fi
     rm -rf "$work"
+    # containerd's namespace folder (cgroupsPath /default/ID) and podman's, when empty: the
+    # runtimes remove the containers' own folders, not their parents.
+    for dir in /sys/fs/cgroup/*/default /sys/fs/cgroup/*/libpod_parent/conmon /sys/fs/cgroup/*/libpod_parent; do
+        [ -d "$dir" ] && rmdir "$dir" 2>/dev/null || true
+    done
 }
 trap cleanup EXIT
 
