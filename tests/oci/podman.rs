@@ -84,10 +84,27 @@ fn podman(args: &[&str]) -> Output {
 }
 
 /// One podman test at a time: podman's attach to a container that ends at once raced with
-/// another podman's start on the same storage (attach socket missing).
-pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+/// another podman's start on the same storage (attach socket missing). When the test ends,
+/// podman's own cgroup folders (`libpod_parent/conmon`) go too, if nothing uses them.
+pub fn one_at_a_time() -> OneAtATime {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+    OneAtATime(LOCK.lock().unwrap_or_else(|e| e.into_inner()))
+}
+
+pub struct OneAtATime(#[allow(dead_code)] std::sync::MutexGuard<'static, ()>);
+
+impl Drop for OneAtATime {
+    fn drop(&mut self) {
+        let Ok(hierarchies) = std::fs::read_dir("/sys/fs/cgroup") else {
+            return;
+        };
+        for hierarchy in hierarchies.flatten() {
+            let parent = hierarchy.path().join("libpod_parent");
+            // rmdir refuses a folder that holds a process or a child: another podman's.
+            let _ = std::fs::remove_dir(parent.join("conmon"));
+            let _ = std::fs::remove_dir(&parent);
+        }
+    }
 }
 
 /// `podman save` of the test image as an OCI archive (for containerd).
