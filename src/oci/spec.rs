@@ -611,12 +611,14 @@ fn resources(c: &mut Check<'_>, r: Option<&Resources>) -> (Limits, Vec<DeviceRul
     if let Some(pids) = r.pids {
         limits.pids = (pids.limit > 0).then_some(pids.limit as u64);
     }
+    // Set to something: not null, not {} and not [].
     let empty = |v: &Option<serde_json::Value>| {
         v.as_ref()
             .filter(|v| {
-                !v.is_null()
-                    && !(v.is_object() && v.as_object().is_some_and(|o| o.is_empty()))
-                    && !(v.is_array() && v.as_array().is_some_and(|a| a.is_empty()))
+                let blank = v.is_null()
+                    || v.as_object().is_some_and(|o| o.is_empty())
+                    || v.as_array().is_some_and(|a| a.is_empty());
+                !blank
             })
             .cloned()
     };
@@ -803,4 +805,68 @@ fn parse_size(text: &str) -> Option<u64> {
         _ => return None,
     };
     n.checked_mul(factor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn translate_json(value: &serde_json::Value) -> Result<(Spec, Extras), Vec<JsonProblem>> {
+        let text = serde_json::to_string_pretty(value).unwrap();
+        let config: Config = super::super::config::parse(&text).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let source = Source {
+            bundle: dir.path(),
+            file: dir.path().join("config.json"),
+            text: &text,
+        };
+        translate("t", &config, &source, &dir.path().join("seccomp.json"))
+    }
+
+    #[test]
+    fn the_default_spec_becomes_a_spec_with_the_launchers_dev() {
+        let (spec, extras) = translate_json(&super::super::features::default_spec(false)).unwrap();
+        let targets: Vec<&str> = spec
+            .mounts
+            .iter()
+            .map(|m| m.value.target.as_str())
+            .collect();
+        assert_eq!(targets, ["/proc", "/dev/shm", "/dev/mqueue", "/sys"]);
+        assert!(spec.namespaces.value.pid && spec.namespaces.value.net);
+        assert_eq!(extras.cgroups_path, "/launcher/t");
+        assert!(spec.security.no_new_privileges.is_some());
+        assert_eq!(spec.security.capabilities.value.len(), 3);
+    }
+
+    #[test]
+    fn problems_name_the_path_and_line_all_at_once() {
+        let mut config = super::super::features::default_spec(false);
+        config["linux"]["namespaces"][0]["path"] = "/proc/1/ns/pid".into();
+        config["mounts"][0]["options"] = serde_json::json!(["shared"]);
+        config["process"]["capabilities"]["ambient"] = serde_json::json!(["CAP_KILL"]);
+        let problems = translate_json(&config).unwrap_err();
+        let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "linux.namespaces[0].path",
+                "mounts[0].options[0]",
+                "process.capabilities.ambient"
+            ]
+        );
+        assert!(problems.iter().all(|p| p.line > 1), "{problems:?}");
+    }
+
+    #[test]
+    fn a_pods_namespaces_are_joined_by_path() {
+        let mut config = super::super::features::default_spec(false);
+        config["linux"]["namespaces"][1]["path"] = "/proc/42/ns/net".into();
+        let (spec, _) = translate_json(&config).unwrap();
+        assert!(
+            !spec.namespaces.value.net,
+            "no network namespace of its own"
+        );
+        assert_eq!(spec.joins.len(), 1);
+        assert_eq!(spec.joins[0].value.kind, "net");
+    }
 }

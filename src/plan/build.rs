@@ -348,8 +348,8 @@ impl Plan {
         plan
     }
 
-    /// Makes the plan's process outlive the launcher: a detach step right before exec (or
-    /// init), and none of the parent's steps after start (monitor, cleanup).
+    /// Makes the plan's process outlive the launcher: a detach step right before the user and
+    /// confinement steps (or exec), and none of the parent's steps after start (monitor, cleanup).
     pub fn detach_before_exec(&mut self, fifo: Option<PathBuf>) {
         let start = self
             .steps
@@ -362,10 +362,16 @@ impl Plan {
                 index <= start + 1 || s.side != Side::Parent
             });
         }
-        let exec = self
-            .steps
-            .iter()
-            .position(|s| matches!(s.action, Action::Init | Action::Exec(_)));
+        // Before the user and confinement steps: the FIFO is root's, and reopening it through
+        // /proc/self/fd needs what the command's user may not have (a dumpable process, or
+        // CAP_DAC_OVERRIDE). What follows the wait is short and cannot fail on the host's
+        // account: ids, capabilities, no_new_privs, the filter, then exec.
+        let exec = self.steps.iter().position(|s| {
+            matches!(
+                s.action,
+                Action::User(_) | Action::Seccomp(_) | Action::Init | Action::Exec(_)
+            ) && s.side == Side::Child
+        });
         if let Some(exec) = exec {
             let step = Step {
                 side: Side::Child,

@@ -256,7 +256,7 @@ impl Child<'_> {
                 gid,
                 groups,
                 set_groups,
-            } => security::switch_user(*uid, *gid, groups, *set_groups),
+            } => security::switch_user(*uid, *gid, groups, *set_groups, self.report.is_some()),
             Op::Capabilities(keep, last) => security::apply_capabilities(keep, *last),
             Op::NoNewPrivileges => security::apply_no_new_privileges(),
             Op::Seccomp(program) => security::apply_seccomp(program),

@@ -1,6 +1,7 @@
 //! The OCI runtime mode: runc's commands as black boxes, and podman driving the launcher
 //! as its runtime (`--runtime launcher-oci`).
 
+mod containerd;
 mod podman;
 mod runc;
 

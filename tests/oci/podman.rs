@@ -62,7 +62,17 @@ fn podman_line(dir: &std::path::Path) -> String {
 
 fn podman_in(dir: &std::path::Path, args: &[&str]) -> Output {
     let line = podman_line(dir);
+    // Containers podman makes by itself (a pod's infra) get these rlimits too.
+    let conf = dir.join("containers.conf");
+    if !conf.exists() {
+        std::fs::write(
+            &conf,
+            "[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n",
+        )
+        .expect("cannot write containers.conf");
+    }
     let mut cmd = wrap();
+    cmd.env("CONTAINERS_CONF", &conf);
     cmd.args(line.split(' ')).args(args);
     cmd.output()
         .unwrap_or_else(|e| panic!("cannot run podman (apt-get install podman conmon): {e}"))
@@ -71,6 +81,42 @@ fn podman_in(dir: &std::path::Path, args: &[&str]) -> Output {
 fn podman(args: &[&str]) -> Output {
     require_root();
     podman_in(storage(), args)
+}
+
+/// One podman test at a time: podman's attach to a container that ends at once raced with
+/// another podman's start on the same storage (attach socket missing). When the test ends,
+/// podman's own cgroup folders (`libpod_parent/conmon`) go too, if nothing uses them.
+pub fn one_at_a_time() -> OneAtATime {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    OneAtATime(LOCK.lock().unwrap_or_else(|e| e.into_inner()))
+}
+
+pub struct OneAtATime(#[allow(dead_code)] std::sync::MutexGuard<'static, ()>);
+
+impl Drop for OneAtATime {
+    fn drop(&mut self) {
+        let Ok(hierarchies) = std::fs::read_dir("/sys/fs/cgroup") else {
+            return;
+        };
+        for hierarchy in hierarchies.flatten() {
+            let parent = hierarchy.path().join("libpod_parent");
+            // rmdir refuses a folder that holds a process or a child: another podman's.
+            let _ = std::fs::remove_dir(parent.join("conmon"));
+            let _ = std::fs::remove_dir(&parent);
+        }
+    }
+}
+
+/// `podman save` of the test image as an OCI archive (for containerd).
+pub fn save(archive: &std::path::Path) -> Output {
+    podman(&[
+        "save",
+        "--format",
+        "oci-archive",
+        "-o",
+        archive.to_str().unwrap(),
+        "bb",
+    ])
 }
 
 /// The hard rlimits of this machine may be below podman's defaults (nofile 1048576), which
@@ -105,6 +151,7 @@ impl Drop for Gone {
 
 #[test]
 fn podman_run_rm_gives_the_commands_exit_status_and_output() {
+    let _one = one_at_a_time();
     let out = run_rm(&[], &["sh", "-c", "echo hello; exit 7"]);
     assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "hello\n");
@@ -119,6 +166,7 @@ fn podman_run_rm_gives_the_commands_exit_status_and_output() {
 
 #[test]
 fn podman_run_with_a_tty() {
+    let _one = one_at_a_time();
     let out = run_rm(&["-t"], &["sh", "-c", "tty; test -t 0 && echo yes"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
@@ -130,6 +178,7 @@ fn podman_run_with_a_tty() {
 
 #[test]
 fn podman_cap_drop_read_only_and_user_are_honoured() {
+    let _one = one_at_a_time();
     let out = run_rm(
         &["--cap-drop", "all"],
         &["grep", "CapEff", "/proc/self/status"],
@@ -151,7 +200,7 @@ fn podman_cap_drop_read_only_and_user_are_honoured() {
     assert_eq!(text(&out.stdout), "tmp\n", "{}", text(&out.stderr));
     let out = run_rm(&["--user", "1000:1000"], &["id"]);
     assert!(
-        text(&out.stdout).starts_with("uid=1000 gid=1000"),
+        text(&out.stdout).starts_with("uid=1000(1000) gid=1000(1000)"),
         "{} {}",
         text(&out.stdout),
         text(&out.stderr)
@@ -160,6 +209,7 @@ fn podman_cap_drop_read_only_and_user_are_honoured() {
 
 #[test]
 fn podman_detached_logs_exec_stop_rm_and_limits() {
+    let _one = one_at_a_time();
     let name = "launcher-oci-detached";
     let _gone = Gone(name.into());
     let mut args = vec![
@@ -218,6 +268,7 @@ fn podman_detached_logs_exec_stop_rm_and_limits() {
 
 #[test]
 fn podman_containers_share_a_network_namespace() {
+    let _one = one_at_a_time();
     let name = "launcher-oci-netns";
     let _gone = Gone(name.into());
     let mut args = vec!["run", "-d", "--name", name, "--network", "none"];
@@ -234,4 +285,60 @@ fn podman_containers_share_a_network_namespace() {
         text(&first.stdout),
         "the second joined the first's namespace"
     );
+}
+
+#[test]
+fn podman_pod_members_share_the_infra_containers_namespaces() {
+    let _one = one_at_a_time();
+    let pod = "launcher-oci-pod";
+    struct PodGone(&'static str);
+    impl Drop for PodGone {
+        fn drop(&mut self) {
+            let _ = podman(&["pod", "rm", "-f", "-t", "0", self.0]);
+        }
+    }
+    let _gone = PodGone(pod);
+    let out = podman(&["pod", "create", "--name", pod, "--network", "none"]);
+    assert!(
+        out.status.success(),
+        "pod create (the infra image needs catatonit): {}",
+        text(&out.stderr)
+    );
+    let out = podman(&[
+        "run",
+        "-d",
+        "--pod",
+        pod,
+        "--name",
+        "launcher-oci-pod-a",
+        "bb",
+        "sleep",
+        "30",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let first = podman(&[
+        "exec",
+        "launcher-oci-pod-a",
+        "sh",
+        "-c",
+        "for n in net uts ipc; do readlink /proc/self/ns/$n; done",
+    ]);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let second = podman(&[
+        "run",
+        "--rm",
+        "--pod",
+        pod,
+        "bb",
+        "sh",
+        "-c",
+        "for n in net uts ipc; do readlink /proc/self/ns/$n; done",
+    ]);
+    assert!(second.status.success(), "{}", text(&second.stderr));
+    assert_eq!(
+        text(&second.stdout),
+        text(&first.stdout),
+        "both joined the pod's namespaces"
+    );
+    assert_eq!(text(&first.stdout).lines().count(), 3);
 }
