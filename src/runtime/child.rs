@@ -166,7 +166,7 @@ impl Child<'_> {
                 sys::prctl(libc::PR_SET_DUMPABLE, 0)
                     .map_err(Failure::of("make the process non-dumpable"))
             }
-            Op::NamespaceRoot => security::switch_user(0, 0, &[], true),
+            Op::NamespaceRoot => security::switch_user(0, 0, &[], true, self.report.is_some()),
             Op::JoinNamespace(path, kind) => {
                 let shown = path.to_string_lossy();
                 let fd = sys::open(path, libc::O_RDONLY)
