@@ -10,6 +10,7 @@ pub mod diagnostic;
 pub mod image;
 pub mod lifecycle;
 pub mod network;
+pub mod oci;
 pub mod plan;
 pub mod preflight;
 pub mod runtime;

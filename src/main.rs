@@ -7,6 +7,7 @@ mod cli;
 mod manage;
 mod manage_images;
 mod manage_network;
+mod manage_oci;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -54,6 +55,10 @@ impl From<u8> for ExitCode {
 }
 
 fn run() -> ExitCode {
+    // As `launcher-oci` (or `launcher oci`): runc's command line.
+    if let Some(code) = manage_oci::dispatch() {
+        return code;
+    }
     let cli = Cli::parse();
     let store = || manage::store(cli.root.clone());
     let images = manage_images::store(cli.store.clone());

@@ -74,6 +74,24 @@ fn the_runtime_and_preflight_know_no_front_end() {
 }
 
 #[test]
+fn nothing_below_the_front_ends_knows_the_oci_one() {
+    for dir in [
+        "runtime",
+        "plan",
+        "preflight",
+        "state",
+        "lifecycle",
+        "config",
+    ] {
+        assert_none(
+            dir,
+            &["crate::oci"],
+            "the runtime must not know which front end made its plan",
+        );
+    }
+}
+
+#[test]
 fn config_makes_no_system_call() {
     assert_none(
         "config",

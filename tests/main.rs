@@ -9,6 +9,7 @@ mod image;
 mod lifecycle;
 mod limits;
 mod network;
+mod oci;
 mod schema;
 mod steps;
 mod up;

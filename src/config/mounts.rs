@@ -192,6 +192,7 @@ impl Builder<'_> {
             kind,
             target,
             readonly,
+            flags: Default::default(),
         })
     }
 }

@@ -106,6 +106,8 @@ impl Builder<'_> {
             security,
             stop,
             name,
+            joins: Vec::new(),
+            sysctl: None,
         }
     }
 

@@ -103,6 +103,12 @@ impl Plan {
 
         // The container's process, from the go-ahead on.
         steps.push(Side::Child, Action::Prologue, Origin::Default);
+        // Joined before anything else: the cgroup namespace, the mounts and the loopback below
+        // are made in (or relative to) the namespaces the container shares.
+        for join in &spec.joins {
+            let action = Action::JoinNamespace(join.value.clone());
+            steps.push(Side::Child, action, join.origin.clone());
+        }
         if ns.cgroup {
             steps.push(Side::Child, Action::CgroupNamespace, ns_origin.clone());
         }
@@ -159,6 +165,7 @@ impl Plan {
                 kind: MountKind::Proc,
                 target: "/proc".into(),
                 readonly: false,
+                flags: Default::default(),
             };
             steps.push(Side::Child, Action::Mount(proc), Origin::Default);
         }
@@ -179,6 +186,7 @@ impl Plan {
                         kind: MountKind::Tmpfs { size: None, mode },
                         target: target.into(),
                         readonly: false,
+                        flags: Default::default(),
                     };
                     steps.push(Side::Child, Action::Mount(tmpfs), root_origin.clone());
                 }
@@ -198,6 +206,16 @@ impl Plan {
         // up with the container's interface.
         if ns.net && spec.network.mode.value == NetworkMode::None {
             steps.push(Side::Child, Action::LoopbackUp, spec.net_origin.clone());
+        }
+        // In the container's network and IPC namespaces, through the host's /proc/sys still
+        // in view (before pivot_root); /proc/sys/net shows the writer's network namespace.
+        if let Some(sysctl) = &spec.sysctl {
+            let values = sysctl.value.clone();
+            steps.push(
+                Side::Child,
+                Action::Sysctl { values },
+                sysctl.origin.clone(),
+            );
         }
         // After every mount, so that nothing is mounted over a mask; before pivot_root, while
         // the paths are still reached through the new root's descriptor.
@@ -314,6 +332,57 @@ impl Plan {
     }
 }
 
+impl Plan {
+    /// The plan of an OCI `create`: as [`Plan::build`] up to exec, but the container's process
+    /// detaches once set up and waits at `fifo` until `start` opens it, then execs; the
+    /// engine (conmon, containerd's shim) is its monitor, and `delete` removes its cgroup.
+    pub fn build_created(spec: Spec, facts: Facts, fifo: PathBuf) -> Plan {
+        let mut plan = Plan::build(spec, facts);
+        // Opened with the other host paths, before any mount hides it.
+        for step in &mut plan.steps {
+            if let Action::OpenHostPaths { paths } = &mut step.action {
+                paths.push(fifo.clone());
+            }
+        }
+        plan.detach_before_exec(Some(fifo));
+        plan
+    }
+
+    /// Makes the plan's process outlive the launcher: a detach step right before the user and
+    /// confinement steps (or exec), and none of the parent's steps after start (monitor, cleanup).
+    pub fn detach_before_exec(&mut self, fifo: Option<PathBuf>) {
+        let start = self
+            .steps
+            .iter()
+            .position(|s| matches!(s.action, Action::Start));
+        if let Some(start) = start {
+            let mut index = 0;
+            self.steps.retain(|s| {
+                index += 1;
+                index <= start + 1 || s.side != Side::Parent
+            });
+        }
+        // Before the user and confinement steps: the FIFO is root's, and reopening it through
+        // /proc/self/fd needs what the command's user may not have (a dumpable process, or
+        // CAP_DAC_OVERRIDE). What follows the wait is short and cannot fail on the host's
+        // account: ids, capabilities, no_new_privs, the filter, then exec.
+        let exec = self.steps.iter().position(|s| {
+            matches!(
+                s.action,
+                Action::User(_) | Action::Seccomp(_) | Action::Init | Action::Exec(_)
+            ) && s.side == Side::Child
+        });
+        if let Some(exec) = exec {
+            let step = Step {
+                side: Side::Child,
+                action: Action::Detach { fifo },
+                origin: Origin::Default,
+            };
+            self.steps.insert(exec, step);
+        }
+    }
+}
+
 /// The user and the security steps, in the order `up` and `exec` share. Capabilities go after
 /// the uid change (keepcaps carries them across it) and the filter last, so it filters as
 /// little of the setup as it can; but loading a filter without no_new_privs needs
@@ -401,6 +470,7 @@ fn etc_mounts(spec: &Spec, facts: &Facts) -> Vec<At<MountSpec>> {
                 },
                 target,
                 readonly: true,
+                flags: super::step::MountFlags::default(),
             };
             At::new(mount, spec.network.mode.origin.clone())
         })

@@ -74,6 +74,14 @@ impl fmt::Display for Action {
             Action::NamespaceRoot => {
                 write!(f, "become uid and gid 0 of the user namespace")
             }
+            Action::JoinNamespace(join) => {
+                write!(
+                    f,
+                    "join the {} namespace {}",
+                    join.kind,
+                    join.path.display()
+                )
+            }
             Action::Prologue => {
                 f.write_str("close inherited descriptors, new session, not dumpable")
             }
@@ -102,6 +110,10 @@ impl fmt::Display for Action {
             Action::LoopbackUp => f.write_str(
                 "network \"none\": bring loopback up, no other interface (no route out)",
             ),
+            Action::Sysctl { values } => {
+                let list: Vec<String> = values.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                write!(f, "set sysctl {}", list.join(" "))
+            }
             Action::MaskPaths { paths } => write!(f, "mask {}", paths.join(" ")),
             Action::ReadonlyPaths { paths } => write!(f, "make read-only {}", paths.join(" ")),
             Action::PivotRoot => f.write_str("pivot_root into the new root, detach the old one"),
@@ -151,6 +163,12 @@ impl fmt::Display for Action {
                 )
             }
             Action::CloseFds => f.write_str("close inherited file descriptors but 0, 1, 2"),
+            Action::Detach { fifo: Some(fifo) } => write!(
+                f,
+                "detach from the launcher, wait for start at {}",
+                fifo.display()
+            ),
+            Action::Detach { fifo: None } => f.write_str("detach from the launcher"),
             Action::Init => {
                 f.write_str("become init (PID 1): start the command, forward signals, reap zombies")
             }

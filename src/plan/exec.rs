@@ -139,6 +139,19 @@ impl Plan {
             .steps
             .iter()
             .any(|s| matches!(s.action, Action::CgroupNamespace));
+        // A namespace joined by path is the container's too (a pod's shared network).
+        let joined = |kind: &str| {
+            self.steps
+                .iter()
+                .any(|s| matches!(&s.action, Action::JoinNamespace(j) if j.kind == kind))
+        };
+        let clone = NamespaceSet {
+            uts: clone.uts || joined("uts"),
+            ipc: clone.ipc || joined("ipc"),
+            net: clone.net || joined("net"),
+            ..clone
+        };
+        let cgroup = cgroup || joined("cgroup");
         [
             ("user", clone.user),
             ("mnt", clone.mount),

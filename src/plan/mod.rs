@@ -33,12 +33,12 @@ pub use security::{
     Bpf, Capability, CapabilitySet, RlimitKind, RlimitSpec, SeccompFilter, SeccompProfile,
 };
 pub use spec::{
-    At, Facts, Id, ImageSource, Layers, Namespaces, Process, PullPolicy, ResolvedRoot, Root,
-    Security, Spec, UserNamespace, UserSpec,
+    At, Facts, Id, ImageSource, Layers, NamespaceJoin, Namespaces, Process, PullPolicy,
+    ResolvedRoot, Root, Security, Spec, UserNamespace, UserSpec,
 };
 pub use step::{
-    Action, DevSetup, Exec, IdMap, IdMaps, IdRange, MapHelpers, MountKind, MountSpec, NamespaceSet,
-    Overlay, Program, TerminalMode, UserIds,
+    Action, DevSetup, Exec, IdMap, IdMaps, IdRange, MapHelpers, MountFlags, MountKind, MountSpec,
+    NamespaceSet, Overlay, Program, TerminalMode, UserIds,
 };
 pub use stop::{Signal, StopPolicy, human_duration, parse_duration};
 

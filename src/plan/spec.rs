@@ -57,6 +57,20 @@ pub struct Spec {
     pub rlimits: Option<At<Vec<RlimitSpec>>>,
     pub security: Security,
     pub stop: StopPolicy,
+    /// Existing namespaces the container's process enters (by path) instead of making its
+    /// own; the kinds joined are off in `namespaces`.
+    pub joins: Vec<At<NamespaceJoin>>,
+    /// Kernel parameters set in the container's namespaces (`net.*` in its network
+    /// namespace, `kernel.shm*`/`msg*`/`sem` in its IPC namespace).
+    pub sysctl: Option<At<Vec<(String, String)>>>,
+}
+
+/// An existing namespace to enter: its kind as /proc/PID/ns names it and a path to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamespaceJoin {
+    /// `net`, `ipc`, `uts` or `cgroup`.
+    pub kind: String,
+    pub path: PathBuf,
 }
 
 /// The root filesystem, as the front end names it.

@@ -55,6 +55,8 @@ pub enum Action {
     /// Take uid and gid 0 of the user namespace (and no supplementary groups): with a range
     /// that does not map the launcher's own uid, the process would otherwise be `nobody` in it.
     NamespaceRoot,
+    /// Enter an existing namespace by path (setns): a pod's shared network, for one.
+    JoinNamespace(super::spec::NamespaceJoin),
     /// Unshare the cgroup namespace, rooted at the container's cgroup.
     CgroupNamespace,
     /// Open the host paths the steps bind, before any mount can change what a path names.
@@ -74,6 +76,8 @@ pub enum Action {
     Dev(DevSetup),
     /// Bring the loopback interface of the new network namespace up.
     LoopbackUp,
+    /// Write kernel parameters under /proc/sys, in the container's namespaces.
+    Sysctl { values: Vec<(String, String)> },
     /// Hide paths: /dev/null over files, an empty read-only tmpfs over folders.
     MaskPaths { paths: Vec<String> },
     /// Make paths read-only (bound onto themselves, read-only).
@@ -105,6 +109,10 @@ pub enum Action {
     Seccomp(SeccompFilter),
     /// Mark every descriptor but 0, 1 and 2 close-on-exec.
     CloseFds,
+    /// The process outlives the launcher (no parent-death signal; the launcher's channel
+    /// closed: it has set up); with `fifo`, it then waits until a reader opens that FIFO (OCI
+    /// `start`) before the next step.
+    Detach { fifo: Option<PathBuf> },
     /// Become the container's init (PID 1): start the command, forward signals, reap.
     Init,
     /// Execute the command.
@@ -235,6 +243,25 @@ pub struct MountSpec {
     pub kind: MountKind,
     pub target: String,
     pub readonly: bool,
+    /// Flags asked for beyond the kind's own (an OCI mount's `nosuid`, `noexec`).
+    #[serde(default, skip_serializing_if = "MountFlags::is_empty")]
+    pub flags: MountFlags,
+}
+
+/// Mount flags a front end may add to a mount (each kind already has its own: a bind is
+/// nodev, proc nosuid, nodev and noexec).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MountFlags {
+    #[serde(default)]
+    pub nosuid: bool,
+    #[serde(default)]
+    pub noexec: bool,
+}
+
+impl MountFlags {
+    pub fn is_empty(&self) -> bool {
+        !self.nosuid && !self.noexec
+    }
 }
 
 /// The /dev the container gets.

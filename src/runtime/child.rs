@@ -36,7 +36,8 @@ const SETUP_FAILED: i32 = 125;
 /// The state the steps build up in the container's process.
 struct Child<'a> {
     ops: &'a Ops,
-    report: OwnedFd,
+    /// `None` once the process has detached (the launcher has gone on without it).
+    report: Option<OwnedFd>,
     /// Until the terminal step sends the pseudo-terminal over it.
     tty_socket: Option<OwnedFd>,
     /// Until the open-host-paths step has received the idmapped mounts.
@@ -67,7 +68,7 @@ pub fn run(plan: &Plan, ops: &Ops, ctx: ChildContext, first: usize, trace: Trace
     drop(ctx.go);
     let mut child = Child {
         ops,
-        report: ctx.report,
+        report: Some(ctx.report),
         tty_socket: ctx.tty_socket,
         mounts_socket: ctx.mounts_socket,
         signal_mask: ctx.signal_mask,
@@ -86,6 +87,13 @@ pub fn run(plan: &Plan, ops: &Ops, ctx: ChildContext, first: usize, trace: Trace
             Op::Exec(exec) => child.exec(index, exec),
             _ => {}
         }
+        if let Op::Detach(fifo) = op {
+            child.trace.record(index);
+            if let Err(failure) = child.detach(*fifo) {
+                child.fail(index, failure);
+            }
+            continue;
+        }
         if let Err(failure) = child.step(op) {
             child.fail(index, failure);
         }
@@ -96,9 +104,33 @@ pub fn run(plan: &Plan, ops: &Ops, ctx: ChildContext, first: usize, trace: Trace
 
 impl Child<'_> {
     fn fail(&self, index: usize, failure: Failure) -> ! {
-        channel::send_trace(self.report.as_raw_fd(), &self.trace);
-        channel::send_failure(self.report.as_raw_fd(), index, failure.errno, &failure.what);
+        channel::send_trace(self.report_fd(), &self.trace);
+        channel::send_failure(self.report_fd(), index, failure.errno, &failure.what);
         sys::exit_now(SETUP_FAILED)
+    }
+
+    /// The channel to the launcher; -1 (writes fail) once detached.
+    fn report_fd(&self) -> std::os::fd::RawFd {
+        self.report.as_ref().map_or(-1, AsRawFd::as_raw_fd)
+    }
+
+    /// Outlives the launcher: no parent-death signal, the report sent and the channel closed
+    /// (end of file: the launcher's create is done); then, with a FIFO, blocks until `start`
+    /// opens it for reading, through /proc/self/fd (the host path is out of view since
+    /// pivot_root), and tells it so with one byte.
+    fn detach(&mut self, fifo: Option<usize>) -> Result<(), Failure> {
+        sys::prctl(libc::PR_SET_PDEATHSIG, 0)
+            .map_err(Failure::of("clear the parent-death signal"))?;
+        channel::send_trace(self.report_fd(), &self.trace);
+        self.report = None;
+        let Some(fifo) = fifo else { return Ok(()) };
+        let path = format!("/proc/self/fd/{}", self.host[fifo].as_raw_fd());
+        let shown = &self.ops.host_paths[fifo].shown;
+        let fd = sys::cstring(&path)
+            .and_then(|c| sys::open(&c, libc::O_WRONLY))
+            .map_err(Failure::of(format!("open the start FIFO {shown}")))?;
+        sys::write_all(fd.as_raw_fd(), b"0")
+            .map_err(Failure::of(format!("write to the start FIFO {shown}")))
     }
 
     fn root(&self) -> Result<std::os::fd::BorrowedFd<'_>, Failure> {
@@ -115,7 +147,7 @@ impl Child<'_> {
                 // Nothing the launcher holds may reach the container, not even init, which
                 // never execs (close-on-exec does not help there): a detached monitor's state
                 // lock and start-up pipe, a host folder (CVE-2024-21626).
-                let report = self.report.as_raw_fd();
+                let report = self.report_fd();
                 let tty = self.tty_socket.as_ref().map_or(report, AsRawFd::as_raw_fd);
                 let mounts = self
                     .mounts_socket
@@ -134,7 +166,21 @@ impl Child<'_> {
                 sys::prctl(libc::PR_SET_DUMPABLE, 0)
                     .map_err(Failure::of("make the process non-dumpable"))
             }
-            Op::NamespaceRoot => security::switch_user(0, 0, &[], true),
+            Op::NamespaceRoot => security::switch_user(0, 0, &[], true, self.report.is_some()),
+            Op::JoinNamespace(path, kind) => {
+                let shown = path.to_string_lossy();
+                let fd = sys::open(path, libc::O_RDONLY)
+                    .map_err(Failure::of(format!("open the namespace {shown}")))?;
+                sys::setns(fd.as_fd(), *kind)
+                    .map_err(Failure::of(format!("join the namespace {shown} (setns)")))
+            }
+            Op::Sysctl(values) => {
+                for (file, value) in values {
+                    std::fs::write(file, value)
+                        .map_err(Failure::io(format!("write {value} to {}", file.display())))?;
+                }
+                Ok(())
+            }
             Op::CgroupNamespace => sys::unshare(libc::CLONE_NEWCGROUP).map_err(Failure::of(
                 "create the cgroup namespace (in the container's cgroup)",
             )),
@@ -210,7 +256,7 @@ impl Child<'_> {
                 gid,
                 groups,
                 set_groups,
-            } => security::switch_user(*uid, *gid, groups, *set_groups),
+            } => security::switch_user(*uid, *gid, groups, *set_groups, self.report.is_some()),
             Op::Capabilities(keep, last) => security::apply_capabilities(keep, *last),
             Op::NoNewPrivileges => security::apply_no_new_privileges(),
             Op::Seccomp(program) => security::apply_seccomp(program),
@@ -229,6 +275,7 @@ impl Child<'_> {
             | Op::RemoveWritableLayer
             | Op::Start
             | Op::Init
+            | Op::Detach(_)
             | Op::Exec(_)
             | Op::Monitor
             | Op::CgroupRemove => Ok(()),
@@ -237,14 +284,14 @@ impl Child<'_> {
 
     /// Execs the command; reports the failure if it returns.
     fn exec(&self, index: usize, exec: &ExecOp) -> ! {
-        channel::send_trace(self.report.as_raw_fd(), &self.trace);
+        channel::send_trace(self.report_fd(), &self.trace);
         // Rust's runtime ignores SIGPIPE; the command must start with the defaults.
         sys::reset_signal_dispositions();
         let errno = match sys::set_signal_mask(&self.signal_mask) {
             Ok(()) => sys::exec_first(&exec.candidates, &exec.argv, &exec.envp),
             Err(errno) => errno,
         };
-        channel::send_failure(self.report.as_raw_fd(), index, errno, &exec_detail(exec));
+        channel::send_failure(self.report_fd(), index, errno, &exec_detail(exec));
         sys::exit_now(i32::from(super::error::exec_exit_code(errno)))
     }
 
@@ -266,7 +313,7 @@ impl Child<'_> {
         }
         sys::reset_signal_dispositions();
         self.trace.record(index);
-        channel::send_trace(self.report.as_raw_fd(), &self.trace);
+        channel::send_trace(self.report_fd(), &self.trace);
         let spawn = sys::Spawn {
             candidates: &exec.candidates,
             argv: &exec.argv,
@@ -276,12 +323,7 @@ impl Child<'_> {
         };
         match sys::spawn(&spawn) {
             Err(errno) => {
-                channel::send_failure(
-                    self.report.as_raw_fd(),
-                    exec_index,
-                    errno,
-                    &exec_detail(exec),
-                );
+                channel::send_failure(self.report_fd(), exec_index, errno, &exec_detail(exec));
                 sys::exit_now(i32::from(super::error::exec_exit_code(errno)))
             }
             Ok(command) => {

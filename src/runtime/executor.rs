@@ -48,7 +48,66 @@ pub fn run(
         oom_kills: 0,
     };
     match parent.steps() {
-        Ok(finished) => Ok(finished),
+        Ok(Some(finished)) => Ok(finished),
+        Ok(None) => Err(StepFailed::at(
+            plan.steps.len().saturating_sub(1),
+            Failure::new(Errno::EINVAL, "the plan has no monitor step"),
+        )),
+        Err(mut failed) => {
+            if let Some(cleanup) = parent.abort() {
+                failed.detail = format!("{}; and cleaning up failed too: {cleanup}", failed.detail);
+            }
+            Err(failed)
+        }
+    }
+}
+
+/// A container process that has detached (OCI `create`, `exec --detach`): set up, waiting at
+/// its FIFO or running, no longer the launcher's child to wait for.
+#[derive(Debug)]
+pub struct Detached {
+    pub pid: libc::pid_t,
+    /// The master of its pseudo-terminal, when it has one.
+    pub master: Option<OwnedFd>,
+}
+
+/// Runs a plan with a detach step (`Plan::detach_before_exec`) until its process has set up
+/// and detached. `target`: the running container an `exec` plan joins.
+pub fn run_detached(
+    plan: &Plan,
+    target: Option<Target>,
+    observe: Observer<'_>,
+) -> Result<Detached, StepFailed> {
+    let ops = super::ops::prepare(plan)?;
+    let mut watcher = super::watch::Foreground { started: None };
+    let mut parent = Parent {
+        plan,
+        ops: &ops,
+        watcher: &mut watcher,
+        target,
+        observe,
+        cgroup: None,
+        cgroup_made: false,
+        child: None,
+        pipes: None,
+        signal_mask: None,
+        master: None,
+        ended: None,
+        network: Network::default(),
+        init_status: None,
+        oom_kills: 0,
+    };
+    match parent.steps() {
+        Ok(_) => match parent.child.take() {
+            Some(pid) => Ok(Detached {
+                pid,
+                master: parent.master.take(),
+            }),
+            None => Err(StepFailed::at(
+                0,
+                Failure::new(Errno::ESRCH, "the plan started no process"),
+            )),
+        },
         Err(mut failed) => {
             if let Some(cleanup) = parent.abort() {
                 failed.detail = format!("{}; and cleaning up failed too: {cleanup}", failed.detail);
@@ -97,7 +156,8 @@ struct Network {
 }
 
 impl Parent<'_> {
-    fn steps(&mut self) -> Result<Finished, StepFailed> {
+    /// `None`: the plan had no monitor step (its process detached).
+    fn steps(&mut self) -> Result<Option<Finished>, StepFailed> {
         let plan = self.plan;
         let mut cleanup = None;
         for (index, (step, op)) in plan.steps.iter().zip(&self.ops.ops).enumerate() {
@@ -115,17 +175,11 @@ impl Parent<'_> {
                 Err(failed) => return Err(failed),
             }
         }
-        match self.ended {
-            Some(ended) => Ok(Finished {
-                ended,
-                cleanup,
-                oom_kills: self.oom_kills,
-            }),
-            None => Err(StepFailed::at(
-                plan.steps.len().saturating_sub(1),
-                Failure::new(Errno::EINVAL, "the plan has no monitor step"),
-            )),
-        }
+        Ok(self.ended.map(|ended| Finished {
+            ended,
+            cleanup,
+            oom_kills: self.oom_kills,
+        }))
     }
 
     fn step(&mut self, index: usize, op: &Op) -> Result<(), StepFailed> {

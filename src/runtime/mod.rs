@@ -25,7 +25,7 @@ use crate::plan::Plan;
 
 pub use cgroups::remove_leftovers as remove_leftover_cgroups;
 pub use error::{Failure, StepFailed, errno_text, exec_exit_code};
-pub use executor::Observer;
+pub use executor::{Detached, Observer};
 pub use join::Target;
 pub use layers::remove_writable as remove_writable_layer;
 pub use watch::{Foreground, Logs, Stream, Watcher, fork_monitor, reap};
@@ -98,6 +98,16 @@ pub fn exec(plan: &Plan, target: Target, observe: Observer<'_>) -> Result<Finish
         Some(target),
         observe,
     )
+}
+
+/// Runs a plan whose process detaches (`Plan::detach_before_exec`: OCI `create`, `exec
+/// --detach`) until it has; `target` is the running container an exec plan joins.
+pub fn run_detached(
+    plan: &Plan,
+    target: Option<Target>,
+    observe: Observer<'_>,
+) -> Result<Detached, StepFailed> {
+    executor::run_detached(plan, target, observe)
 }
 
 /// Runs a checked `up` plan under a detached monitor: `started` is called once the command

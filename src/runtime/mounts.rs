@@ -60,13 +60,17 @@ pub fn mount(
     host: &[OwnedFd],
 ) -> Result<(), Failure> {
     let (mount, what) = match &op.kind {
-        MountOpKind::Bind { source, readonly } => {
+        MountOpKind::Bind {
+            source,
+            readonly,
+            attrs: asked,
+        } => {
             let shown = &ops.host_paths[*source].shown;
             let tree = sys::clone_tree_at(host[*source].as_fd(), true)
                 .map_err(Failure::of(format!("bind {shown}: copy its mount")))?;
             // nodev: a device node in a bound folder opens nothing (there is no device cgroup
             // to stop it otherwise).
-            let attrs = sys::MOUNT_ATTR_NODEV as u64
+            let attrs = (sys::MOUNT_ATTR_NODEV | *asked) as u64
                 | if *readonly {
                     sys::MOUNT_ATTR_READONLY as u64
                 } else {

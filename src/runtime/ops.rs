@@ -52,6 +52,8 @@ pub enum Op {
     Start,
     Prologue,
     NamespaceRoot,
+    /// setns into the namespace at this path, of this kind (`CLONE_NEW*`).
+    JoinNamespace(CString, libc::c_int),
     CgroupNamespace,
     OpenHostPaths,
     PrivatePropagation,
@@ -68,6 +70,10 @@ pub enum Op {
     Mount(MountOp),
     Dev(DevOp),
     LoopbackUp,
+    /// Files under /proc/sys and the values written to them.
+    Sysctl(Vec<(PathBuf, String)>),
+    /// Outlive the launcher; with a FIFO (opened first), wait at it for `start`.
+    Detach(Option<HostIndex>),
     /// Paths to hide, relative to the new root.
     Mask(Vec<CString>),
     /// Paths to make read-only, relative to the new root.
@@ -114,6 +120,8 @@ pub enum MountOpKind {
     Bind {
         source: HostIndex,
         readonly: bool,
+        /// Attributes asked for besides nodev and read-only (nosuid, noexec).
+        attrs: libc::c_uint,
     },
     Fs {
         fstype: CString,
@@ -221,6 +229,14 @@ pub fn prepare(plan: &Plan) -> Result<Ops, StepFailed> {
             Action::Start => Op::Start,
             Action::Prologue => Op::Prologue,
             Action::NamespaceRoot => Op::NamespaceRoot,
+            Action::JoinNamespace(join) => Op::JoinNamespace(
+                c(
+                    join.path.as_os_str().as_encoded_bytes(),
+                    i,
+                    "namespace path",
+                )?,
+                namespace_flags(std::slice::from_ref(&join.kind)),
+            ),
             Action::CgroupNamespace => Op::CgroupNamespace,
             Action::OpenHostPaths { paths } => {
                 for path in paths {
@@ -251,6 +267,16 @@ pub fn prepare(plan: &Plan) -> Result<Ops, StepFailed> {
                 devpts: devpts_options(),
             }),
             Action::LoopbackUp => Op::LoopbackUp,
+            Action::Sysctl { values } => Op::Sysctl(
+                values
+                    .iter()
+                    .map(|(key, value)| {
+                        let file = Path::new("/proc/sys").join(key.replace('.', "/"));
+                        (file, value.clone())
+                    })
+                    .collect(),
+            ),
+            Action::Detach { fifo } => Op::Detach(fifo.as_deref().map(index).transpose()?),
             Action::MaskPaths { paths } => Op::Mask(relative_paths(paths, i)?),
             Action::ReadonlyPaths { paths } => Op::Readonly(relative_paths(paths, i)?),
             Action::PivotRoot => Op::PivotRoot { staged },
@@ -406,6 +432,15 @@ fn mount_op(
     } else {
         0
     };
+    let asked = if spec.flags.nosuid {
+        sys::MOUNT_ATTR_NOSUID
+    } else {
+        0
+    } | if spec.flags.noexec {
+        sys::MOUNT_ATTR_NOEXEC
+    } else {
+        0
+    };
     let nosuid_nodev = sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV;
     let noexec = nosuid_nodev | sys::MOUNT_ATTR_NOEXEC;
     let (fstype, options, attrs) = match &spec.kind {
@@ -413,6 +448,7 @@ fn mount_op(
             let kind = MountOpKind::Bind {
                 source: index(source)?,
                 readonly: spec.readonly,
+                attrs: asked,
             };
             return Ok(MountOp {
                 target,
@@ -439,7 +475,7 @@ fn mount_op(
     let kind = MountOpKind::Fs {
         fstype: c(fstype, step, fstype)?,
         options,
-        attrs,
+        attrs: attrs | asked,
     };
     Ok(MountOp {
         target,

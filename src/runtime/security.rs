@@ -61,6 +61,7 @@ pub fn switch_user(
     gid: u32,
     groups: &[libc::gid_t],
     set_groups: bool,
+    parent_death: bool,
 ) -> Result<(), Failure> {
     sys::prctl(libc::PR_SET_KEEPCAPS, 1)
         .map_err(Failure::of("keep capabilities across the uid change"))?;
@@ -70,7 +71,11 @@ pub fn switch_user(
     }
     sys::setresgid(gid).map_err(Failure::of(format!("switch to gid {gid}")))?;
     sys::setresuid(uid).map_err(Failure::of(format!("switch to uid {uid}")))?;
-    // Changing credentials clears the parent-death signal; set it again.
+    // Changing credentials clears the parent-death signal; set it again (unless the process
+    // has detached from the launcher).
+    if !parent_death {
+        return Ok(());
+    }
     sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong)
         .map_err(Failure::of("set the parent-death signal"))
 }
