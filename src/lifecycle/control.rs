@@ -251,6 +251,24 @@ pub(super) fn forget_foreground(store: &Store, record: &Record) -> Result<(), Li
     }
 }
 
+/// Forgets every foreground container of the store whose launcher was killed, with the cgroup
+/// and writable layer it left: `up` runs this, so that what a killed `up` left does not wait
+/// for a command on its name. A record that cannot be read or cleaned is left for `ps` to
+/// report.
+pub fn reap_dead_foreground(store: &Store) {
+    let Ok(names) = store.names() else {
+        return;
+    };
+    for name in names {
+        if let Ok(Some(record)) = store.read(&name)
+            && record.foreground
+            && !observe_alive(&record)
+        {
+            let _ = forget_foreground(store, &record);
+        }
+    }
+}
+
 /// Removes what a stopped container left: its writable layer (what it wrote), and the cgroup
 /// folders its monitor could not remove (it was killed).
 pub(super) fn remove_leftovers(record: &Record) -> Result<(), LifecycleError> {

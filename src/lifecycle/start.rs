@@ -87,6 +87,7 @@ pub fn up_foreground(
     on_step: runtime::Observer<'_>,
 ) -> Result<runtime::Finished, LifecycleError> {
     let name = plan.name.as_str();
+    super::control::reap_dead_foreground(store);
     let lock = claim(store, name)?;
     let mut record = new_record(plan);
     let me = sys::getpid();
@@ -157,6 +158,7 @@ pub fn up_detached(plan: &Plan, store: &Store) -> Result<Started, LifecycleError
     let detached = plan.clone().detached();
     let plan = &detached;
     let name = plan.name.as_str();
+    super::control::reap_dead_foreground(store);
     let lock = claim(store, name)?;
     let record = new_record(plan);
     // The monitor gets its own copy of the lock: it lets go of it once the container runs,

@@ -170,3 +170,52 @@ fn a_second_up_of_a_running_name_with_resources_says_it_runs_and_how_to_stop_it(
         "a hint about mounts:\n{stderr}"
     );
 }
+
+/// The cgroup folders named `name` under `launcher/`, in every hierarchy.
+fn cgroup_folders(name: &str) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for hierarchy in std::fs::read_dir("/sys/fs/cgroup")
+        .unwrap()
+        .filter_map(Result::ok)
+    {
+        let folder = hierarchy.path().join("launcher").join(name);
+        if folder.exists() {
+            found.push(folder);
+        }
+    }
+    let unified = std::path::Path::new("/sys/fs/cgroup/launcher").join(name);
+    if unified.exists() {
+        found.push(unified);
+    }
+    found
+}
+
+/// Item 5: SIGKILL of a foreground `up` with `[resources]` left its cgroup folders until a
+/// command looked at that name again; the next `up` of any name reaps them.
+#[test]
+fn the_cgroup_of_a_killed_foreground_up_is_reaped_by_the_next_up() {
+    let lab = Lab::new(Mode::Root);
+    let name = lab.name("reaped");
+    let file = lab.container(
+        &name,
+        "command = [\"/bin/sleep\", \"1000\"]\n[resources]\nmemory = \"64MiB\"\n",
+    );
+    let mut up = lab
+        .command(&["up", &file.display().to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    eventually(Duration::from_secs(5), "the container runs", || {
+        lab.ps_entry(&name).is_some_and(|e| e["state"] == "running")
+    });
+    assert!(!cgroup_folders(&name).is_empty(), "no cgroup was made");
+    up.kill().unwrap();
+    up.wait().unwrap();
+    let other = lab.name("other");
+    let other_file = lab.container(&other, "command = [\"/bin/true\"]\n");
+    let ran = lab.run(&["up", &other_file.display().to_string()]);
+    assert_eq!(ran.status.code(), Some(0), "{}", text(&ran.stderr));
+    let left = cgroup_folders(&name);
+    assert!(left.is_empty(), "left after the next up: {left:?}");
+}
