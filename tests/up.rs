@@ -615,3 +615,41 @@ fn a_file_is_bound_onto_a_file() {
         "the target was not made a file"
     );
 }
+
+/// Issue 15, item 7: `HOME` was /root for every user, `USER` and `LOGNAME` were unset, and a
+/// terminal got no `TERM` (programs took it for `dumb`).
+#[test]
+fn home_user_and_logname_come_from_passwd_and_a_terminal_gets_the_callers_term() {
+    let script = "echo \"home=$HOME user=$USER logname=$LOGNAME term=${TERM:-none}\"";
+    let container = busybox(&format!(
+        "command = [\"/bin/sh\", \"-c\", {script:?}]\nuser = \"nobody\"\n[security]\nno_new_privileges = true\n"
+    ));
+    let output = up(&container, &[]);
+    let out = text(&output.stdout);
+    assert!(
+        out.contains("home=/ user=nobody logname=nobody term=none"),
+        "{out}{}",
+        text(&output.stderr)
+    );
+    let container = busybox(&format!(
+        "command = [\"/bin/sh\", \"-c\", {script:?}]\nterminal = true\n"
+    ));
+    let output = launcher_up(&container, &[])
+        .env("TERM", "screen-256color")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let out = text(&output.stdout);
+    assert!(
+        out.contains("home=/root user=root logname=root term=screen-256color"),
+        "{out}{}",
+        text(&output.stderr)
+    );
+    let output = launcher_up(&container, &[])
+        .env_remove("TERM")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let out = text(&output.stdout);
+    assert!(out.contains("term=xterm"), "{out}{}", text(&output.stderr));
+}

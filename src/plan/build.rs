@@ -213,11 +213,12 @@ impl Plan {
             path: process.workdir.value.clone(),
         };
         steps.push(Side::Child, workdir, process.workdir.origin.clone());
+        let env = facts.user.login_env(&process.env, &process.env_set);
         push_confinement(&mut steps, &spec, facts.user, facts.seccomp);
         let exec = Exec {
             args: process.command.value.clone(),
             program: Program::Path(facts.program),
-            env: process.env.clone(),
+            env,
         };
         let command_origin = process.command.origin.clone();
         if process.init {

@@ -222,6 +222,34 @@ pub struct UserIds {
     pub groups: Vec<u32>,
     /// Whether they are set: not in a user namespace made without root (setgroups denied).
     pub set_groups: bool,
+    /// The user's name and home folder in the container's /etc/passwd, when it lists the uid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home: Option<String>,
+}
+
+impl UserIds {
+    /// `env` with what a login gives, as docker and podman do: `HOME` from the passwd entry
+    /// (unless `env_set`, the names the file set, has it, or an image's Env changed it), `USER`
+    /// and `LOGNAME` from its name when not set.
+    pub fn login_env(&self, env: &[(String, String)], env_set: &[String]) -> Vec<(String, String)> {
+        let mut env: std::collections::BTreeMap<String, String> = env.iter().cloned().collect();
+        // The front end's default is /root; a HOME the image's Env gave differs from it.
+        let default_home = env.get("HOME").is_none_or(|h| h == "/root");
+        if let Some(home) = &self.home
+            && default_home
+            && !env_set.iter().any(|k| k == "HOME")
+        {
+            env.insert("HOME".into(), home.clone());
+        }
+        if let Some(name) = &self.name {
+            for key in ["USER", "LOGNAME"] {
+                env.entry(key.into()).or_insert_with(|| name.clone());
+            }
+        }
+        env.into_iter().collect()
+    }
 }
 
 /// The command and its environment.
