@@ -43,11 +43,11 @@ fn valid(names: &[String]) -> Result<(), ExitCode> {
 
 pub fn up_detached(
     file: &Path,
-    args: Vec<String>,
+    overrides: super::Overrides,
     store: &Store,
     pipeline: &super::Pipeline,
 ) -> ExitCode {
-    let (plan, loaded) = match checked_plan(file, args, pipeline) {
+    let (plan, loaded) = match checked_plan(file, overrides, pipeline) {
         Ok(checked) => checked,
         Err(error) => return fail(error, Context::RUN),
     };
@@ -89,13 +89,13 @@ pub fn up_detached(
     }
 }
 
-pub fn ps(store: &Store, all: bool, format: Format) -> ExitCode {
+pub fn ps(store: &Store, all: bool, format: Format, no_trunc: bool) -> ExitCode {
     let (rows, errors) = match lifecycle::list(store, all) {
         Ok(listed) => listed,
         Err(error) => return report(error),
     };
     match format {
-        Format::Text => print!("{}", lifecycle::render_rows(&rows)),
+        Format::Text => print!("{}", lifecycle::render_rows(&rows, no_trunc)),
         Format::Json => println!("{:#}", lifecycle::rows_json(&rows)),
     }
     let failed = !errors.is_empty();
@@ -167,10 +167,10 @@ pub fn rm(store: &Store, names: &[String], force: bool) -> ExitCode {
     })
 }
 
-pub fn logs(store: &Store, name: &str, follow: bool) -> ExitCode {
+pub fn logs(store: &Store, name: &str, follow: bool, tail: Option<usize>) -> ExitCode {
     for_each(&[name.to_string()], |name| {
         let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
-        lifecycle::logs(store, name, follow, &mut out, &mut err)
+        lifecycle::logs(store, name, follow, tail, &mut out, &mut err)
     })
 }
 
@@ -181,11 +181,18 @@ pub fn inspect(store: &Store, name: &str) -> ExitCode {
     })
 }
 
-pub fn exec(store: &Store, name: &str, command: &[String], tty: bool, debug: bool) -> ExitCode {
+pub fn exec(
+    store: &Store,
+    name: &str,
+    command: &[String],
+    changes: &lifecycle::ExecChanges,
+    tty: bool,
+    debug: bool,
+) -> ExitCode {
     if let Err(code) = valid(&[name.to_string()]) {
         return code;
     }
-    let job = match lifecycle::exec(store, name, command, tty) {
+    let job = match lifecycle::exec(store, name, command, changes, tty) {
         Ok(job) => job,
         Err(error) => return fail(Error::Lifecycle(error), Context::RUN),
     };

@@ -346,12 +346,21 @@ impl ExecJob {
     }
 }
 
+/// What `exec -u USER -e K=V -w DIR` changes in the container's exec plan.
+#[derive(Debug, Clone, Default)]
+pub struct ExecChanges {
+    pub user: Option<String>,
+    pub env: Vec<(String, String)>,
+    pub workdir: Option<String>,
+}
+
 /// `launcher exec`: `args` to run in the running container, with a pseudo-terminal when
 /// `tty`.
 pub fn exec(
     store: &Store,
     name: &str,
     args: &[String],
+    changes: &ExecChanges,
     tty: bool,
 ) -> Result<ExecJob, LifecycleError> {
     let record = existing(store, name)?;
@@ -365,6 +374,31 @@ pub fn exec(
     };
     let mut plan = record.plan.exec_plan();
     plan.set_command(args, tty);
+    if let Some(dir) = &changes.workdir {
+        if !dir.starts_with('/') || dir.contains('\0') {
+            return Err(LifecycleError::Usage {
+                what: format!("-w {dir:?}: the working folder must be an absolute path"),
+                hint: "give a path inside the container, e.g. -w /tmp".into(),
+            });
+        }
+        plan.set_workdir(dir);
+    }
+    if let Some(user) = &changes.user {
+        // The container's /etc/passwd and /etc/group, read through its first process's root
+        // (before the exec enters its mount namespace).
+        let etc = |file: &str| std::fs::read_to_string(format!("/proc/{pid}/root/etc/{file}"));
+        let ids = crate::plan::UserIds::lookup(
+            user,
+            &etc("passwd").unwrap_or_default(),
+            &etc("group").unwrap_or_default(),
+        )
+        .map_err(|why| LifecycleError::Usage {
+            what: format!("-u {user}: {why}"),
+            hint: "give a user of the container's /etc/passwd, or numbers: -u UID[:GID]".into(),
+        })?;
+        plan.set_user(ids);
+    }
+    plan.set_env(&changes.env);
     Ok(ExecJob {
         name: name.to_string(),
         plan,

@@ -111,7 +111,7 @@ fn human_age(ms: u64) -> String {
 }
 
 /// The table `launcher ps` prints.
-pub fn render_rows(rows: &[Row]) -> String {
+pub fn render_rows(rows: &[Row], whole: bool) -> String {
     let now = now_ms();
     let table: Vec<[String; 6]> = rows
         .iter()
@@ -124,7 +124,10 @@ pub fn render_rows(rows: &[Row]) -> String {
                     _ => row.record.pid.map_or("-".into(), |p| p.to_string()),
                 },
                 status(row, now),
-                shortened(&row.record.command.join(" ")),
+                match whole {
+                    true => row.record.command.join(" "),
+                    false => shortened(&row.record.command.join(" ")),
+                },
                 row.record.file.display().to_string(),
             ]
         })

@@ -92,6 +92,7 @@ pub fn logs(
     store: &Store,
     name: &str,
     follow: bool,
+    tail: Option<usize>,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<(), LifecycleError> {
@@ -114,8 +115,17 @@ pub fn logs(
     let mut stdout = Follower::new(&paths.stdout_log);
     let mut stderr = Follower::new(&paths.stderr_log);
     let result = (|| {
-        stdout.print_rotated(out)?;
-        stderr.print_rotated(err)?;
+        match tail {
+            None => {
+                stdout.print_rotated(out)?;
+                stderr.print_rotated(err)?;
+            }
+            // What is there now, read whole, then only its last lines printed.
+            Some(lines) => {
+                print_tail(&mut stdout, out, lines)?;
+                print_tail(&mut stderr, err, lines)?;
+            }
+        }
         follow_logs(store, name, follow, (&mut stdout, out), (&mut stderr, err))
     })();
     match result {
@@ -125,6 +135,31 @@ pub fn logs(
             source,
         })),
     }
+}
+
+/// What a log holds now, read whole, of which only the last `lines` lines are printed.
+fn print_tail(log: &mut Follower, to: &mut dyn Write, lines: usize) -> Result<(), CopyError> {
+    let mut all = Vec::new();
+    log.print_rotated(&mut all)?;
+    log.print_new(&mut all)?;
+    to.write_all(last_lines(&all, lines))
+        .map_err(|_| CopyError::Write)
+}
+
+/// The last `count` lines of `text` (a last line without its newline counts).
+fn last_lines(text: &[u8], count: usize) -> &[u8] {
+    if count == 0 {
+        return &[];
+    }
+    let body = text.strip_suffix(b"\n").unwrap_or(text);
+    let start = body
+        .iter()
+        .enumerate()
+        .rev()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(count - 1)
+        .map_or(0, |(i, _)| i + 1);
+    &text[start..]
 }
 
 fn follow_logs(

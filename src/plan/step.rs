@@ -230,6 +230,70 @@ pub struct UserIds {
 }
 
 impl UserIds {
+    /// `USER[:GROUP]` (names or numbers) looked up in the text of a container's /etc/passwd
+    /// and /etc/group, as `exec -u` gives it: a name must be listed; a uid need not be.
+    pub fn lookup(text: &str, passwd: &str, group: &str) -> Result<UserIds, String> {
+        let (user, wanted_group) = match text.split_once(':') {
+            Some((u, g)) => (u, Some(g)),
+            None => (text, None),
+        };
+        let entries: Vec<Vec<&str>> = passwd
+            .lines()
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .filter(|f| f.len() >= 6)
+            .collect();
+        let entry = entries.iter().find(|f| match user.parse::<u32>() {
+            Ok(uid) => f[2].parse::<u32>().ok() == Some(uid),
+            Err(_) => f[0] == user,
+        });
+        let uid = match (user.parse::<u32>(), entry) {
+            (Ok(uid), _) => uid,
+            (Err(_), Some(f)) => f[2]
+                .parse()
+                .map_err(|_| format!("the uid of \"{user}\" in /etc/passwd is not a number"))?,
+            (Err(_), None) => {
+                return Err(format!("no user \"{user}\" in the container's /etc/passwd"));
+            }
+        };
+        let groups: Vec<Vec<&str>> = group
+            .lines()
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .filter(|f| f.len() >= 4)
+            .collect();
+        let gid = match wanted_group {
+            Some(g) => match g.parse::<u32>() {
+                Ok(gid) => gid,
+                Err(_) => groups
+                    .iter()
+                    .find(|f| f[0] == g)
+                    .and_then(|f| f[2].parse().ok())
+                    .ok_or_else(|| format!("no group \"{g}\" in the container's /etc/group"))?,
+            },
+            None => entry.and_then(|f| f[3].parse().ok()).unwrap_or(0),
+        };
+        let supplementary = entry
+            .map(|f| {
+                groups
+                    .iter()
+                    .filter(|g| g[3].split(',').any(|m| m == f[0]))
+                    .filter_map(|g| g[2].parse().ok())
+                    .filter(|g| *g != gid)
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(UserIds {
+            spec: text.to_string(),
+            uid,
+            gid,
+            groups: supplementary,
+            set_groups: true,
+            name: entry.map(|f| f[0].to_string()),
+            home: entry
+                .map(|f| f[5].to_string())
+                .filter(|h| h.starts_with('/')),
+        })
+    }
+
     /// `env` with what a login gives, as docker and podman do: `HOME` from the passwd entry
     /// (unless `env_set`, the names the file set, has it, or an image's Env changed it), `USER`
     /// and `LOGNAME` from its name when not set.

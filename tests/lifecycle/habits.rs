@@ -219,3 +219,55 @@ fn the_cgroup_of_a_killed_foreground_up_is_reaped_by_the_next_up() {
     let left = cgroup_folders(&name);
     assert!(left.is_empty(), "left after the next up: {left:?}");
 }
+
+/// Item 11: one file could not run twice (no `up --name`), `exec` had no `-u`, `-e`, `-w`,
+/// `ps` always cut commands, and `logs` printed everything.
+#[test]
+fn one_file_runs_twice_by_name_and_exec_ps_and_logs_take_the_usual_flags() {
+    let lab = Lab::new(Mode::Root);
+    let name = lab.name("base");
+    let file = lab.container(
+        &name,
+        "command = [\"/bin/sh\", \"-c\", \"for i in 1 2 3 4 5; do echo line$i; done; echo \\\"x=$X\\\"; exec sleep 1000\"]\n",
+    );
+    let file = file.display().to_string();
+    let first = lab.name("first");
+    let second = lab.name("second");
+    for (name, x) in [(&first, "1"), (&second, "2")] {
+        let up = lab.run(&["up", "-d", "--name", name, "-e", &format!("X={x}"), &file]);
+        assert_eq!(up.status.code(), Some(0), "{}", text(&up.stderr));
+        assert_eq!(text(&up.stdout).trim(), name.as_str());
+        lab.note_processes(name);
+    }
+    eventually(Duration::from_secs(5), "both wrote their logs", || {
+        text(&lab.run(&["logs", &second]).stdout).contains("x=2")
+    });
+    let tail = lab.run(&["logs", "--tail", "2", &first]);
+    assert_eq!(text(&tail.stdout), "line5\nx=1\n", "{}", text(&tail.stderr));
+
+    let exec = lab.run(&[
+        "exec",
+        "-u",
+        "nobody",
+        "-e",
+        "Y=why",
+        "-w",
+        "/tmp",
+        &second,
+        "--",
+        "/bin/sh",
+        "-c",
+        "echo \"$(id -u) $Y $(pwd) $X $HOME\"",
+    ]);
+    assert_eq!(
+        text(&exec.stdout),
+        "65534 why /tmp 2 /\n",
+        "{}",
+        text(&exec.stderr)
+    );
+
+    let cut = text(&lab.run(&["ps"]).stdout);
+    let whole = text(&lab.run(&["ps", "--no-trunc"]).stdout);
+    assert!(cut.contains("..."), "{cut}");
+    assert!(whole.contains("exec sleep 1000"), "{whole}");
+}
