@@ -133,6 +133,23 @@ pub enum Command {
         #[arg(required = true, value_name = "NAME")]
         names: Vec<String>,
     },
+    /// Run stopped detached containers again, from their records; their logs are kept.
+    #[command(after_help = "Example:\n  launcher start web")]
+    Start {
+        /// The containers.
+        #[arg(required = true, value_name = "NAME")]
+        names: Vec<String>,
+    },
+    /// Stop running containers (as `stop`) and start them again (as `start`).
+    #[command(after_help = "Example:\n  launcher restart -t 2 web")]
+    Restart {
+        /// Seconds to wait before SIGKILL, as for `stop`.
+        #[arg(short = 't', long = "time", value_name = "SECONDS", value_parser = parse_timeout)]
+        timeout: Option<std::time::Duration>,
+        /// The containers.
+        #[arg(required = true, value_name = "NAME")]
+        names: Vec<String>,
+    },
     /// Send a signal to a container's first process (init forwards it to the command).
     #[command(
         after_help = "Examples:\n  launcher kill web            # SIGKILL\n  launcher kill web HUP\n  launcher kill web 10"

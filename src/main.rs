@@ -123,6 +123,8 @@ fn run() -> ExitCode {
             no_trunc,
         } => manage::ps(&store(), all, format, no_trunc),
         Command::Stop { timeout, names } => manage::stop(&store(), &names, timeout),
+        Command::Start { names } => manage::start(&store(), &names, None),
+        Command::Restart { timeout, names } => manage::start(&store(), &names, Some(timeout)),
         Command::Kill { name, signal } => manage::kill(&store(), &name, &signal),
         Command::Rm { force, names } => manage::rm(&store(), &names, force),
         Command::Logs { follow, tail, name } => manage::logs(&store(), &name, follow, tail),

@@ -141,6 +141,23 @@ pub fn stop(store: &Store, names: &[String], timeout: Option<std::time::Duration
     })
 }
 
+/// `start` (`restart: None`), or `restart` with its stop timeout: stops a running container
+/// first, then starts it again.
+pub fn start(
+    store: &Store,
+    names: &[String],
+    restart: Option<Option<std::time::Duration>>,
+) -> ExitCode {
+    for_each(names, |name| {
+        if let Some(timeout) = restart {
+            lifecycle::stop(store, name, timeout)?;
+        }
+        let started = lifecycle::start_again(store, name)?;
+        println!("{}", started.name);
+        Ok(())
+    })
+}
+
 pub fn kill(store: &Store, name: &str, signal: &str) -> ExitCode {
     let signal = match Signal::parse(signal) {
         Ok(signal) => signal,

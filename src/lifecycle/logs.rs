@@ -38,6 +38,13 @@ impl LogWriter {
         }
     }
 
+    /// A line in both logs between one run and the next (`start`, `restart`).
+    pub fn marker(&mut self, text: &str) {
+        let line = format!("--- {text} ---\n");
+        self.stdout.write(line.as_bytes());
+        self.stderr.write(line.as_bytes());
+    }
+
     pub fn write(&mut self, stream: Stream, bytes: &[u8]) {
         let log = match stream {
             Stream::Stdout => &mut self.stdout,

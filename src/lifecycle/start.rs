@@ -156,10 +156,56 @@ fn remove_own_record(store: &Store, name: &str, written: Option<crate::state::Fi
 /// Starts the checked `plan` detached.
 pub fn up_detached(plan: &Plan, store: &Store) -> Result<Started, LifecycleError> {
     let detached = plan.clone().detached();
-    let plan = &detached;
-    let name = plan.name.as_str();
     super::control::reap_dead_foreground(store);
-    let lock = claim(store, name)?;
+    let lock = claim(store, &detached.name)?;
+    start_detached(&detached, store, lock, None)
+}
+
+/// `launcher start NAME`: a stopped detached container runs again, from the plan of its
+/// record. Its logs stay; the new run's output follows a marker line in each.
+pub fn start_again(store: &Store, name: &str) -> Result<Started, LifecycleError> {
+    super::control::reap_dead_foreground(store);
+    let no_such = || LifecycleError::NoSuchContainer {
+        name: name.to_string(),
+        root: store.root().to_path_buf(),
+    };
+    let lock = store.lock_existing(name)?.ok_or_else(no_such)?;
+    let old = store.read(name)?.ok_or_else(no_such)?;
+    if old.foreground {
+        return Err(LifecycleError::Usage {
+            what: format!(
+                "container \"{name}\" ran in the foreground: it has nothing to start again"
+            ),
+            hint: "run it with `launcher up FILE` again, or `launcher up -d FILE` to keep it"
+                .into(),
+        });
+    }
+    if observe(&old).state != State::Stopped {
+        return Err(LifecycleError::AlreadyRunning {
+            name: name.to_string(),
+            pid: old.pid.unwrap_or(old.monitor_pid),
+            file: old.file,
+        });
+    }
+    super::control::remove_leftovers(&old)?;
+    store.reset_exec_oom_kills(name, &lock)?;
+    LogWriter::new(&store.paths(name)).marker(&format!(
+        "launcher: started again at {}",
+        super::list::rfc3339(now_ms())
+    ));
+    let plan = old.plan.clone();
+    start_detached(&plan, store, lock, Some(old))
+}
+
+/// Forks the monitor of a detached `plan` (holding `lock`) and waits until the command runs.
+/// On failure the record goes, or, for a container started again, is put back as it was.
+fn start_detached(
+    plan: &Plan,
+    store: &Store,
+    lock: NameLock,
+    previous: Option<Record>,
+) -> Result<Started, LifecycleError> {
+    let name = plan.name.as_str();
     let record = new_record(plan);
     // The monitor gets its own copy of the lock: it lets go of it once the container runs,
     // while the launcher holds its own until it returns.
@@ -173,7 +219,10 @@ pub fn up_detached(plan: &Plan, store: &Store) -> Result<Started, LifecycleError
     let message = read_ready(ready);
     let failed = |lock: NameLock| -> Result<(), StateError> {
         runtime::reap(monitor_pid);
-        store.remove(name, lock)
+        match &previous {
+            Some(old) => store.write(old, &lock),
+            None => store.remove(name, lock),
+        }
     };
     match message {
         Some(Ready::Running { pid }) => Ok(Started {

@@ -271,3 +271,46 @@ fn one_file_runs_twice_by_name_and_exec_ps_and_logs_take_the_usual_flags() {
     assert!(cut.contains("..."), "{cut}");
     assert!(whole.contains("exec sleep 1000"), "{whole}");
 }
+
+/// Item 10: a stopped container could only be run again by `up`, which replaced its logs.
+/// `start` runs it again and `restart` stops and starts it; the logs keep every run, each new
+/// one after a marker.
+#[test]
+fn start_and_restart_run_a_container_again_and_keep_its_logs() {
+    let lab = Lab::new(Mode::Root);
+    let name = lab.name("again");
+    let file = lab.container(
+        &name,
+        "command = [\"/bin/sh\", \"-c\", \"echo run; exec sleep 1000\"]\n",
+    );
+    lab.up_d(&file);
+    let stop = lab.run(&["stop", &name]);
+    assert_eq!(stop.status.code(), Some(0), "{}", text(&stop.stderr));
+
+    let start = lab.run(&["start", &name]);
+    assert_eq!(start.status.code(), Some(0), "{}", text(&start.stderr));
+    lab.note_processes(&name);
+    assert_eq!(lab.ps_entry(&name).unwrap()["state"], "running");
+    let again = lab.run(&["start", &name]);
+    assert_ne!(
+        again.status.code(),
+        Some(0),
+        "a running container started twice"
+    );
+    assert!(
+        text(&again.stderr).contains("already running"),
+        "{}",
+        text(&again.stderr)
+    );
+
+    let restart = lab.run(&["restart", "-t", "1", &name]);
+    assert_eq!(restart.status.code(), Some(0), "{}", text(&restart.stderr));
+    lab.note_processes(&name);
+    let mut logs = String::new();
+    eventually(Duration::from_secs(5), "three runs in the logs", || {
+        logs = text(&lab.run(&["logs", &name]).stdout);
+        logs.matches("run\n").count() == 3
+    });
+    assert_eq!(logs.matches("launcher: started again").count(), 2, "{logs}");
+    assert_eq!(lab.ps_entry(&name).unwrap()["state"], "running");
+}
