@@ -8,6 +8,7 @@ mod image;
 mod mounts;
 mod process;
 mod resources;
+mod restart;
 mod salvage;
 mod security;
 mod shape;

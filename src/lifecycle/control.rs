@@ -133,7 +133,7 @@ pub fn stop(
     name: &str,
     timeout: Option<Duration>,
 ) -> Result<StopOutcome, LifecycleError> {
-    let record = existing(store, name)?;
+    let record = request_stop(store, name)?;
     if !observe_alive(&record) {
         return Ok(StopOutcome::AlreadyStopped);
     }
@@ -153,6 +153,23 @@ pub fn stop(
         killed,
         exit: settled.and_then(|r| r.exit),
     })
+}
+
+/// Marks the record as being stopped, so its monitor does not run it again (`[restart]`),
+/// also while it waits to; returns the record.
+fn request_stop(store: &Store, name: &str) -> Result<Record, LifecycleError> {
+    let lock = store
+        .lock_existing(name)?
+        .ok_or_else(|| no_such(store, name))?;
+    let mut record = existing(store, name)?;
+    if !record.stop_requested
+        && !record.foreground
+        && record.plan.stop.restart.when != crate::plan::RestartWhen::No
+    {
+        record.stop_requested = true;
+        store.write(&record, &lock)?;
+    }
+    Ok(record)
 }
 
 /// `launcher kill`: one signal to the container's first process (init forwards it to the

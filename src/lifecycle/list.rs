@@ -43,6 +43,16 @@ pub fn list(store: &Store, all: bool) -> Result<(Vec<Row>, Vec<StateError>), Lif
 
 /// "up 3m", "exited 0, 2m ago", "killed by SIGKILL (137), 5s ago".
 fn status(row: &Row, now: u64) -> String {
+    let base = run_status(row, now);
+    match row.record.restarts {
+        0 => base,
+        1 => format!("{base} (restarted 1 time)"),
+        n => format!("{base} (restarted {n} times)"),
+    }
+}
+
+/// The status of the latest run.
+fn run_status(row: &Row, now: u64) -> String {
     let record = &row.record;
     let ago = |ms: Option<u64>| {
         ms.map(|t| format!(", {} ago", human_age(now.saturating_sub(t))))
@@ -183,6 +193,7 @@ pub fn rows_json(rows: &[Row]) -> Value {
                     "exit_code": record.exit.map(|e| e.code),
                     "exit_signal": record.exit.and_then(|e| e.signal),
                     "core_dumped": record.exit.map(|e| e.core_dumped),
+                    "restarts": record.restarts,
                     "created": rfc3339(record.created_ms),
                     "started": record.started_ms.map(rfc3339),
                     "finished": record.finished_ms.map(rfc3339),

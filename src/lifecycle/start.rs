@@ -297,6 +297,8 @@ fn new_record(plan: &Plan) -> Record {
         pid_namespace: plan.namespaces().is_none_or(|ns| ns.pid),
         foreground: false,
         exit: None,
+        restarts: 0,
+        stop_requested: false,
         error: None,
         stop: crate::state::StopSettings {
             signal: plan.stop.signal.number(),
@@ -332,10 +334,15 @@ impl Monitor<'_> {
         self.record.pid = Some(pid);
         self.record.pid_start = procfs::stat(pid).map(|s| s.start);
         self.record.started_ms = Some(now_ms());
-        let lock = self
-            .lock
-            .take()
-            .ok_or_else(|| "the monitor lost the container's lock".to_string())?;
+        // The first run holds the lock from `up`; a restart takes it anew.
+        let lock = match self.lock.take() {
+            Some(lock) => lock,
+            None => self
+                .store
+                .lock_existing(&self.record.name)
+                .map_err(|e| format!("{e} ({})", e.hint()))?
+                .ok_or_else(|| "the container's record was removed".to_string())?,
+        };
         self.store
             .write(&self.record, &lock)
             .map_err(|e| format!("{e} ({})", e.hint()))?;
@@ -366,48 +373,84 @@ fn monitor(plan: &Plan, store: &Store, lock: NameLock, mut record: Record, ready
         return 125;
     }
     let mut logs = LogWriter::new(&store.paths(&plan.name));
-    let finished = runtime::up_detached(
-        plan,
-        &mut |pid| state.started(pid),
-        &mut |stream: Stream, bytes: &[u8]| logs.write(stream, bytes),
-    );
-    let mut record = state.record.clone();
-    match finished {
-        Ok(finished) => {
-            let finished = not_an_exec_oom(store, &plan.name, finished);
-            record.exit = Some(exit_status(finished.ended));
-            record.error = match (finished.ended.explain(), finished.cleanup) {
-                (Some(why), Some(cleanup)) => Some(format!("{why}; {cleanup}")),
-                (why, cleanup) => why.or(cleanup.map(|c| c.to_string())),
-            };
+    // One run of the command, and more as `[restart]` asks.
+    loop {
+        let finished = runtime::up_detached(
+            plan,
+            &mut |pid| state.started(pid),
+            &mut |stream: Stream, bytes: &[u8]| logs.write(stream, bytes),
+        );
+        let mut record = state.record.clone();
+        match finished {
+            Ok(finished) => {
+                let finished = not_an_exec_oom(store, &plan.name, finished);
+                record.exit = Some(exit_status(finished.ended));
+                record.error = match (finished.ended.explain(), finished.cleanup) {
+                    (Some(why), Some(cleanup)) => Some(format!("{why}; {cleanup}")),
+                    (why, cleanup) => why.or(cleanup.map(|c| c.to_string())),
+                };
+            }
+            Err(failed) if state.ready.is_some() => {
+                state.tell(&Ready::StepFailed {
+                    step: failed.step,
+                    errno: failed.errno as i32,
+                    detail: failed.detail,
+                });
+                return 125;
+            }
+            Err(failed) => record.error = Some(failed.to_string()),
         }
-        Err(failed) if state.ready.is_some() => {
-            state.tell(&Ready::StepFailed {
-                step: failed.step,
-                errno: failed.errno as i32,
-                detail: failed.detail,
-            });
-            return 125;
+        let code = record.exit.map_or(125, |e| e.code);
+        let again = plan.stop.restart.next(code, record.restarts);
+        // The end is recorded either way: `ps` shows it while the monitor waits.
+        let wanted = record_end(store, record.clone());
+        let Some(wait) = again.filter(|_| wanted) else {
+            return 0;
+        };
+        std::thread::sleep(wait);
+        if !restart_wanted(store, &record) {
+            return 0;
         }
-        Err(failed) => record.error = Some(failed.to_string()),
+        record.restarts += 1;
+        record.pid = None;
+        record.pid_start = None;
+        state.record = record;
+        logs.marker(&format!(
+            "launcher: restarted ({} of {}) at {}",
+            state.record.restarts,
+            plan.stop
+                .restart
+                .max
+                .map_or("no limit".into(), |m| m.to_string()),
+            super::list::rfc3339(now_ms())
+        ));
     }
-    record_end(store, record);
-    0
 }
 
 /// Writes how the container ended, unless the record was removed or replaced meanwhile.
-fn record_end(store: &Store, mut ended: Record) {
+/// Returns whether it may run again: the record is still this run's and no `stop` ended it.
+fn record_end(store: &Store, mut ended: Record) -> bool {
     let Ok(Some(lock)) = store.lock_existing(&ended.name) else {
-        return;
+        return false;
     };
-    match store.read(&ended.name) {
-        Ok(Some(current)) if current.id == ended.id => {}
-        _ => return,
-    }
+    let stop_requested = match store.read(&ended.name) {
+        Ok(Some(current)) if current.id == ended.id => current.stop_requested,
+        _ => return false,
+    };
     ended.state = State::Stopped;
     ended.finished_ms = Some(now_ms());
+    ended.stop_requested = stop_requested;
     // Nobody is left to report a failure to; the record keeps the old state.
     let _ = store.write(&ended, &lock);
+    !stop_requested
+}
+
+/// After the back-off: the record is still this run's, stopped, and no `stop` came.
+fn restart_wanted(store: &Store, ended: &Record) -> bool {
+    matches!(
+        store.read(&ended.name),
+        Ok(Some(current)) if current.id == ended.id && !current.stop_requested
+    )
 }
 
 /// The status `launcher up` would exit with, and the signal when one killed the container.

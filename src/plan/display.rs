@@ -354,6 +354,13 @@ impl fmt::Display for Plan {
         }
         let text = self.stop.to_string();
         let pad = (64 + width + 2).saturating_sub(text.chars().count());
-        writeln!(f, "{text}{:pad$}  {:<6} [{}]", "", "", self.stop.origin)
+        writeln!(f, "{text}{:pad$}  {:<6} [{}]", "", "", self.stop.origin)?;
+        let restart = &self.stop.restart;
+        if restart.when != super::RestartWhen::No {
+            let text = restart.to_string();
+            let pad = (64 + width + 2).saturating_sub(text.chars().count());
+            writeln!(f, "{text}{:pad$}  {:<6} [{}]", "", "", restart.origin)?;
+        }
+        Ok(())
     }
 }

@@ -11,6 +11,7 @@ mod build;
 mod cgroup;
 mod display;
 mod exec;
+mod restart;
 mod security;
 mod spec;
 mod step;
@@ -24,6 +25,7 @@ use serde::{Deserialize, Serialize};
 pub use build::FORWARDED_SIGNALS;
 pub use cgroup::{CgroupSetup, CgroupVersion, CgroupWrite, Limits};
 pub use display::human_size;
+pub use restart::{RestartPolicy, RestartWhen};
 pub use security::{
     Bpf, Capability, CapabilitySet, RlimitKind, RlimitSpec, SeccompFilter, SeccompProfile,
 };

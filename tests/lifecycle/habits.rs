@@ -314,3 +314,49 @@ fn start_and_restart_run_a_container_again_and_keep_its_logs() {
     assert_eq!(logs.matches("launcher: started again").count(), 2, "{logs}");
     assert_eq!(lab.ps_entry(&name).unwrap()["state"], "running");
 }
+
+/// Item 10: `[restart] policy` was unknown: a failing service stayed down.
+#[test]
+fn the_restart_policy_runs_a_failing_command_again_up_to_its_maximum_and_stop_stops_it() {
+    let lab = Lab::new(Mode::Root);
+    let name = lab.name("flaky");
+    let file = lab.container(
+        &name,
+        "command = [\"/bin/sh\", \"-c\", \"echo try; exit 3\"]\n[restart]\npolicy = \"on-failure\"\nmax = 2\nbackoff = \"100ms\"\n",
+    );
+    lab.up_d(&file);
+    let mut entry = serde_json::Value::Null;
+    eventually(
+        Duration::from_secs(10),
+        "two restarts, then stopped",
+        || {
+            entry = lab.ps_entry(&name).unwrap_or_default();
+            entry["state"] == "stopped" && entry["restarts"] == 2
+        },
+    );
+    assert_eq!(entry["exit_code"], 3, "{entry}");
+    let logs = text(&lab.run(&["logs", &name]).stdout);
+    assert_eq!(logs.matches("try\n").count(), 3, "{logs}");
+    assert_eq!(logs.matches("launcher: restarted").count(), 2, "{logs}");
+
+    let name = lab.name("always");
+    let file = lab.container(
+        &name,
+        "command = [\"/bin/sleep\", \"1000\"]\n[restart]\npolicy = \"always\"\nbackoff = \"100ms\"\n",
+    );
+    lab.up_d(&file);
+    let killed = lab.run(&["kill", &name, "TERM"]);
+    assert_eq!(killed.status.code(), Some(0), "{}", text(&killed.stderr));
+    eventually(Duration::from_secs(10), "restarted after its end", || {
+        lab.ps_entry(&name)
+            .is_some_and(|e| e["state"] == "running" && e["restarts"] == 1)
+    });
+    lab.note_processes(&name);
+    let stop = lab.run(&["stop", &name]);
+    assert_eq!(stop.status.code(), Some(0), "{}", text(&stop.stderr));
+    std::thread::sleep(Duration::from_millis(500));
+    let entry = lab.ps_entry(&name).unwrap();
+    assert_eq!(entry["state"], "stopped", "stop was undone: {entry}");
+    let listed = text(&lab.run(&["ps", "-a"]).stdout);
+    assert!(listed.contains("restarted 1 time"), "{listed}");
+}
