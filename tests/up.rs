@@ -653,3 +653,38 @@ fn home_user_and_logname_come_from_passwd_and_a_terminal_gets_the_callers_term()
     let out = text(&output.stdout);
     assert!(out.contains("term=xterm"), "{out}{}", text(&output.stderr));
 }
+
+/// Issue 15, item 5: the folders and empty files the launcher made in the root folder as
+/// mount targets stayed there after the container ended. What the container wrote stays.
+#[test]
+fn mount_targets_made_in_the_root_folder_are_removed_when_the_container_ends() {
+    let container = busybox(
+        "command = [\"/bin/sh\", \"-c\", \"echo kept > /made/kept; ls /scratch/deep /data /etc/extra.conf >/dev/null\"]\n\
+         [[mount]]\ntype = \"tmpfs\"\ntarget = \"/scratch/deep\"\n\
+         [[mount]]\ntype = \"bind\"\nsource = \"data\"\ntarget = \"/data\"\n\
+         [[mount]]\ntype = \"bind\"\nsource = \"extra.conf\"\ntarget = \"/etc/extra.conf\"\n\
+         [[mount]]\ntype = \"tmpfs\"\ntarget = \"/made/sub\"\n\
+         [[mount]]\ntype = \"tmpfs\"\ntarget = \"/mnt\"\n",
+    );
+    std::fs::create_dir(container.path("data")).unwrap();
+    std::fs::write(container.path("extra.conf"), "x=1\n").unwrap();
+    std::fs::create_dir_all(container.path("rootfs/mnt")).unwrap();
+    let output = up(&container, &[]);
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    let rootfs = container.path("rootfs");
+    for gone in ["scratch", "data", "etc/extra.conf", "made/sub"] {
+        assert!(
+            !rootfs.join(gone).exists(),
+            "{gone} was left in the root folder"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(rootfs.join("made/kept")).unwrap(),
+        "kept\n",
+        "what the container wrote was removed"
+    );
+    assert!(
+        rootfs.join("mnt").is_dir(),
+        "a folder that was there was removed"
+    );
+}

@@ -237,6 +237,14 @@ impl Plan {
             let paths = setup.paths.clone();
             steps.push(Side::Parent, Action::CgroupRemove { paths }, origin);
         }
+        // What the mounts made in the root folder goes once they are gone with the container.
+        if let (ResolvedRoot::Folder(root), false) = (&facts.root, facts.made_targets.is_empty()) {
+            let action = Action::RemoveMountTargets {
+                root: root.clone(),
+                targets: facts.made_targets.clone(),
+            };
+            steps.push(Side::Parent, action, Origin::Default);
+        }
         // What the container wrote goes with it (a detached container's, at `rm`).
         if let ResolvedRoot::Layers(Layers {
             writable: Some(path),

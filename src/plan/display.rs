@@ -36,6 +36,14 @@ impl fmt::Display for Action {
                     path.display()
                 )
             }
+            Action::RemoveMountTargets { targets, .. } => {
+                let made: Vec<&str> = targets.iter().map(|t| t.made.as_str()).collect();
+                write!(
+                    f,
+                    "remove the mount targets made in the root folder: {}",
+                    made.join(" ")
+                )
+            }
             Action::RemoveWritableLayer { path } => write!(
                 f,
                 "discard the container's writable layer {} (its writes)",

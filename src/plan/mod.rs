@@ -34,8 +34,8 @@ pub use spec::{
     Security, Spec, UserNamespace, UserSpec,
 };
 pub use step::{
-    Action, DevSetup, Exec, IdMap, IdMaps, MountKind, MountSpec, NamespaceSet, Overlay, Program,
-    TerminalMode, UserIds,
+    Action, DevSetup, Exec, IdMap, IdMaps, MadeTarget, MountKind, MountSpec, NamespaceSet, Overlay,
+    Program, TerminalMode, UserIds,
 };
 pub use stop::{Signal, StopPolicy, human_duration, parse_duration};
 

@@ -231,4 +231,6 @@ pub struct Facts {
     pub cgroup: Option<CgroupSetup>,
     /// The seccomp filter, compiled for this machine (or none, unconfined).
     pub seccomp: SeccompFilter,
+    /// The mount targets the mounts will make in a root folder, removed when it ends.
+    pub made_targets: Vec<super::MadeTarget>,
 }

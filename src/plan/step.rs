@@ -102,6 +102,22 @@ pub enum Action {
     CgroupRemove { paths: Vec<PathBuf> },
     /// Remove the container's writable layer (what it wrote goes with it).
     RemoveWritableLayer { path: PathBuf },
+    /// Remove the mount targets the container's mounts made in its root folder (empty
+    /// folders and files, deepest first; one the container wrote into stays).
+    RemoveMountTargets {
+        root: PathBuf,
+        targets: Vec<MadeTarget>,
+    },
+}
+
+/// A mount target missing in the root folder, made by the mount step: `made` is its topmost
+/// missing folder (or the target itself), `target` the whole path, `file` whether the target
+/// is made as an empty file (a bind of a file).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MadeTarget {
+    pub made: String,
+    pub target: String,
+    pub file: bool,
 }
 
 /// An overlay root.

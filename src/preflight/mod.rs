@@ -6,6 +6,7 @@
 
 mod cgroups;
 mod limits;
+mod mounts;
 mod process;
 pub mod seccomp;
 mod view;
@@ -127,6 +128,10 @@ pub fn check(spec: &Spec, host: &Host) -> Result<Facts, Vec<Problem>> {
         }],
         deny_setgroups: caller.uid != 0,
     });
+    let made_targets = match &root {
+        ResolvedRoot::Folder(folder) => mounts::made_targets(spec, folder),
+        _ => Vec::new(),
+    };
     Ok(Facts {
         root,
         user_namespace,
@@ -134,6 +139,7 @@ pub fn check(spec: &Spec, host: &Host) -> Result<Facts, Vec<Problem>> {
         program,
         cgroup,
         seccomp,
+        made_targets,
     })
 }
 

@@ -194,6 +194,7 @@ impl Child<'_> {
             | Op::CgroupJoin
             | Op::WritableLayer
             | Op::RemoveWritableLayer
+            | Op::RemoveMountTargets
             | Op::Start
             | Op::Init
             | Op::Exec(_)

@@ -91,6 +91,7 @@ pub enum Op {
     Monitor,
     CgroupRemove,
     RemoveWritableLayer,
+    RemoveMountTargets,
 }
 
 pub struct MountOp {
@@ -197,6 +198,7 @@ pub fn prepare(plan: &Plan) -> Result<Ops, StepFailed> {
             Action::CgroupJoin { .. } => Op::CgroupJoin,
             Action::WritableLayer { .. } => Op::WritableLayer,
             Action::RemoveWritableLayer { .. } => Op::RemoveWritableLayer,
+            Action::RemoveMountTargets { .. } => Op::RemoveMountTargets,
             Action::OverlayRootfs(overlay) => overlay_op(overlay, i, index)?,
             Action::Start => Op::Start,
             Action::Prologue => Op::Prologue,
