@@ -184,6 +184,12 @@ pub enum Command {
         /// Only the last N lines of each stream.
         #[arg(long, value_name = "N")]
         tail: Option<usize>,
+        /// Only what came in the last DURATION (`10m`, `1h30m`, `90s`).
+        #[arg(long, value_name = "DURATION", conflicts_with = "follow")]
+        since: Option<String>,
+        /// Each line after the time it came (RFC 3339, UTC).
+        #[arg(short = 't', long, conflicts_with = "follow")]
+        timestamps: bool,
         /// The container.
         name: String,
     },

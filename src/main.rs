@@ -127,7 +127,13 @@ fn run() -> ExitCode {
         Command::Restart { timeout, names } => manage::start(&store(), &names, Some(timeout)),
         Command::Kill { name, signal } => manage::kill(&store(), &name, &signal),
         Command::Rm { force, names } => manage::rm(&store(), &names, force),
-        Command::Logs { follow, tail, name } => manage::logs(&store(), &name, follow, tail),
+        Command::Logs {
+            follow,
+            tail,
+            since,
+            timestamps,
+            name,
+        } => manage::logs(&store(), &name, follow, tail, (since, timestamps)),
         Command::Inspect { name } => manage::inspect(&store(), &name),
         Command::Exec {
             tty,

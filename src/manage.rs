@@ -184,7 +184,36 @@ pub fn rm(store: &Store, names: &[String], force: bool) -> ExitCode {
     })
 }
 
-pub fn logs(store: &Store, name: &str, follow: bool, tail: Option<usize>) -> ExitCode {
+pub fn logs(
+    store: &Store,
+    name: &str,
+    follow: bool,
+    tail: Option<usize>,
+    (since, timestamps): (Option<String>, bool),
+) -> ExitCode {
+    if since.is_some() || timestamps {
+        let since_ms = match since.as_deref().map(launcher::plan::parse_duration) {
+            None => 0,
+            Some(Ok(ago)) => lifecycle::now_ms().saturating_sub(ago.as_millis() as u64),
+            Some(Err(why)) => {
+                let error = Error::Usage {
+                    message: format!("--since: {why}"),
+                    hint: "e.g. --since 10m, 1h30m or 90s".into(),
+                };
+                return fail(error, Context::CHECK);
+            }
+        };
+        return for_each(&[name.to_string()], |name| {
+            let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+            lifecycle::logs_timed(
+                store,
+                name,
+                (since_ms, tail, timestamps),
+                &mut out,
+                &mut err,
+            )
+        });
+    }
     for_each(&[name.to_string()], |name| {
         let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
         lifecycle::logs(store, name, follow, tail, &mut out, &mut err)

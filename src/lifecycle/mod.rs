@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use control::{ExecChanges, ExecJob, StopOutcome, exec, kill, remove, stop, wait};
 pub use list::{Row, inspect, list, render_rows, rows_json};
-pub use logs::{LOG_CAP, logs};
+pub use logs::{LOG_CAP, logs, logs_timed};
 pub use start::{Started, start_again, terminal_refused, up_detached, up_foreground};
 
 use crate::plan::Plan;

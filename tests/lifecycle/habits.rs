@@ -360,3 +360,35 @@ fn the_restart_policy_runs_a_failing_command_again_up_to_its_maximum_and_stop_st
     let listed = text(&lab.run(&["ps", "-a"]).stdout);
     assert!(listed.contains("restarted 1 time"), "{listed}");
 }
+
+/// Item 11: `logs` had no `--timestamps` nor `--since`.
+#[test]
+fn logs_show_when_each_line_came_and_only_what_came_since() {
+    let lab = Lab::new(Mode::Root);
+    let name = lab.name("timed");
+    let file = lab.container(
+        &name,
+        "command = [\"/bin/sh\", \"-c\", \"echo one; echo two; exec sleep 1000\"]\n",
+    );
+    lab.up_d(&file);
+    eventually(Duration::from_secs(5), "the lines are logged", || {
+        text(&lab.run(&["logs", &name]).stdout).contains("two")
+    });
+    let timed = lab.run(&["logs", "--timestamps", "--since", "1h", &name]);
+    let out = text(&timed.stdout);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}{}", text(&timed.stderr));
+    for (line, word) in lines.iter().zip(["one", "two"]) {
+        let (time, rest) = line.split_once(' ').unwrap();
+        assert!(time.starts_with("20") && time.ends_with('Z'), "{line}");
+        assert_eq!(rest, word);
+    }
+    let none = lab.run(&["logs", "--since", "0s", &name]);
+    assert_eq!(text(&none.stdout), "", "{}", text(&none.stderr));
+    let tail = lab.run(&["logs", "-t", "--tail", "1", &name]);
+    assert!(
+        text(&tail.stdout).ends_with(" two\n"),
+        "{}",
+        text(&tail.stdout)
+    );
+}
