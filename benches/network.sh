@@ -18,13 +18,15 @@
 #     launcher's bridge to the gateway address, against a bare veth pair.
 #  3. Rootless: container -> the outside server through pasta (as the library starts it)
 #     against slirp4netns (--configure --mtu=65520, as podman runs it).
+#  4. `launcher up` of /bin/true with `[network] mode = "bridge"` against mode none and
+#     against `podman run --rm --network bridge` (netavark), hyperfine, in H.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-200}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-5}
 
 need=()
-for tool in ip:iproute2 nft:nftables pasta:passt slirp4netns:slirp4netns iperf3:iperf3 jq:jq nsenter:util-linux setpriv:util-linux; do
+for tool in ip:iproute2 nft:nftables pasta:passt slirp4netns:slirp4netns iperf3:iperf3 jq:jq nsenter:util-linux setpriv:util-linux hyperfine:hyperfine podman:podman crun:crun capsh:libcap2-bin; do
     command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -113,7 +115,8 @@ PIDS+=("$PASTA_PID")
 pasta_gbps=$(iperf_gbps "$O" "$C3" 192.0.2.2)
 eval "exec ${PASTA[1]}>&-"; wait "$PASTA_PID" || true
 rootless C4
-in_ns "$H" slirp4netns --configure --mtu=65520 --disable-host-loopback "$C4" tap0 >/dev/null 2>&1 &
+# nsenter execs slirp4netns, so $! is its pid (a function run with & would be a subshell).
+nsenter -t "$H" -n slirp4netns --configure --mtu=65520 --disable-host-loopback "$C4" tap0 >/dev/null 2>&1 &
 SLIRP=$!; PIDS+=("$SLIRP")
 for _ in $(seq 100); do in_ns "$C4" ip -o addr show tap0 2>/dev/null | grep -q inet && break; sleep 0.05; done
 slirp_gbps=$(iperf_gbps "$O" "$C4" 192.0.2.2)
@@ -121,6 +124,44 @@ kill "$SLIRP"
 
 # The bridge and its rules go with H; prune them anyway, as a user would.
 in_ns "$H" "$BIN" prune "$STATE" >/dev/null
+
+# 4. Start-up of /bin/true through `launcher up`: no network, a bridged one, and podman run
+#    --rm --network bridge (netavark) of the same busybox root filesystem, imported as an
+#    image; in H, in one private mount namespace (crun 1.8 refuses hybrid cgroups: there the
+#    unified hierarchy is unmounted).
+UP_RUNS=${UP_RUNS:-100}
+[ -e rootfs/bin/busybox ] || sh rootfs/fill-busybox.sh >/dev/null
+cargo build --locked --release -q
+LAUNCHER=$PWD/target/release/launcher
+mkdir -p "$STATE/none" "$STATE/bridge"
+printf 'name = "bench-none"\nrootfs = "%s"\ncommand = ["/bin/true"]\n' "$PWD/rootfs" > "$STATE/none/Container.toml"
+printf 'name = "bench-bridge"\nrootfs = "%s"\ncommand = ["/bin/true"]\n[network]\nmode = "bridge"\n' "$PWD/rootfs" > "$STATE/bridge/Container.toml"
+export LAUNCHER_STATE_DIR=$STATE/up LAUNCHER_CACHE_DIR=$STATE/cache
+podman=(podman --root "$STATE/podman/root" --runroot "$STATE/podman/run" --storage-driver overlay
+    --cgroup-manager cgroupfs --events-backend none --runtime crun)
+podman_limits=()
+# podman asks crun for rlimits above the hard ones as root; where root lacks CAP_SYS_RESOURCE
+# crun then fails: ask for limits below them.
+if ! capsh --has-p=cap_sys_resource 2>/dev/null; then
+    podman_limits=(--ulimit nofile=1024:1024 --ulimit nproc=1024:1024)
+fi
+wrap=(unshare --mount --propagation private --)
+if mountpoint -q /sys/fs/cgroup/unified 2>/dev/null; then
+    wrap=(unshare --mount --propagation private -- sh -c 'umount /sys/fs/cgroup/unified && exec "$@"' sh)
+fi
+tar -C rootfs -c . | in_ns "$H" "${wrap[@]}" "${podman[@]}" import -q - localhost/bench-busybox >/dev/null
+in_ns "$H" "${wrap[@]}" hyperfine -N --runs "$UP_RUNS" --warmup 5 --style basic --export-json "$STATE/up.json" \
+    --command-name "launcher up, mode none" "$LAUNCHER up $STATE/none/Container.toml" \
+    --command-name "launcher up, mode bridge" "$LAUNCHER up $STATE/bridge/Container.toml" \
+    --command-name "podman run --rm --network bridge" \
+    "${podman[*]} run --rm --network bridge ${podman_limits[*]} localhost/bench-busybox /bin/true" >&2
+up_ms() { jq -r --arg n "$1" '.results[] | select(.command == $n) | .median * 1000 * 100 | round / 100' "$STATE/up.json"; }
+none_ms=$(up_ms "launcher up, mode none")
+bridge_ms=$(up_ms "launcher up, mode bridge")
+podman_ms=$(up_ms "podman run --rm --network bridge")
+in_ns "$H" "${wrap[@]}" "${podman[@]}" rmi -a -f >/dev/null 2>&1 || true
+in_ns "$H" "${wrap[@]}" "${podman[@]}" system reset -f >/dev/null 2>&1 || true
+in_ns "$H" "$LAUNCHER" network prune >/dev/null
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else print "-" }'; }
 cat <<TABLE
@@ -130,6 +171,7 @@ cat <<TABLE
 | attach + release, median (p90); attach alone | ${attach_median} us (${attach_p90} us); ${attach_only} us | by hand with ip: ${bare_us} us | $(ratio "$attach_median" "$bare_us") | < 2000 us |
 | TCP container -> host, iperf3 | bridge: ${bridge_gbps} Gbit/s | bare veth: ${veth_gbps} Gbit/s | $(ratio "$bridge_gbps" "$veth_gbps") | >= 90% |
 | TCP rootless container -> outside | pasta: ${pasta_gbps} Gbit/s | slirp4netns: ${slirp_gbps} Gbit/s | $(ratio "$pasta_gbps" "$slirp_gbps") | |
+| start of /bin/true, median | up, mode bridge: ${bridge_ms} ms | up, mode none: ${none_ms} ms; podman run --rm --network bridge: ${podman_ms} ms | +$(awk -v a="$bridge_ms" -v b="$none_ms" 'BEGIN { printf "%.2f ms", a - b }') over none; $(ratio "$bridge_ms" "$podman_ms") of podman's | < 2 ms over none |
 
 (${RUNS} cycles; ${SECONDS_PER_RUN} s per iperf3 run; kernel $(uname -r); $(nproc) CPUs)
 TABLE

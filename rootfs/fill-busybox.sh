@@ -16,5 +16,9 @@ for applet in $("$target/bin/busybox" --list); do
 done
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' > "$target/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' > "$target/etc/group"
+# The files a distribution has, and a networked container gets bound over from its state.
+printf '127.0.0.1\tlocalhost\n' > "$target/etc/hosts"
+: > "$target/etc/resolv.conf"
+echo busybox > "$target/etc/hostname"
 chmod 1777 "$target/tmp"
 echo "filled $target with busybox $("$target/bin/busybox" | head -n 1 | cut -d' ' -f2)"

@@ -69,24 +69,35 @@ fn run() -> ExitCode {
             } else {
                 LockUse::Read
             };
-            check(&file, format, strict, &Pipeline::new(&images, lock))
+            check(
+                &file,
+                format,
+                strict,
+                &Pipeline::new(&images, lock, store()),
+            )
         }
-        Command::Plan { file, format } => {
-            plan(&file, format, &Pipeline::new(&images, LockUse::Read))
-        }
+        Command::Plan { file, format } => plan(
+            &file,
+            format,
+            &Pipeline::new(&images, LockUse::Read, store()),
+        ),
         Command::Lock { file, update } => {
             let lock = if update {
                 LockUse::Update
             } else {
                 LockUse::Write
             };
-            manage_images::lock(&file, &Pipeline::new(&images, lock))
+            manage_images::lock(&file, &Pipeline::new(&images, lock, store()))
         }
         Command::Up {
             file,
             dry_run: true,
             ..
-        } => plan(&file, Format::Text, &Pipeline::new(&images, LockUse::Read)),
+        } => plan(
+            &file,
+            Format::Text,
+            &Pipeline::new(&images, LockUse::Read, store()),
+        ),
         Command::Up {
             file,
             args,
@@ -98,7 +109,7 @@ fn run() -> ExitCode {
             &file,
             Overrides { args, name, env },
             &store(),
-            &Pipeline::new(&images, LockUse::Write),
+            &Pipeline::new(&images, LockUse::Write, store()),
         ),
         Command::Up {
             file,
@@ -108,7 +119,7 @@ fn run() -> ExitCode {
             env,
             ..
         } => {
-            let pipeline = Pipeline::new(&images, LockUse::Write);
+            let pipeline = Pipeline::new(&images, LockUse::Write, store());
             up(
                 &file,
                 Overrides { args, name, env },
@@ -200,7 +211,7 @@ enum Error {
     Step {
         plan: Box<Plan>,
         source: Option<SourceFile>,
-        failed: StepFailed,
+        failed: Box<StepFailed>,
     },
     /// A lifecycle command failed.
     Lifecycle(LifecycleError),
@@ -329,11 +340,22 @@ fn render_step_failure(
 pub struct Pipeline<'a> {
     images: &'a launcher::image::Store,
     lock: LockUse,
+    /// The state folder: where `remap` containers hold their share of the launcher's range,
+    /// and preflight reads the networks' leases.
+    state: launcher::state::Store,
 }
 
 impl<'a> Pipeline<'a> {
-    fn new(images: &'a launcher::image::Store, lock: LockUse) -> Self {
-        Pipeline { images, lock }
+    fn new(
+        images: &'a launcher::image::Store,
+        lock: LockUse,
+        state: launcher::state::Store,
+    ) -> Self {
+        Pipeline {
+            images,
+            lock,
+            state,
+        }
     }
 }
 
@@ -414,7 +436,19 @@ fn checked_plan(
     for note in notes {
         eprintln!("launcher: {note}");
     }
-    let facts = preflight::check(&spec, &preflight::Host::current())
+    let mut host = preflight::Host {
+        state_root: pipeline.state.root().to_path_buf(),
+        ..preflight::Host::current()
+    };
+    if spec.namespaces.value.user == launcher::plan::UserNamespace::Remap && host.caller.uid == 0 {
+        // The share the container holds, or the first free one; `up` takes it once it has
+        // claimed the name.
+        host.remap = Some(
+            launcher::state::ids::Pool::host()
+                .and_then(|pool| pipeline.state.peek_ids(&spec.name, &pool)),
+        );
+    }
+    let facts = preflight::check(&spec, &host)
         .map_err(|found| Error::Invalid(config::host_problems(&loaded.source, found)))?;
     Ok((Plan::build(spec, facts), loaded))
 }
@@ -439,6 +473,7 @@ fn check(file: &Path, format: Format, strict: bool, pipeline: &Pipeline) -> Exit
         for problem in &mut warnings.list {
             problem.level = diagnostic::Level::Error;
         }
+        warnings.list.extend(config::lint_host_root(&loaded, &plan));
     }
     match format {
         Format::Json => println!("{:#}", warnings.to_json()),
@@ -518,7 +553,7 @@ fn up(
             Error::Step {
                 plan: Box::new(plan),
                 source: Some(loaded.source),
-                failed,
+                failed: Box::new(failed),
             },
             Context::RUN,
         ),

@@ -81,7 +81,7 @@ pub fn up_detached(
             Error::Step {
                 plan: Box::new(plan),
                 source: Some(loaded.source),
-                failed,
+                failed: Box::new(failed),
             },
             Context::RUN,
         ),

@@ -72,10 +72,14 @@ fn the_plan_of_every_example_is_snapshotted() {
     crate::util::ensure_image_layout();
     let store_root = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("snapshot-images");
     let store = launcher::image::Store::new(store_root.clone());
+    let state_root = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("snapshot-state");
     let host = Host {
         caller: Caller { uid: 0, gid: 0 },
         hierarchies: Some(Hierarchies::from_mountinfo(HYBRID, |_| Some(String::new()))),
         seccomp_cache: None,
+        state_root: state_root.clone(),
+        ids: launcher::preflight::ids::IdSources::current(),
+        remap: None,
     };
     for example in examples() {
         let name = example.file_name().unwrap().to_string_lossy().into_owned();
@@ -99,7 +103,9 @@ fn the_plan_of_every_example_is_snapshotted() {
             _ => None,
         });
         let stable = |text: String| {
-            let text = text.replace(&store_root.display().to_string(), "[STORE]");
+            let text = text
+                .replace(&store_root.display().to_string(), "[STORE]")
+                .replace(&state_root.display().to_string(), "[STATE]");
             let mut text =
                 mask_digests(&text.replace(&crate::util::repo().display().to_string(), "[REPO]"));
             if let Some(size) = size {

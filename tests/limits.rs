@@ -381,10 +381,47 @@ fn the_lint_warns_and_strict_makes_the_warnings_errors() {
     assert!(err.contains("0 errors, 4 warnings"), "{err}");
     let strict = run(true);
     assert_eq!(strict.status.code(), Some(1));
+    // Strictness adds one warning of its own: the container's root is the host's.
     assert!(
-        text(&strict.stderr).contains("4 errors, 0 warnings"),
+        text(&strict.stderr).contains("4 errors, 1 warning"),
         "{}",
         text(&strict.stderr)
+    );
+    assert!(text(&strict.stderr).contains("the container's root is the host's root"));
+}
+
+#[test]
+fn a_command_that_needs_the_network_is_linted_when_the_container_has_none() {
+    require_root();
+    let check = |body: &str| {
+        let container = TempContainer::new(&format!("{body}\n[rootfs]\nhost = true\n"));
+        let output = crate::util::launcher_bin()
+            .arg("check")
+            .arg(container.file())
+            .env("NO_COLOR", "1")
+            .env("COLUMNS", "200")
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        text(&output.stderr)
+    };
+    let err = check("command = [\"sh\", \"-c\", \"apt-get update && apt-get install -y curl\"]");
+    assert!(err.contains("lint::no-network"), "{err}");
+    assert!(
+        err.contains("runs apt-get, which needs the network"),
+        "{err}"
+    );
+    assert!(err.contains("mode = \"pasta\""), "{err}");
+    let err = check("command = [\"/usr/bin/curl\", \"https://example.com\"]");
+    assert!(err.contains("runs curl"), "{err}");
+    // Not with a network of its own, nor for a command that fetches nothing.
+    let err = check("command = [\"/bin/true\"]");
+    assert!(!err.contains("lint::no-network"), "{err}");
+    let err = check("command = [\"pip\", \"install\", \"x\"]\n[network]\nmode = \"host\"");
+    assert!(!err.contains("lint::no-network"), "{err}");
+    assert!(
+        err.contains("network.mode"),
+        "the host's network is linted too: {err}"
     );
 }
 

@@ -12,3 +12,4 @@ mod network;
 mod schema;
 mod steps;
 mod up;
+mod userns;

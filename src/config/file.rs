@@ -89,6 +89,11 @@ pub struct ContainerFile {
     #[serde(default)]
     pub namespaces: NamespacesTable,
 
+    /// The container's network: none (loopback only), the host's, a bridged network with NAT
+    /// and published ports (root), or pasta (rootless). Default: `mode = "none"`.
+    #[serde(default)]
+    pub network: NetworkTable,
+
     /// How `launcher stop` ends the container: a signal, then SIGKILL after a timeout.
     /// Default: `SIGTERM`, then SIGKILL after 10 seconds.
     #[serde(default)]
@@ -202,6 +207,26 @@ pub enum Switch {
     Auto(Auto),
 }
 
+/// `true`, `false`, `"auto"` or `"remap"`: the user namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum UserMode {
+    /// On (one id) or off.
+    Bool(bool),
+    /// `"auto"` or `"remap"`.
+    Word(UserWord),
+}
+
+/// The words of `namespaces.user`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum UserWord {
+    /// On when the launcher is not root; ranges when the caller has them.
+    Auto,
+    /// A range of ids of the container's own.
+    Remap,
+}
+
 /// The word `"auto"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -302,13 +327,80 @@ pub struct NamespacesTable {
     /// Own cgroup root view. Default: `true`.
     pub cgroup: Option<bool>,
     /// `"none"`: an own network namespace with only loopback, up. `"host"`: the host's network.
-    /// Default: `"none"`.
+    /// The same as `[network] mode` (give one of the two); bridged and pasta networks are set
+    /// there. Default: `"none"`.
     #[schemars(with = "Option<NetMode>")]
     pub net: Option<Spanned<NetMode>>,
-    /// A user namespace: `true`, `false`, or `"auto"` (on when the launcher is not run as root,
-    /// mapping the caller to root inside). Default: `"auto"`.
-    #[schemars(with = "Option<Switch>")]
-    pub user: Option<Spanned<Switch>>,
+    /// A user namespace: `true` (one id: the caller is the command's user inside), `false`
+    /// (none; root only), `"auto"` (on when the launcher is not run as root: with the caller's
+    /// ranges of /etc/subuid and /etc/subgid when it has entries there, through newuidmap and
+    /// newgidmap, else one id), or `"remap"` (a range of ids: as root, 65,536 ids of the
+    /// launcher's own range, with the root filesystem and bind mounts mounted idmapped; rootless,
+    /// the caller's subordinate ranges, required). Default: `"auto"`.
+    #[schemars(with = "Option<UserMode>")]
+    pub user: Option<Spanned<UserMode>>,
+}
+
+/// `[network]`: how the container reaches other machines, and they it.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkTable {
+    /// `"none"`: an own network namespace with only loopback. `"host"`: the host's network.
+    /// `"bridge"`: an own namespace on a bridged network of the host (an address on its
+    /// subnet, NAT to the outside, published `ports`, other containers of the network by
+    /// name); needs root. `"pasta"`: an own namespace given the host's addresses by pasta
+    /// (Debian's passt package), published `ports`; needs no root. Default: `"none"` (or what
+    /// `namespaces.net` says).
+    #[schemars(with = "Option<NetworkModeWord>")]
+    pub mode: Option<Spanned<NetworkModeWord>>,
+
+    /// With `bridge`: the named network to join, made on first use. Containers of one network
+    /// reach each other by name; containers of different networks do not reach each other.
+    /// Default: `"default"`.
+    #[schemars(with = "Option<String>")]
+    pub network: Option<Spanned<String>>,
+
+    /// With `bridge`: the network's IPv4 subnet (`"10.89.3.0/24"`), when the launcher makes it;
+    /// it must not overlap a route of the host or another network. Default: the first free
+    /// /24 of 10.90.0.0/16.
+    #[schemars(with = "Option<String>")]
+    pub subnet: Option<Spanned<String>>,
+
+    /// With `bridge`: a static IPv4 address in the network's subnet. Default: the next free one.
+    #[schemars(with = "Option<String>")]
+    pub address: Option<Spanned<String>>,
+
+    /// With `bridge` or `pasta`: ports of the host that reach the container:
+    /// `"[HOST_ADDRESS:]HOST_PORT[:CONTAINER_PORT][/tcp|udp]"`, ranges as `8080-8082:80-82`
+    /// (`"8080:80"`, `"127.0.0.1:5353:53/udp"`). Default: none.
+    #[schemars(with = "Option<Vec<String>>")]
+    pub ports: Option<Spanned<Vec<Spanned<String>>>>,
+
+    /// With `bridge` or `pasta`: name servers for /etc/resolv.conf (IPv4 or IPv6 addresses).
+    /// Default: the host's (with a local stub such as 127.0.0.53, its upstream servers) for
+    /// `bridge`, pasta's forwarder for `pasta`.
+    #[schemars(with = "Option<Vec<String>>")]
+    pub dns: Option<Spanned<Vec<Spanned<String>>>>,
+
+    /// With `bridge` or `pasta`: extra /etc/hosts entries, name = address
+    /// (`hosts = { "db.internal" = "10.1.2.3" }`). Default: none.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub hosts: BTreeMap<Spanned<String>, Spanned<String>>,
+}
+
+/// The words of `network.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkModeWord {
+    /// An own network namespace with loopback up and nothing else.
+    None,
+    /// The host's network namespace.
+    Host,
+    /// A bridged network with NAT and published ports (root).
+    Bridge,
+    /// pasta: the host's addresses, published ports, no root needed.
+    Pasta,
 }
 
 impl MountType {

@@ -6,6 +6,7 @@
 pub mod file;
 mod image;
 mod mounts;
+mod network;
 mod process;
 mod resources;
 mod restart;
@@ -37,6 +38,7 @@ pub fn lint(loaded: &Loaded, plan: &Plan) -> Vec<Problem> {
         .cloned()
         .unwrap_or_default();
     let mut found = security::lint(&loaded.file, &capabilities);
+    found.extend(network::lint(&loaded.file));
     // A profile may name system calls this machine's libseccomp does not know: they are left
     // out of the filter, which for a deny-list means not denied.
     let unknown = plan
@@ -61,6 +63,43 @@ pub fn lint(loaded: &Loaded, plan: &Plan) -> Vec<Problem> {
     found
 }
 pub use values::{check_name, parse_mode, parse_size};
+
+/// For `check --strict`: a container whose root is the host's root (no user namespace, or
+/// one that maps container 0 onto host 0), one kernel bug or writable host file away from
+/// the host. A warning: strictness asks for it, the file is not wrong.
+pub fn lint_host_root(loaded: &Loaded, plan: &Plan) -> Option<Problem> {
+    let maps = plan.find(|a| match a {
+        Action::IdMaps(maps) => Some(maps),
+        _ => None,
+    });
+    let root_inside = plan
+        .find(|a| match a {
+            Action::User(user) => Some(user),
+            _ => None,
+        })
+        .is_none_or(|user| user.uid == 0);
+    let host_root = match maps {
+        None => true,
+        Some(maps) => maps
+            .uid
+            .iter()
+            .any(|m| m.outside == 0 && m.inside == 0 && m.count > 0),
+    };
+    if !(root_inside && host_root) {
+        return None;
+    }
+    let (key, span) = match &loaded.file.namespaces.user {
+        Some(user) => ("namespaces.user", user.span()),
+        None => ("", 0..0),
+    };
+    Some(
+        Problem::error("lint::root-is-host-root", key, span)
+            .message("the container's root is the host's root")
+            .label("no range of its own")
+            .help("`[namespaces] user = \"remap\"` gives it 65,536 ids of the launcher's range (the root filesystem mounted idmapped), or run it as another `user`")
+            .warning(),
+    )
+}
 
 /// A Container.toml that parsed and has the right shape.
 #[derive(Debug)]

@@ -395,6 +395,12 @@ fn unknown_word(
     let problem = Problem::error("config::unknown-value", key, span)
         .message(format!("`{key}` cannot be \"{word}\""))
         .label(format!("expected {expected}"));
+    // A network of its own is set in [network], where `namespaces.net` has its words too.
+    if key == "namespaces.net" && matches!(word, "bridge" | "pasta") {
+        return problem.help(format!(
+            "remove this line and write `[network]` with `mode = \"{word}\"`"
+        ));
+    }
     match suggest(word, allowed) {
         Some(best) => problem.help(format!("did you mean \"{best}\"?")),
         None => problem.help(format!("use {expected}")),

@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 
 use super::Loaded;
-use super::file::{ContainerFile, NetMode, RootfsSpec, Switch};
+use super::file::{ContainerFile, RootfsSpec, UserMode, UserWord};
 
 use super::values::{check_hostname, check_name};
 use crate::diagnostic::{Problem, Problems, SourceFile};
-use crate::plan::{At, Namespaces, Origin, Root, Spec, UserNamespace};
+use crate::plan::{At, Namespaces, NetworkMode, Origin, Root, Spec, UserNamespace};
 
 /// The environment every container starts from; `env` is merged over it.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -79,7 +79,9 @@ impl Builder<'_> {
 
     fn build(&mut self, file: &ContainerFile) -> Spec {
         let name = self.name(file);
-        let namespaces = self.namespaces(file);
+        let network = self.network(file);
+        let mut namespaces = self.namespaces(file);
+        namespaces.net = network.mode.value != NetworkMode::Host;
         let (root, root_origin) = self.root(file);
         let mounts = self.mounts(file);
         let hostname = self.hostname(file, &name, &namespaces);
@@ -96,7 +98,8 @@ impl Builder<'_> {
             readonly_root,
             mounts,
             namespaces: At::new(namespaces, self.section_origin("namespaces")),
-            net_origin: self.net_origin(file),
+            net_origin: network.mode.origin.clone(),
+            network,
             hostname,
             process,
             limits,
@@ -113,13 +116,6 @@ impl Builder<'_> {
         let header = format!("[{section}]");
         match text.find(&header) {
             Some(start) => self.origin_span(section, start..start + header.len()),
-            None => Origin::Default,
-        }
-    }
-
-    fn net_origin(&self, file: &ContainerFile) -> Origin {
-        match &file.namespaces.net {
-            Some(net) => self.origin("namespaces.net", net),
             None => Origin::Default,
         }
     }
@@ -189,15 +185,14 @@ impl Builder<'_> {
             uts: ns.uts.unwrap_or(true),
             ipc: ns.ipc.unwrap_or(true),
             pid: ns.pid.unwrap_or(true),
-            net: ns
-                .net
-                .as_ref()
-                .is_none_or(|n| *n.get_ref() == NetMode::None),
+            // From the network's mode (`Builder::network`).
+            net: true,
             cgroup: ns.cgroup.unwrap_or(true),
             user: match ns.user.as_ref().map(|u| *u.get_ref()) {
-                Some(Switch::Bool(true)) => UserNamespace::On,
-                Some(Switch::Bool(false)) => UserNamespace::Off,
-                Some(Switch::Auto(_)) | None => UserNamespace::Auto,
+                Some(UserMode::Bool(true)) => UserNamespace::On,
+                Some(UserMode::Bool(false)) => UserNamespace::Off,
+                Some(UserMode::Word(UserWord::Remap)) => UserNamespace::Remap,
+                Some(UserMode::Word(UserWord::Auto)) | None => UserNamespace::Auto,
             },
         }
     }

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use super::{LifecycleError, now_ms, observe};
-use crate::plan::{Plan, Signal};
+use crate::plan::{Action, Plan, Signal};
 use crate::runtime::handle::ProcessHandle;
 use crate::runtime::{self, Finished, Target, procfs};
 use crate::state::{ExitStatus, Record, State, Store};
@@ -286,8 +286,9 @@ pub fn reap_dead_foreground(store: &Store) {
     }
 }
 
-/// Removes what a stopped container left: its writable layer (what it wrote), and the cgroup
-/// folders its monitor could not remove (it was killed).
+/// Removes what a stopped container left: its writable layer (what it wrote), its network's
+/// lease, port rules and pasta, and the cgroup folders its monitor could not remove (it was
+/// killed).
 pub(super) fn remove_leftovers(record: &Record) -> Result<(), LifecycleError> {
     if let Some(layer) = record.plan.writable_layer() {
         runtime::remove_writable_layer(layer).map_err(|failure| LifecycleError::Cleanup {
@@ -295,7 +296,28 @@ pub(super) fn remove_leftovers(record: &Record) -> Result<(), LifecycleError> {
             what: failure.to_string(),
         })?;
     }
+    remove_leftover_network(record)?;
     remove_leftover_cgroups(record)
+}
+
+/// Gives back the network of a container whose monitor could not (it was killed): its lease,
+/// port rules and pasta, found by the container's name under the state root its plan names.
+fn remove_leftover_network(record: &Record) -> Result<(), LifecycleError> {
+    let state_root = record.plan.steps.iter().find_map(|s| match &s.action {
+        Action::NetworkRelease { state_root, .. } | Action::PastaStop { state_root, .. } => {
+            Some(state_root)
+        }
+        _ => None,
+    });
+    let Some(state_root) = state_root else {
+        return Ok(());
+    };
+    crate::network::release_container(state_root, &record.name)
+        .map(drop)
+        .map_err(|error| LifecycleError::Cleanup {
+            name: record.name.clone(),
+            what: format!("{error} ({})", error.hint()),
+        })
 }
 
 /// Removes the cgroup folders a container's monitor could not (it was killed): only those

@@ -39,6 +39,8 @@ enum Ready {
         step: usize,
         errno: i32,
         detail: String,
+        #[serde(default)]
+        hint: Option<String>,
     },
     Failed {
         what: String,
@@ -60,7 +62,18 @@ pub fn terminal_refused(plan: &Plan) -> Option<Origin> {
 /// Takes the lock of `name` for a new container: refuses a name that runs (names are unique),
 /// and clears what a stopped container of that name left (its logs, and a cgroup its killed
 /// monitor could not remove).
-fn claim(store: &Store, name: &str) -> Result<NameLock, LifecycleError> {
+fn claim(store: &Store, plan: &Plan) -> Result<NameLock, LifecycleError> {
+    let name = plan.name.as_str();
+    let lock = claim_name(store, name)?;
+    // `remap`: the share of the launcher's range the plan was made with, recorded in the
+    // container's folder (and freed with it).
+    if let Some(range) = plan.id_range() {
+        store.take_ids(name, range, &lock)?;
+    }
+    Ok(lock)
+}
+
+fn claim_name(store: &Store, name: &str) -> Result<NameLock, LifecycleError> {
     let lock = store.lock_or_create(name)?;
     match store.read(name)? {
         Some(old) if observe(&old).state != State::Stopped => Err(LifecycleError::AlreadyRunning {
@@ -88,7 +101,7 @@ pub fn up_foreground(
 ) -> Result<runtime::Finished, LifecycleError> {
     let name = plan.name.as_str();
     super::control::reap_dead_foreground(store);
-    let lock = claim(store, name)?;
+    let lock = claim(store, plan)?;
     let mut record = new_record(plan);
     let me = sys::getpid();
     record.foreground = true;
@@ -157,7 +170,7 @@ fn remove_own_record(store: &Store, name: &str, written: Option<crate::state::Fi
 pub fn up_detached(plan: &Plan, store: &Store) -> Result<Started, LifecycleError> {
     let detached = plan.clone().detached();
     super::control::reap_dead_foreground(store);
-    let lock = claim(store, &detached.name)?;
+    let lock = claim(store, &detached)?;
     start_detached(&detached, store, lock, None)
 }
 
@@ -234,12 +247,14 @@ fn start_detached(
             step,
             errno,
             detail,
+            hint,
         }) => {
             failed(lock)?;
             Err(LifecycleError::Step(StepFailed {
                 step,
                 errno: Errno::from_raw(errno),
                 detail,
+                hint,
             }))
         }
         Some(Ready::Failed { what }) => {
@@ -395,6 +410,7 @@ fn monitor(plan: &Plan, store: &Store, lock: NameLock, mut record: Record, ready
                     step: failed.step,
                     errno: failed.errno as i32,
                     detail: failed.detail,
+                    hint: failed.hint,
                 });
                 return 125;
             }

@@ -120,15 +120,15 @@ pub fn attach(request: AttachRequest<'_>) -> Result<Attachment, NetworkError> {
     let mut netlink = host_netlink()?;
     // What dead containers left (a launcher killed with -9): their ports and addresses are
     // free again. A lease of this very name is stale too: the caller holds the name.
-    for stale in networks
+    let (stale, live): (Vec<Lease>, Vec<Lease>) = networks
         .all_leases()?
         .into_iter()
-        .filter(|l| l.container == request.container || !l.owner_alive())
-    {
-        remove_lease_artifacts(&networks, &mut netlink, &stale)?;
+        .partition(|l| l.container == request.container || !l.owner_alive());
+    for stale in &stale {
+        remove_lease_artifacts(&networks, &mut netlink, stale)?;
     }
     let record = bridge::ensure(&networks, &mut netlink, &request.network)?;
-    check_ports(&networks, request.container, &request.ports)?;
+    check_ports(&live, &request.ports)?;
     let address = networks.free_address(&record, request.address)?;
     let pid = request.netns.pid().unwrap_or(0);
     let record = networks.note_allocated(record, address)?;
@@ -245,16 +245,10 @@ fn connect(
     Ok(())
 }
 
-/// Refuses host ports another container publishes, or that a socket of the host holds.
-fn check_ports(
-    networks: &Networks,
-    container: &str,
-    ports: &[PortSpec],
-) -> Result<(), NetworkError> {
-    for other in networks.all_leases()? {
-        if other.container == container {
-            continue;
-        }
+/// Refuses host ports another running container (`others`) publishes, or that a socket of
+/// the host holds.
+fn check_ports(others: &[Lease], ports: &[PortSpec]) -> Result<(), NetworkError> {
+    for other in others {
         for theirs in &other.ports {
             if let Some(ours) = ports.iter().find(|p| p.clashes_with(theirs)) {
                 return Err(NetworkError::PortInUse {

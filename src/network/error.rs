@@ -119,6 +119,26 @@ impl NetworkError {
         }
     }
 
+    /// The errno that says why, for the runtime's step failures: the system call's own when
+    /// one failed, else the nearest one.
+    pub fn errno(&self) -> i32 {
+        let of = |source: &io::Error| source.raw_os_error().unwrap_or(libc::EIO);
+        match self {
+            NetworkError::Netlink { source, .. }
+            | NetworkError::Netns { source, .. }
+            | NetworkError::NftMissing { source, .. }
+            | NetworkError::State { source, .. }
+            | NetworkError::Sysctl { source, .. } => of(source),
+            NetworkError::Nft { .. } | NetworkError::Pasta { .. } => libc::EIO,
+            NetworkError::Invalid { .. } => libc::EINVAL,
+            NetworkError::SubnetOverlapsRoute { .. }
+            | NetworkError::SubnetOverlapsNetwork { .. } => libc::EEXIST,
+            NetworkError::PortInUse { .. } => libc::EADDRINUSE,
+            NetworkError::NoFreeAddress { .. } => libc::EADDRNOTAVAIL,
+            NetworkError::PastaMissing => libc::ENOENT,
+        }
+    }
+
     /// What to try.
     pub fn hint(&self) -> String {
         let by_errno = |source: &io::Error| match source.raw_os_error() {

@@ -4,7 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::spec::{Facts, Layers, ResolvedRoot, Spec};
+use super::network::{BridgeAttach, ETC_FILES, NetworkMode, PastaSetup};
+use super::spec::{At, Facts, Layers, ResolvedRoot, Spec};
 use super::step::{Action, DevSetup, Exec, MountKind, MountSpec, NamespaceSet, Overlay, Program};
 use super::{Origin, Plan, Side, Step};
 
@@ -67,6 +68,16 @@ impl Plan {
                 Action::IdMaps(maps.clone()),
                 ns_origin.clone(),
             );
+            // Once the maps are written (an idmapped mount takes them from the namespace),
+            // before the child opens its host paths.
+            if maps.range.is_some() {
+                let paths = idmapped_paths(&facts.root);
+                steps.push(
+                    Side::Parent,
+                    Action::IdmapMounts { paths },
+                    ns_origin.clone(),
+                );
+            }
         }
         // The writable layer is made fresh for each run, while the new process waits.
         if let ResolvedRoot::Layers(Layers {
@@ -82,6 +93,12 @@ impl Plan {
             let paths = setup.paths.clone();
             steps.push(Side::Parent, Action::CgroupJoin { paths }, origin.clone());
         }
+        // The network last before the go-ahead: its namespace exists (and, rootless, its id
+        // maps, which pasta needs to join it), and the child binds the /etc files written here.
+        let network_origin = spec.network.mode.origin.clone();
+        if let Some(action) = network_step(&spec, &facts) {
+            steps.push(Side::Parent, action, network_origin.clone());
+        }
         steps.push(Side::Parent, Action::Start, Origin::Default);
 
         // The container's process, from the go-ahead on.
@@ -89,15 +106,28 @@ impl Plan {
         if ns.cgroup {
             steps.push(Side::Child, Action::CgroupNamespace, ns_origin.clone());
         }
+        // A networked container's /etc files, bound from its state folder after the front
+        // end's mounts (a file the front end binds itself stays its own).
+        let etc_mounts = etc_mounts(&spec, &facts);
         // Host paths are opened before the first mount, so no mount (nor a symlink swapped in
         // meanwhile) can change what they name; the steps below bind the descriptors.
         steps.push(
             Side::Child,
             Action::OpenHostPaths {
-                paths: host_paths(&spec, &facts.root),
+                paths: host_paths(&spec, &facts.root, &etc_mounts),
             },
             Origin::Default,
         );
+        // After the host paths are opened (still as host root: the launcher's folders may be
+        // closed to others), before anything creates a file: host root is no id of a share of
+        // the launcher's range, the process would be `nobody` in its namespace.
+        if facts
+            .user_namespace
+            .as_ref()
+            .is_some_and(|m| m.range.is_some())
+        {
+            steps.push(Side::Child, Action::NamespaceRoot, ns_origin.clone());
+        }
         // Before any mount: a mount made while / is shared would appear on the host.
         steps.push(Side::Child, Action::PrivatePropagation, Origin::Default);
         let root_origin = spec.root.origin.clone();
@@ -161,7 +191,12 @@ impl Plan {
                 mount.origin.clone(),
             );
         }
-        if ns.net {
+        for mount in etc_mounts {
+            steps.push(Side::Child, Action::Mount(mount.value), mount.origin);
+        }
+        // Only without a network of its own: a bridge's attach step and pasta bring loopback
+        // up with the container's interface.
+        if ns.net && spec.network.mode.value == NetworkMode::None {
             steps.push(Side::Child, Action::LoopbackUp, spec.net_origin.clone());
         }
         // After every mount, so that nothing is mounted over a mask; before pivot_root, while
@@ -233,6 +268,31 @@ impl Plan {
 
         // The parent again, once the command runs.
         steps.push(Side::Parent, Action::Monitor, Origin::Default);
+        // The network first: its rules and lease name host ports and an address others wait
+        // for; the veth pair goes with the namespace.
+        if let Some(network) = &facts.network {
+            let state_root = network.state_root.clone();
+            let container = spec.name.clone();
+            match spec.network.mode.value {
+                NetworkMode::Bridge(_) => steps.push(
+                    Side::Parent,
+                    Action::NetworkRelease {
+                        state_root,
+                        container,
+                    },
+                    network_origin.clone(),
+                ),
+                NetworkMode::Pasta => steps.push(
+                    Side::Parent,
+                    Action::PastaStop {
+                        state_root,
+                        container,
+                    },
+                    network_origin.clone(),
+                ),
+                NetworkMode::None | NetworkMode::Host => {}
+            }
+        }
         if let (Some(setup), Some(origin)) = (&facts.cgroup, cgroup_origin) {
             let paths = setup.paths.clone();
             steps.push(Side::Parent, Action::CgroupRemove { paths }, origin);
@@ -298,6 +358,64 @@ fn push_confinement(
     steps.push(Side::Child, Action::CloseFds, Origin::Default);
 }
 
+/// The step that makes a bridge or pasta network, with what it needs.
+fn network_step(spec: &Spec, facts: &Facts) -> Option<Action> {
+    let network = facts.network.as_ref()?;
+    let setup = &spec.network;
+    let ports = setup.ports.iter().map(|p| p.value).collect();
+    let hostname = spec
+        .hostname
+        .as_ref()
+        .map_or_else(|| spec.name.clone(), |h| h.value.clone());
+    match &setup.mode.value {
+        NetworkMode::Bridge(bridge) => Some(Action::NetworkAttach(BridgeAttach {
+            state_root: network.state_root.clone(),
+            network: bridge.name.value.clone(),
+            subnet: bridge.subnet.as_ref().map(|s| s.value),
+            address: bridge.address.as_ref().map(|a| a.value),
+            ports,
+            container: spec.name.clone(),
+            hostname,
+            etc_dir: network.etc_dir.clone(),
+            dns: setup.dns.clone(),
+            hosts: setup.hosts.clone(),
+        })),
+        NetworkMode::Pasta => Some(Action::Pasta(PastaSetup {
+            state_root: network.state_root.clone(),
+            ports,
+            container: spec.name.clone(),
+            hostname,
+            etc_dir: network.etc_dir.clone(),
+            dns: setup.dns.clone(),
+            hosts: setup.hosts.clone(),
+        })),
+        NetworkMode::None | NetworkMode::Host => None,
+    }
+}
+
+/// Binds of the network's /etc files (resolv.conf, hosts, hostname) from the container's
+/// state folder, read-only, but for targets the front end mounts itself.
+fn etc_mounts(spec: &Spec, facts: &Facts) -> Vec<At<MountSpec>> {
+    let Some(network) = &facts.network else {
+        return Vec::new();
+    };
+    ETC_FILES
+        .iter()
+        .map(|file| (file, format!("/etc/{file}")))
+        .filter(|(_, target)| !spec.mounts.iter().any(|m| m.value.target == *target))
+        .map(|(file, target)| {
+            let mount = MountSpec {
+                kind: MountKind::Bind {
+                    source: network.etc_dir.join(file),
+                },
+                target,
+                readonly: true,
+            };
+            At::new(mount, spec.network.mode.origin.clone())
+        })
+        .collect()
+}
+
 /// The overlay of an image's layers, with the writable layer's folders when it has one.
 fn overlay(layers: &Layers) -> Overlay {
     let folder = |name| layers.writable.as_ref().map(|w| w.join(name));
@@ -311,9 +429,18 @@ fn overlay(layers: &Layers) -> Overlay {
     }
 }
 
+/// The folders a container with a range of the launcher's own mounts idmapped: its root
+/// filesystem (bind mounts keep the host's owners: container root is no host user there).
+fn idmapped_paths(root: &ResolvedRoot) -> Vec<PathBuf> {
+    match root {
+        ResolvedRoot::Folder(path) => vec![path.clone()],
+        ResolvedRoot::Layers(_) | ResolvedRoot::Host => Vec::new(),
+    }
+}
+
 /// The host paths the child opens first: the root filesystem (an overlay is attached over its
 /// top layer's folder, in the container's mount namespace only), bind sources, device nodes.
-fn host_paths(spec: &Spec, root: &ResolvedRoot) -> Vec<PathBuf> {
+fn host_paths(spec: &Spec, root: &ResolvedRoot, etc: &[At<MountSpec>]) -> Vec<PathBuf> {
     let mut paths = Vec::new();
     match root {
         ResolvedRoot::Folder(path) => paths.push(path.clone()),
@@ -324,7 +451,7 @@ fn host_paths(spec: &Spec, root: &ResolvedRoot) -> Vec<PathBuf> {
     if dev_default {
         paths.extend(DevSetup::DEVICES.iter().map(|d| Path::new("/dev").join(d)));
     }
-    for mount in &spec.mounts {
+    for mount in spec.mounts.iter().chain(etc) {
         if let MountKind::Bind { source } = &mount.value.kind {
             paths.push(source.clone());
         }

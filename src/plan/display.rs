@@ -25,9 +25,39 @@ impl fmt::Display for Action {
             }
             Action::Clone(set) => write!(f, "create namespaces: {set}"),
             Action::IdMaps(maps) => write!(f, "{maps}"),
+            Action::IdmapMounts { paths } => {
+                let paths: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+                write!(f, "make idmapped copies of {}", paths.join(", "))
+            }
             Action::CgroupJoin { paths } => {
                 write!(f, "move the process into cgroup {}", short_cgroup(paths))
             }
+            Action::NetworkAttach(attach) => {
+                write!(
+                    f,
+                    "network: attach to bridged network \"{}\"",
+                    attach.network
+                )?;
+                if let Some(subnet) = attach.subnet {
+                    write!(f, " ({subnet})")?;
+                }
+                match attach.address {
+                    Some(address) => write!(f, ", address {address}")?,
+                    None => f.write_str(", next free address")?,
+                }
+                f.write_str(", NAT out")?;
+                ports_text(f, &attach.ports)?;
+                f.write_str("; /etc/resolv.conf, hosts, hostname")
+            }
+            Action::Pasta(pasta) => {
+                f.write_str("network: start pasta (the host's addresses, no root)")?;
+                ports_text(f, &pasta.ports)?;
+                f.write_str("; /etc/resolv.conf, hosts, hostname")
+            }
+            Action::NetworkRelease { .. } => {
+                f.write_str("network: remove the port rules and the lease")
+            }
+            Action::PastaStop { .. } => f.write_str("network: end pasta"),
             Action::Start => f.write_str("let the container's process run its steps"),
             Action::WritableLayer { path } => {
                 write!(
@@ -49,6 +79,9 @@ impl fmt::Display for Action {
                 "discard the container's writable layer {} (its writes)",
                 path.display()
             ),
+            Action::NamespaceRoot => {
+                write!(f, "become uid and gid 0 of the user namespace")
+            }
             Action::Prologue => {
                 f.write_str("close inherited descriptors, new session, not dumpable")
             }
@@ -74,7 +107,9 @@ impl fmt::Display for Action {
             }
             Action::Mount(spec) => write!(f, "{spec}"),
             Action::Dev(dev) => write!(f, "mount /dev: tmpfs, {}, pts, shm", dev.devices.join(" ")),
-            Action::LoopbackUp => f.write_str("bring loopback up"),
+            Action::LoopbackUp => f.write_str(
+                "network \"none\": bring loopback up, no other interface (no route out)",
+            ),
             Action::MaskPaths { paths } => write!(f, "mask {}", paths.join(" ")),
             Action::ReadonlyPaths { paths } => write!(f, "make read-only {}", paths.join(" ")),
             Action::PivotRoot => f.write_str("pivot_root into the new root, detach the old one"),
@@ -140,6 +175,14 @@ impl fmt::Display for Action {
     }
 }
 
+fn ports_text(f: &mut fmt::Formatter<'_>, ports: &[super::PortSpec]) -> fmt::Result {
+    if !ports.is_empty() {
+        let list: Vec<String> = ports.iter().map(ToString::to_string).collect();
+        write!(f, ", publish {}", list.join(" "))?;
+    }
+    Ok(())
+}
+
 fn join_paths(paths: &[std::path::PathBuf]) -> String {
     let list: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
     list.join(" ")
@@ -181,6 +224,21 @@ impl fmt::Display for IdMaps {
         )?;
         if self.deny_setgroups {
             f.write_str(" (setgroups denied)")?;
+        }
+        if let Some(range) = &self.range {
+            write!(
+                f,
+                " (the launcher's range from uid {}, gid {})",
+                range.uid, range.gid
+            )?;
+        }
+        if let Some(helpers) = &self.helpers {
+            write!(
+                f,
+                " (by {} and {})",
+                helpers.newuidmap.display(),
+                helpers.newgidmap.display()
+            )?;
         }
         Ok(())
     }

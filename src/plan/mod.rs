@@ -11,6 +11,7 @@ mod build;
 mod cgroup;
 mod display;
 mod exec;
+mod network;
 mod restart;
 mod security;
 mod spec;
@@ -25,6 +26,10 @@ use serde::{Deserialize, Serialize};
 pub use build::FORWARDED_SIGNALS;
 pub use cgroup::{CgroupSetup, CgroupVersion, CgroupWrite, Limits};
 pub use display::human_size;
+pub use network::{
+    BridgeAttach, BridgeNetwork, ETC_FILES, HostEntry, NetworkFacts, NetworkMode, NetworkSetup,
+    PastaSetup, PortSpec, Subnet,
+};
 pub use restart::{RestartPolicy, RestartWhen};
 pub use security::{
     Bpf, Capability, CapabilitySet, RlimitKind, RlimitSpec, SeccompFilter, SeccompProfile,
@@ -34,8 +39,8 @@ pub use spec::{
     Security, Spec, UserNamespace, UserSpec,
 };
 pub use step::{
-    Action, DevSetup, Exec, IdMap, IdMaps, MadeTarget, MountKind, MountSpec, NamespaceSet, Overlay,
-    Program, TerminalMode, UserIds,
+    Action, DevSetup, Exec, IdMap, IdMaps, IdRange, MadeTarget, MapHelpers, MountKind, MountSpec,
+    NamespaceSet, Overlay, Program, TerminalMode, UserIds,
 };
 pub use stop::{Signal, StopPolicy, human_duration, parse_duration};
 
@@ -242,6 +247,15 @@ impl Plan {
     }
 
     /// The container's cgroup, when it has one.
+    /// The share of the launcher's range the container holds (`remap` as root).
+    pub fn id_range(&self) -> Option<IdRange> {
+        self.find(|a| match a {
+            Action::IdMaps(maps) => maps.range.as_ref(),
+            _ => None,
+        })
+        .copied()
+    }
+
     pub fn cgroup(&self) -> Option<&CgroupSetup> {
         self.find(|a| match a {
             Action::CgroupCreate(setup) => Some(setup),

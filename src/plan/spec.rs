@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::cgroup::{CgroupSetup, Limits};
+use super::network::{NetworkFacts, NetworkSetup};
 use super::security::{CapabilitySet, RlimitSpec, SeccompFilter, SeccompProfile};
 use super::step::{IdMaps, MountSpec, TerminalMode, UserIds};
 use super::{Origin, StopPolicy};
@@ -46,6 +47,8 @@ pub struct Spec {
     pub namespaces: At<Namespaces>,
     /// Where the network namespace was asked for (or not).
     pub net_origin: Origin,
+    /// The container's network: none, the host's, a bridge, pasta; ports, DNS, hosts.
+    pub network: NetworkSetup,
     /// `None`: the kernel's (the container has no UTS namespace, or no valid name).
     pub hostname: Option<At<String>>,
     pub process: Process,
@@ -136,10 +139,15 @@ pub struct Namespaces {
 /// Whether the container gets a user namespace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UserNamespace {
-    /// On when the launcher does not run as root (preflight decides).
+    /// On when the launcher does not run as root (preflight decides): with the caller's
+    /// subordinate ranges when it has entries, else one id.
     Auto,
+    /// One id: the caller is the command's user.
     On,
     Off,
+    /// A range of ids: as root, one of the launcher's own (mounts idmapped); rootless, the
+    /// caller's subordinate ranges.
+    Remap,
 }
 
 /// The command and how it runs. A value whose origin is [`Origin::Default`] was not set by
@@ -231,6 +239,8 @@ pub struct Facts {
     pub cgroup: Option<CgroupSetup>,
     /// The seccomp filter, compiled for this machine (or none, unconfined).
     pub seccomp: SeccompFilter,
+    /// For a bridge or pasta network: the state folders its steps use.
+    pub network: Option<NetworkFacts>,
     /// The mount targets the mounts will make in a root folder, removed when it ends.
     pub made_targets: Vec<super::MadeTarget>,
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::cgroup::{CgroupSetup, CgroupVersion};
+use super::network::{BridgeAttach, PastaSetup};
 use super::security::{CapabilitySet, RlimitSpec, SeccompFilter};
 
 /// What one step does. The `step` field of the JSON form is the variant's name.
@@ -30,16 +31,30 @@ pub enum Action {
     Clone(NamespaceSet),
     /// Write the user namespace's uid and gid maps.
     IdMaps(IdMaps),
+    /// Make idmapped copies of host folders (through the user namespace's maps: its root sees
+    /// their root-owned files as its own, nothing is chowned on disk) and hand them to the
+    /// container's process, which mounts them in place of plain binds.
+    IdmapMounts { paths: Vec<PathBuf> },
     /// Move the container's process into its cgroup.
     CgroupJoin { paths: Vec<PathBuf> },
     /// Create the container's writable layer: `upper` and `work` folders under `path`, empty.
     WritableLayer { path: PathBuf },
+    /// Attach the container's network namespace to a bridged network (lease, veth pair,
+    /// address, route, published ports) and write its /etc files.
+    #[serde(rename = "network")]
+    NetworkAttach(BridgeAttach),
+    /// Start pasta for the container's namespaces (rootless network, published ports) and
+    /// write its /etc files.
+    Pasta(PastaSetup),
     /// Let the container's process run its steps; wait until it has exec'd (or failed).
     Start,
 
     // The container's process.
     /// Close every descriptor but the launcher's channel, a session of its own, non-dumpable.
     Prologue,
+    /// Take uid and gid 0 of the user namespace (and no supplementary groups): with a range
+    /// that does not map the launcher's own uid, the process would otherwise be `nobody` in it.
+    NamespaceRoot,
     /// Unshare the cgroup namespace, rooted at the container's cgroup.
     CgroupNamespace,
     /// Open the host paths the steps bind, before any mount can change what a path names.
@@ -98,6 +113,17 @@ pub enum Action {
     // The parent, after the command runs.
     /// Wait for the command to end: forward signals, copy the terminal or the output.
     Monitor,
+    /// Give back the container's network: its port rules, its lease (the veth pair goes with
+    /// its namespace).
+    NetworkRelease {
+        state_root: PathBuf,
+        container: String,
+    },
+    /// End the container's pasta.
+    PastaStop {
+        state_root: PathBuf,
+        container: String,
+    },
     /// End what is left in the container's cgroup and remove its folders.
     CgroupRemove { paths: Vec<PathBuf> },
     /// Remove the container's writable layer (what it wrote goes with it).
@@ -163,6 +189,33 @@ pub struct IdMaps {
     /// `setgroups` is denied first: an unprivileged process may map a gid only then
     /// (CVE-2014-8989).
     pub deny_setgroups: bool,
+    /// The maps hold the caller's subordinate ranges: the setuid helpers write them.
+    /// `None`: the launcher writes them itself.
+    #[serde(default)]
+    pub helpers: Option<MapHelpers>,
+    /// `remap` as root: the range of the launcher's own this container holds (65,536 uids
+    /// and gids from these), recorded in the state folder while it exists.
+    #[serde(default)]
+    pub range: Option<IdRange>,
+}
+
+/// The first uid and gid of a container's 65,536 ids of the launcher's own range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdRange {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl IdRange {
+    /// How many ids each container gets.
+    pub const SIZE: u32 = 65536;
+}
+
+/// The setuid helpers that write a rootless caller's subordinate ranges (shadow's uidmap).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MapHelpers {
+    pub newuidmap: PathBuf,
+    pub newgidmap: PathBuf,
 }
 
 /// The kinds of mount, with what each one needs.

@@ -14,6 +14,10 @@ pub struct Hierarchies {
     pub unified: Option<(PathBuf, Vec<String>)>,
     /// v1 controller → mount point.
     pub v1: BTreeMap<String, PathBuf>,
+    /// The launcher's own cgroup v2, as /proc/self/cgroup's `0::` line names it (`/user.slice/
+    /// user-1000.slice/user@1000.service/app.slice/...`): where a rootless caller's delegated
+    /// subtree is looked for.
+    pub own: Option<PathBuf>,
 }
 
 impl Hierarchies {
@@ -71,9 +75,15 @@ impl Hierarchies {
     /// This host's.
     pub fn current() -> Self {
         let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        Self::from_mountinfo(&mountinfo, |root| {
+        let mut found = Self::from_mountinfo(&mountinfo, |root| {
             std::fs::read_to_string(root.join("cgroup.controllers")).ok()
-        })
+        });
+        let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+        found.own = own
+            .lines()
+            .find_map(|l| l.strip_prefix("0::"))
+            .map(PathBuf::from);
+        found
     }
 }
 
@@ -106,7 +116,7 @@ pub fn resolve(
     plan: &Limits,
     name: &str,
     hosts: &Hierarchies,
-    rootless: bool,
+    rootless: Option<u32>,
 ) -> Result<CgroupSetup, Refusal> {
     let mut needed: Vec<(&'static str, &'static str)> = Vec::new();
     if plan.memory.is_some() {
@@ -124,12 +134,24 @@ pub fn resolve(
     if plan.pids.is_some() {
         needed.push(("pids", "resources.pids"));
     }
-    if rootless {
+    if let Some(uid) = rootless {
         let key = needed.first().map_or("resources", |(_, key)| key);
-        return Err((
-            key,
-            "cgroup limits need root: this host delegates no cgroup to the user".into(),
-        ));
+        let root = delegated_root(hosts, uid).map_err(|why| (key, why))?;
+        let offered = std::fs::read_to_string(root.join("cgroup.controllers")).unwrap_or_default();
+        if let Some((controller, key)) = needed
+            .iter()
+            .find(|(c, _)| !offered.split_whitespace().any(|o| o == *c))
+        {
+            return Err((
+                key,
+                format!(
+                    "the {controller} controller is not delegated to uid {uid} ({} offers: {}); as root, add `[Service] Delegate=cpu cpuset io memory pids` with `systemctl edit user@.service`, then log in again",
+                    root.display(),
+                    offered.trim()
+                ),
+            ));
+        }
+        return Ok(resolve_v2(plan, name, &root, &needed));
     }
     let in_v2 = |c: &str| {
         hosts
@@ -160,6 +182,55 @@ pub fn resolve(
         ));
     }
     resolve_v1(plan, name, hosts, &needed)
+}
+
+/// The top of the cgroup v2 subtree delegated to `uid` that holds the launcher's own cgroup
+/// (systemd's `user@UID.service`): the highest of its cgroup's ancestors, itself included,
+/// whose folder, `cgroup.procs` and `cgroup.subtree_control` belong to `uid`. The launcher
+/// must run inside it: moving a process needs write access to the cgroup.procs of the common
+/// ancestor of where it is and where it goes.
+fn delegated_root(hosts: &Hierarchies, uid: u32) -> Result<PathBuf, String> {
+    use std::os::unix::fs::MetadataExt;
+    let fix = "run the launcher in a systemd user session (`systemd-run --user --scope launcher up FILE`), on a host with cgroup v2";
+    let Some((mount, _)) = &hosts.unified else {
+        return Err(format!(
+            "rootless limits need a cgroup v2 subtree delegated to the user, and this host has no cgroup v2 hierarchy; {fix}"
+        ));
+    };
+    let Some(own) = &hosts.own else {
+        return Err(format!(
+            "the launcher's own cgroup v2 is unknown (no `0::` line in /proc/self/cgroup); {fix}"
+        ));
+    };
+    let owned = |dir: &Path| {
+        ["", "cgroup.procs", "cgroup.subtree_control"]
+            .iter()
+            .all(|f| std::fs::metadata(dir.join(f)).is_ok_and(|m| m.uid() == uid))
+    };
+    let relative = own.strip_prefix("/").unwrap_or(own);
+    if relative
+        .components()
+        .any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        return Err(format!(
+            "the launcher's cgroup {} is not a plain path",
+            own.display()
+        ));
+    }
+    let mut dir = mount.join(relative);
+    let mut top = None;
+    while dir.starts_with(mount) && owned(&dir) {
+        top = Some(dir.clone());
+        if dir == *mount || !dir.pop() {
+            break;
+        }
+    }
+    top.ok_or_else(|| {
+        format!(
+            "the launcher's cgroup {} is not delegated to uid {uid} (it, its cgroup.procs and cgroup.subtree_control belong to another user); {fix}",
+            own.display()
+        )
+    })
 }
 
 fn resolve_v2(plan: &Limits, name: &str, root: &Path, needed: &[(&str, &str)]) -> CgroupSetup {
@@ -277,9 +348,20 @@ pub fn is_container_folder(hosts: &Hierarchies, path: &Path, name: &str) -> bool
     if let Some((root, _)) = &hosts.unified {
         roots.push(root);
     }
-    roots
-        .iter()
-        .any(|root| path == root.join("launcher").join(name))
+    let plain = path.components().all(|c| {
+        matches!(
+            c,
+            std::path::Component::Normal(_) | std::path::Component::RootDir
+        )
+    });
+    // A rootless container's: `launcher/NAME` under its delegated subtree.
+    let delegated = hosts.unified.as_ref().is_some_and(|(root, _)| {
+        plain && path.starts_with(root) && path.ends_with(Path::new("launcher").join(name))
+    });
+    delegated
+        || roots
+            .iter()
+            .any(|root| path == root.join("launcher").join(name))
 }
 
 #[cfg(test)]
@@ -315,7 +397,7 @@ mod tests {
     fn a_hybrid_host_uses_the_v1_controllers() {
         let hosts = Hierarchies::from_mountinfo(HYBRID, |_| Some(String::new()));
         assert_eq!(hosts.v1["memory"], PathBuf::from("/sys/fs/cgroup/memory"));
-        let plan = resolve(&limits(), "web", &hosts, false).unwrap();
+        let plan = resolve(&limits(), "web", &hosts, None).unwrap();
         assert_eq!(plan.version, CgroupVersion::V1);
         let files = files(&plan);
         let has = |file: &str, value: &str| files.contains(&(file.to_string(), value));
@@ -343,7 +425,7 @@ mod tests {
     fn a_unified_host_with_the_controllers_uses_v2() {
         let hosts =
             Hierarchies::from_mountinfo(UNIFIED, |_| Some("cpuset cpu io memory pids".into()));
-        let plan = resolve(&limits(), "web", &hosts, false).unwrap();
+        let plan = resolve(&limits(), "web", &hosts, None).unwrap();
         assert_eq!(plan.version, CgroupVersion::V2);
         assert_eq!(plan.paths, [PathBuf::from("/sys/fs/cgroup/launcher/web")]);
         let files = files(&plan);
@@ -364,7 +446,7 @@ mod tests {
     #[test]
     fn a_missing_controller_names_the_key() {
         let hosts = Hierarchies::from_mountinfo(UNIFIED, |_| Some("cpu memory".into()));
-        let (key, why) = resolve(&limits(), "web", &hosts, false).unwrap_err();
+        let (key, why) = resolve(&limits(), "web", &hosts, None).unwrap_err();
         assert_eq!(key, "resources.pids");
         assert!(why.contains("pids"), "{why}");
     }
@@ -382,10 +464,112 @@ mod tests {
     }
 
     #[test]
-    fn rootless_limits_are_refused() {
-        let hosts = Hierarchies::from_mountinfo(UNIFIED, |_| Some("cpu memory pids".into()));
-        let (key, why) = resolve(&limits(), "web", &hosts, true).unwrap_err();
+    fn rootless_limits_without_cgroup_v2_are_refused() {
+        let mut hosts = Hierarchies::from_mountinfo(HYBRID, |_| Some(String::new()));
+        hosts.unified = None;
+        let (key, why) = resolve(&limits(), "web", &hosts, Some(1000)).unwrap_err();
         assert_eq!(key, "resources.memory");
-        assert!(why.contains("root"), "{why}");
+        assert!(why.contains("no cgroup v2 hierarchy"), "{why}");
+        assert!(why.contains("systemd-run --user --scope"), "{why}");
+    }
+
+    /// A cgroup v2 tree in a temp folder, as systemd delegates it: user@UID.service and
+    /// below belong to the user, the slices above to root.
+    fn fake_tree(owner: u32, controllers: &str) -> (tempfile::TempDir, Hierarchies) {
+        let dir = tempfile::tempdir().unwrap();
+        let service = dir
+            .path()
+            .join("user.slice/user-1000.slice/user@1000.service");
+        let own = service.join("app.slice/term.scope");
+        std::fs::create_dir_all(&own).unwrap();
+        for folder in [
+            dir.path().to_path_buf(),
+            dir.path().join("user.slice"),
+            dir.path().join("user.slice/user-1000.slice"),
+            service.clone(),
+            service.join("app.slice"),
+            own.clone(),
+        ] {
+            for file in [
+                "cgroup.procs",
+                "cgroup.subtree_control",
+                "cgroup.controllers",
+            ] {
+                std::fs::write(folder.join(file), controllers).unwrap();
+            }
+        }
+        for folder in [service.clone(), service.join("app.slice"), own] {
+            for file in ["", "cgroup.procs", "cgroup.subtree_control"] {
+                std::os::unix::fs::lchown(folder.join(file), Some(owner), Some(owner)).unwrap();
+            }
+        }
+        let hosts = Hierarchies {
+            unified: Some((dir.path().to_path_buf(), Vec::new())),
+            v1: BTreeMap::new(),
+            own: Some("/user.slice/user-1000.slice/user@1000.service/app.slice/term.scope".into()),
+        };
+        (dir, hosts)
+    }
+
+    #[test]
+    fn rootless_limits_go_into_the_delegated_subtree() {
+        // chown needs root (CI is root); the tree is a plain folder, no cgroup is made.
+        let (dir, hosts) = fake_tree(1000, "cpu memory pids");
+        let plan = resolve(&limits(), "web", &hosts, Some(1000)).unwrap();
+        let service = dir
+            .path()
+            .join("user.slice/user-1000.slice/user@1000.service");
+        assert_eq!(plan.version, CgroupVersion::V2);
+        assert_eq!(plan.paths, [service.join("launcher/web")]);
+        let files: Vec<String> = plan
+            .writes
+            .iter()
+            .map(|w| w.file.display().to_string())
+            .collect();
+        assert_eq!(
+            files[0],
+            service.join("cgroup.subtree_control").display().to_string()
+        );
+        assert_eq!(
+            files[1],
+            service
+                .join("launcher/cgroup.subtree_control")
+                .display()
+                .to_string()
+        );
+        assert!(
+            files.contains(
+                &service
+                    .join("launcher/web/memory.max")
+                    .display()
+                    .to_string()
+            )
+        );
+        assert!(is_container_folder(
+            &hosts,
+            &service.join("launcher/web"),
+            "web"
+        ));
+        assert!(!is_container_folder(
+            &hosts,
+            &service.join("launcher/../x/launcher/web"),
+            "web"
+        ));
+    }
+
+    #[test]
+    fn rootless_limits_name_what_the_delegation_lacks() {
+        let (_dir, hosts) = fake_tree(1000, "pids");
+        let (key, why) = resolve(&limits(), "web", &hosts, Some(1000)).unwrap_err();
+        assert_eq!(key, "resources.memory");
+        assert!(
+            why.contains("the memory controller is not delegated to uid 1000"),
+            "{why}"
+        );
+        assert!(why.contains("Delegate=cpu cpuset io memory pids"), "{why}");
+        // Another user's subtree: not delegated to this one.
+        let (_dir, hosts) = fake_tree(1001, "cpu memory pids");
+        let (_, why) = resolve(&limits(), "web", &hosts, Some(1000)).unwrap_err();
+        assert!(why.contains("is not delegated to uid 1000"), "{why}");
     }
 }

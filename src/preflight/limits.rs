@@ -35,14 +35,19 @@ pub fn cgroup(
             &current
         }
     };
-    match cgroups::resolve(&limits.value, &spec.name, hierarchies, rootless) {
+    let caller = rootless.then_some(host.caller.uid);
+    match cgroups::resolve(&limits.value, &spec.name, hierarchies, caller) {
         Ok(setup) => Some(setup),
         Err((key, why)) => {
             problems.push(
                 at(&limits.origin, "preflight::limit-not-enforceable", key)
                     .message(format!("`{key}` cannot be enforced on this host"))
                     .label(why)
-                    .help("run as root on a host with the controller (cgroup v2, or v1 mounted), or remove the limit"),
+                    .help(if rootless {
+                        "rootless, limits go into the cgroup v2 subtree systemd delegates to the user (the reason above says what is missing), or remove the limit"
+                    } else {
+                        "run as root on a host with the controller (cgroup v2, or v1 mounted), or remove the limit"
+                    }),
             );
             None
         }

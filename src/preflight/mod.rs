@@ -5,8 +5,10 @@
 //! every problem is reported at once, at the origin that asked for it.
 
 mod cgroups;
+pub mod ids;
 mod limits;
 mod mounts;
+mod network;
 mod process;
 pub mod seccomp;
 mod view;
@@ -15,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use crate::diagnostic::Problem;
 use crate::plan::{
-    At, Facts, IdMap, IdMaps, MountKind, Origin, ResolvedRoot, Root, Spec, UserNamespace,
+    At, Facts, IdMap, IdMaps, IdRange, MountKind, Origin, ResolvedRoot, Root, Spec, UserNamespace,
 };
 use view::ContainerView;
 
@@ -46,6 +48,13 @@ pub struct Host {
     pub hierarchies: Option<Hierarchies>,
     /// Where compiled seccomp programs are cached; `None`: compiled at every start.
     pub seccomp_cache: Option<PathBuf>,
+    /// The launcher's state root (`--root`): networks, leases, the container's folder.
+    pub state_root: PathBuf,
+    /// Where a rootless caller's subordinate ranges and their helpers are looked for.
+    pub ids: ids::IdSources,
+    /// For root's `remap`: the share of the launcher's range the container holds or would
+    /// take (from the state folder), or why there is none. `None`: not looked up.
+    pub remap: Option<Result<IdRange, String>>,
 }
 
 impl Host {
@@ -63,6 +72,9 @@ impl Host {
             caller,
             hierarchies: None,
             seccomp_cache,
+            state_root: crate::state::Store::default_root(),
+            ids: ids::IdSources::current(),
+            remap: None,
         }
     }
 }
@@ -75,10 +87,13 @@ pub const COMMAND_NOT_EXECUTABLE: &str = "preflight::command-not-executable";
 pub fn check(spec: &Spec, host: &Host) -> Result<Facts, Vec<Problem>> {
     let caller = host.caller;
     let mut problems = Vec::new();
-    let user_ns = resolve_user_namespace(spec, caller, &mut problems);
+    let mode = resolve_user_namespace(spec, host, &mut problems);
+    let user_ns = !matches!(mode, Mode::None);
     let view = ContainerView::from_spec(spec);
     let view_ok = check_paths(spec, &view, &mut problems);
     let rootless = user_ns && caller.uid != 0;
+    // One id cannot hold supplementary groups; ranges can.
+    let one_id = rootless && !matches!(mode, Mode::Ranges(_));
     let root = match &spec.root.value {
         Root::Folder(path) => Some(ResolvedRoot::Folder(path.clone())),
         Root::Host => Some(ResolvedRoot::Host),
@@ -96,7 +111,7 @@ pub fn check(spec: &Spec, host: &Host) -> Result<Facts, Vec<Problem>> {
     let (user, program) = if view_ok {
         let process = &spec.process;
         process::check_workdir(&process.workdir, &view, &mut problems);
-        let user = process::resolve_user(&process.user, &view, rootless, &mut problems);
+        let user = process::resolve_user(&process.user, &view, one_id, &mut problems);
         let program = process::resolve_command(process, &view, &mut problems);
         (user, program)
     } else {
@@ -105,6 +120,13 @@ pub fn check(spec: &Spec, host: &Host) -> Result<Facts, Vec<Problem>> {
     let cgroup = limits::cgroup(spec, host, rootless, &mut problems);
     limits::check_rlimits(spec, user_ns, &mut problems);
     let seccomp = limits::seccomp(spec, host.seccomp_cache.as_deref(), &mut problems);
+    let network = network::check(spec, host, &mut problems);
+    if let (Mode::Ranges(ranges), Some(user)) = (&mode, &user) {
+        check_user_in_ranges(spec, user, ranges, &mut problems);
+    }
+    if let Mode::Remap(_) = &mode {
+        check_remap(spec, user.as_ref(), &mut problems);
+    }
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -113,21 +135,49 @@ pub fn check(spec: &Spec, host: &Host) -> Result<Facts, Vec<Problem>> {
         // Each `None` above came with a problem.
         return Err(problems);
     };
-    // Without newuidmap, an unprivileged user can map exactly one id: its own, onto the
-    // container user's. As root, the same single mapping keeps things predictable.
-    let user_namespace = user_ns.then(|| IdMaps {
-        uid: vec![IdMap {
-            inside: user.uid,
-            outside: caller.uid,
-            count: 1,
-        }],
-        gid: vec![IdMap {
-            inside: user.gid,
-            outside: caller.gid,
-            count: 1,
-        }],
-        deny_setgroups: caller.uid != 0,
-    });
+    let user_namespace = match mode {
+        Mode::None => None,
+        // Without the helpers, an unprivileged user can map exactly one id: its own, onto
+        // the container user's. As root, the same single mapping keeps things predictable.
+        Mode::OneId => Some(IdMaps {
+            uid: vec![IdMap {
+                inside: user.uid,
+                outside: caller.uid,
+                count: 1,
+            }],
+            gid: vec![IdMap {
+                inside: user.gid,
+                outside: caller.gid,
+                count: 1,
+            }],
+            deny_setgroups: caller.uid != 0,
+            helpers: None,
+            range: None,
+        }),
+        // newgidmap leaves setgroups allowed when it maps subordinate gids.
+        Mode::Ranges(ranges) => Some(IdMaps {
+            uid: ranges.uid,
+            gid: ranges.gid,
+            deny_setgroups: false,
+            helpers: Some(ranges.helpers),
+            range: None,
+        }),
+        Mode::Remap(range) => Some(IdMaps {
+            uid: vec![IdMap {
+                inside: 0,
+                outside: range.uid,
+                count: IdRange::SIZE,
+            }],
+            gid: vec![IdMap {
+                inside: 0,
+                outside: range.gid,
+                count: IdRange::SIZE,
+            }],
+            deny_setgroups: false,
+            helpers: None,
+            range: Some(range),
+        }),
+    };
     let made_targets = match &root {
         ResolvedRoot::Folder(folder) => mounts::made_targets(spec, folder),
         _ => Vec::new(),
@@ -139,6 +189,7 @@ pub fn check(spec: &Spec, host: &Host) -> Result<Facts, Vec<Problem>> {
         program,
         cgroup,
         seccomp,
+        network,
         made_targets,
     })
 }
@@ -159,15 +210,30 @@ fn at(origin: &Origin, code: &'static str, field: &str) -> Problem {
     }
 }
 
-/// "auto" becomes on or off; a rootless caller without a user namespace is an error.
-fn resolve_user_namespace(spec: &Spec, caller: Caller, problems: &mut Vec<Problem>) -> bool {
+/// How the container's ids are mapped.
+enum Mode {
+    /// No user namespace.
+    None,
+    /// One id: the caller is the command's user.
+    OneId,
+    /// The caller's subordinate ranges, written by the setuid helpers.
+    Ranges(ids::Ranges),
+    /// Root's `remap`: a share of the launcher's range, the root filesystem idmapped.
+    Remap(IdRange),
+}
+
+/// "auto" becomes a mode; a rootless caller without a user namespace is an error, and so is
+/// each missing fact of the ranges it asks for (or has entries for).
+fn resolve_user_namespace(spec: &Spec, host: &Host, problems: &mut Vec<Problem>) -> Mode {
+    let caller = host.caller;
     let At { value, origin } = &spec.namespaces;
+    let rootless = caller.uid != 0;
     let wanted = match value.user {
-        UserNamespace::Auto => caller.uid != 0,
-        UserNamespace::On => true,
+        UserNamespace::Auto => rootless,
+        UserNamespace::On | UserNamespace::Remap => true,
         UserNamespace::Off => false,
     };
-    if !wanted && caller.uid != 0 {
+    if !wanted && rootless {
         problems.push(
             at(origin, "preflight::needs-root", "user")
                 .message(format!(
@@ -186,7 +252,159 @@ fn resolve_user_namespace(spec: &Spec, caller: Caller, problems: &mut Vec<Proble
                 .help("as root: `sysctl user.max_user_namespaces=15000` (and kernel.unprivileged_userns_clone=1 where it exists); or run the launcher as root"),
         );
     }
-    wanted
+    if !wanted {
+        return Mode::None;
+    }
+    let ranges_asked = match value.user {
+        UserNamespace::Remap => true,
+        UserNamespace::Auto => false,
+        UserNamespace::On | UserNamespace::Off => return Mode::OneId,
+    };
+    if !rootless {
+        if !ranges_asked {
+            return Mode::OneId;
+        }
+        return match &host.remap {
+            Some(Ok(range)) => Mode::Remap(*range),
+            Some(Err(why)) => {
+                problems.push(
+                    at(origin, "preflight::launcher-range", "user")
+                        .message("the container cannot get ids of the launcher's own range")
+                        .label("a range of 65,536 ids asked for here")
+                        .help(why.clone()),
+                );
+                Mode::OneId
+            }
+            None => {
+                problems.push(
+                    at(origin, "preflight::launcher-range", "user")
+                        .message("the launcher's range was not looked up for this plan")
+                        .label("a range of 65,536 ids asked for here")
+                        .help("this is the launcher's own failure: the front end looks it up before preflight; please report it"),
+                );
+                Mode::OneId
+            }
+        };
+    }
+    let owner = ids::Owner {
+        id: caller.uid,
+        name: nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(caller.uid))
+            .ok()
+            .flatten()
+            .map(|u| u.name),
+    };
+    match ids::caller_ranges(owner, caller.gid, &host.ids, ranges_asked) {
+        Ok(Some(ranges)) => Mode::Ranges(ranges),
+        Ok(None) => Mode::OneId,
+        Err(missing) => {
+            let why = if ranges_asked {
+                "subordinate ranges asked for here"
+            } else {
+                "the caller has subordinate ids, so \"auto\" maps them"
+            };
+            for fact in missing {
+                let message = if fact.message.is_empty() {
+                    fact.label.clone()
+                } else {
+                    fact.message
+                };
+                let help = if ranges_asked {
+                    fact.help
+                } else {
+                    format!(
+                        "{}; or `[namespaces] user = true` for the one-id map",
+                        fact.help
+                    )
+                };
+                problems.push(
+                    at(origin, "preflight::subordinate-ids", "user")
+                        .message(message)
+                        .label(format!("{}; {why}", fact.label))
+                        .help(help),
+                );
+            }
+            Mode::OneId
+        }
+    }
+}
+
+/// With `remap`, the user is one of the 65,536 ids, the root filesystem a folder of a
+/// filesystem that can be idmapped.
+fn check_remap(spec: &Spec, user: Option<&crate::plan::UserIds>, problems: &mut Vec<Problem>) {
+    let top = IdRange::SIZE - 1;
+    let ids = user.map(|u| {
+        [u.uid, u.gid]
+            .into_iter()
+            .chain(u.groups.iter().copied())
+            .collect::<Vec<_>>()
+    });
+    for id in ids.unwrap_or_default() {
+        if id > top {
+            problems.push(
+                at(
+                    &spec.process.user.origin,
+                    "preflight::user-outside-ranges",
+                    "",
+                )
+                .message(format!(
+                    "id {id} is outside the container's 65,536 ids (0 to {top})"
+                ))
+                .label(format!("{id} > {top}"))
+                .help("give a user and group up to 65535, or drop `namespaces.user = \"remap\"`"),
+            );
+        }
+    }
+    match &spec.root.value {
+        Root::Folder(path) => {
+            if let Err(why) = ids::idmappable(path) {
+                problems.push(
+                    at(&spec.root.origin, "preflight::not-idmappable", "")
+                        .message("the root filesystem cannot be mounted idmapped, as `remap` needs")
+                        .label(why)
+                        .help("put the root filesystem on ext4, xfs, btrfs, tmpfs or another filesystem that supports idmapped mounts, or drop `namespaces.user = \"remap\"`"),
+                );
+            }
+        }
+        Root::Host | Root::Layers(_) | Root::Image(_) => {
+            problems.push(
+                at(&spec.root.origin, "preflight::not-idmappable", "")
+                    .message("`namespaces.user = \"remap\"` needs a root filesystem folder")
+                    .label("not a folder: the host's / or an image's layers are not idmapped yet")
+                    .help("use `rootfs = \"FOLDER\"`, or drop `namespaces.user = \"remap\"`"),
+            );
+        }
+    }
+}
+
+/// The command's user, group and groups are ids the ranges map.
+fn check_user_in_ranges(
+    spec: &Spec,
+    user: &crate::plan::UserIds,
+    ranges: &ids::Ranges,
+    problems: &mut Vec<Problem>,
+) {
+    let (top_uid, top_gid) = ranges.highest();
+    let origin = &spec.process.user.origin;
+    let mut outside = |kind: &str, id: u32, top: u32, file: &str, flag: &str| {
+        problems.push(
+            at(origin, "preflight::user-outside-ranges", "")
+                .message(format!(
+                    "{kind} {id} is outside the ids this user can map (0 to {top})"
+                ))
+                .label(format!("{kind} {id} > {top}: {file} gives {top} ids"))
+                .help(format!(
+                    "as root, give the caller a larger range in {file} (`usermod {flag} START-END USER`), or run as an id up to {top}"
+                )),
+        );
+    };
+    if user.uid > top_uid {
+        outside("uid", user.uid, top_uid, "/etc/subuid", "--add-subuids");
+    }
+    for gid in std::iter::once(user.gid).chain(user.groups.iter().copied()) {
+        if gid > top_gid {
+            outside("gid", gid, top_gid, "/etc/subgid", "--add-subgids");
+        }
+    }
 }
 
 fn user_namespaces_allowed(caller: Caller) -> Result<(), String> {

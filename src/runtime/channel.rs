@@ -113,6 +113,7 @@ fn parse(mut bytes: &[u8]) -> Report {
                     step: step as usize,
                     errno: Errno::from_raw(errno as i32),
                     detail: String::from_utf8_lossy(detail).into_owned(),
+                    hint: None,
                 });
                 break;
             }

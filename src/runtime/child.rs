@@ -20,6 +20,8 @@ pub struct ChildContext {
     pub go: OwnedFd,
     /// Our end of the socket the pseudo-terminal's master is sent over.
     pub tty_socket: Option<OwnedFd>,
+    /// Our end of the socket idmapped mounts come over (`remap`).
+    pub mounts_socket: Option<OwnedFd>,
     /// The signal mask to give the command.
     pub signal_mask: libc::sigset_t,
     /// Write end of the pipe init tells the command's wait status over (close-on-exec: the
@@ -37,10 +39,14 @@ struct Child<'a> {
     report: OwnedFd,
     /// Until the terminal step sends the pseudo-terminal over it.
     tty_socket: Option<OwnedFd>,
+    /// Until the open-host-paths step has received the idmapped mounts.
+    mounts_socket: Option<OwnedFd>,
     signal_mask: libc::sigset_t,
     status: OwnedFd,
     /// The host paths, opened by the open-host-paths step.
     host: Vec<OwnedFd>,
+    /// The idmapped copies of host paths (by host index), attached in place of a bind.
+    idmapped: Vec<Option<OwnedFd>>,
     /// The new root's mount, from the root filesystem step until pivot_root.
     root: Option<OwnedFd>,
     trace: Trace,
@@ -63,9 +69,11 @@ pub fn run(plan: &Plan, ops: &Ops, ctx: ChildContext, first: usize, trace: Trace
         ops,
         report: ctx.report,
         tty_socket: ctx.tty_socket,
+        mounts_socket: ctx.mounts_socket,
         signal_mask: ctx.signal_mask,
         status: ctx.status,
         host: Vec::with_capacity(ops.host_paths.len()),
+        idmapped: Vec::new(),
         root: None,
         trace,
     };
@@ -109,7 +117,11 @@ impl Child<'_> {
                 // lock and start-up pipe, a host folder (CVE-2024-21626).
                 let report = self.report.as_raw_fd();
                 let tty = self.tty_socket.as_ref().map_or(report, AsRawFd::as_raw_fd);
-                let keep = [0, 1, 2, report, tty, self.status.as_raw_fd()];
+                let mounts = self
+                    .mounts_socket
+                    .as_ref()
+                    .map_or(report, AsRawFd::as_raw_fd);
+                let keep = [0, 1, 2, report, tty, self.status.as_raw_fd(), mounts];
                 sys::close_fds_except(&keep).map_err(Failure::of(
                     "close the descriptors inherited from the launcher",
                 ))?;
@@ -122,6 +134,7 @@ impl Child<'_> {
                 sys::prctl(libc::PR_SET_DUMPABLE, 0)
                     .map_err(Failure::of("make the process non-dumpable"))
             }
+            Op::NamespaceRoot => security::switch_user(0, 0, &[], true),
             Op::CgroupNamespace => sys::unshare(libc::CLONE_NEWCGROUP).map_err(Failure::of(
                 "create the cgroup namespace (in the container's cgroup)",
             )),
@@ -131,12 +144,30 @@ impl Child<'_> {
                         .map_err(Failure::of(format!("open {}", path.shown)))?;
                     self.host.push(fd);
                 }
+                self.idmapped = (0..ops.host_paths.len()).map(|_| None).collect();
+                if let Some(socket) = self.mounts_socket.take() {
+                    for &index in &ops.idmapped {
+                        let shown = &ops.host_paths[index].shown;
+                        let tree = sys::recv_fd(socket.as_raw_fd())
+                            .map_err(Failure::of(format!(
+                                "receive the idmapped mount of {shown}"
+                            )))?
+                            .ok_or_else(|| {
+                                Failure::new(
+                                    Errno::EPIPE,
+                                    format!("the launcher sent no idmapped mount of {shown}"),
+                                )
+                            })?;
+                        self.idmapped[index] = Some(tree);
+                    }
+                }
                 Ok(())
             }
             Op::PrivatePropagation => rootfs::private_propagation(),
             Op::Rootfs(folder) => {
+                let idmapped = folder.and_then(|i| self.idmapped[i].take());
                 let folder = folder.map(|i| (&ops.host_paths[i], self.host[i].as_fd()));
-                self.root = Some(rootfs::bind_root(folder)?);
+                self.root = Some(rootfs::bind_root(folder, idmapped)?);
                 Ok(())
             }
             Op::Overlay {
@@ -191,8 +222,10 @@ impl Child<'_> {
             | Op::JoinNamespaces(_)
             | Op::Clone(_)
             | Op::IdMaps { .. }
+            | Op::IdmapMounts
             | Op::CgroupJoin
             | Op::WritableLayer
+            | Op::Network
             | Op::RemoveWritableLayer
             | Op::RemoveMountTargets
             | Op::Start

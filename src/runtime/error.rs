@@ -15,6 +15,9 @@ pub struct Failure {
     pub errno: Errno,
     /// "attach tmpfs on /scratch", "write /proc/42/uid_map".
     pub what: String,
+    /// What to try, when the part of the crate that failed knows better than the errno
+    /// (the network library); `None`: [`StepFailed::hint`] chooses.
+    pub hint: Option<String>,
 }
 
 impl Failure {
@@ -22,13 +25,27 @@ impl Failure {
         Failure {
             errno,
             what: what.into(),
+            hint: None,
+        }
+    }
+
+    /// A network step's failure: the library's message, errno and hint.
+    pub fn network(error: crate::network::NetworkError) -> Failure {
+        Failure {
+            errno: Errno::from_raw(error.errno()),
+            what: error.to_string(),
+            hint: Some(error.hint()),
         }
     }
 
     /// A closure for `map_err` that names the action.
     pub fn of(what: impl Into<String>) -> impl FnOnce(Errno) -> Failure {
         let what = what.into();
-        move |errno| Failure { errno, what }
+        move |errno| Failure {
+            errno,
+            what,
+            hint: None,
+        }
     }
 
     /// From an `io::Error` of std (file writes in the parent).
@@ -37,6 +54,7 @@ impl Failure {
         move |error| Failure {
             errno: Errno::from_raw(error.raw_os_error().unwrap_or(libc::EIO)),
             what,
+            hint: None,
         }
     }
 }
@@ -51,6 +69,9 @@ pub struct StepFailed {
     pub errno: Errno,
     /// What was being done, to which path ("attach tmpfs on /scratch").
     pub detail: String,
+    /// What to try, when the failure brought its own (see [`Failure::hint`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
 }
 
 impl StepFailed {
@@ -59,6 +80,7 @@ impl StepFailed {
             step,
             errno: failure.errno,
             detail: failure.what,
+            hint: failure.hint,
         }
     }
 
@@ -73,6 +95,9 @@ impl StepFailed {
 
     /// What to try, chosen by the step and the errno.
     pub fn hint(&self, plan: &Plan) -> String {
+        if let Some(hint) = &self.hint {
+            return hint.clone();
+        }
         let action = plan.steps.get(self.step).map(|s| &s.action);
         if let Some(Action::Exec(exec)) = action {
             let searched = matches!(exec.program, Program::Search { .. });

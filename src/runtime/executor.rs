@@ -4,7 +4,7 @@
 //! command and cleans up. Each step that completes is told to the observer with its time, in
 //! plan order, so `up --debug` (and a test) can compare what ran with the plan.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use super::cgroups::Cgroup;
 use super::channel::{self, Trace};
@@ -15,6 +15,7 @@ use super::join::{self, Target};
 use super::ops::{Op, Ops};
 use super::watch::Watcher;
 use super::{Ended, Finished};
+use crate::network;
 use crate::plan::{Action, FORWARDED_SIGNALS, Plan, Side};
 use crate::sys::{self, Errno};
 
@@ -42,6 +43,7 @@ pub fn run(
         signal_mask: None,
         master: None,
         ended: None,
+        network: Network::default(),
         init_status: None,
         oom_kills: 0,
     };
@@ -61,6 +63,8 @@ struct Pipes {
     report: OwnedFd,
     go: OwnedFd,
     tty: Option<OwnedFd>,
+    /// Where idmapped mounts are sent to the container's process (`remap`).
+    mounts: Option<OwnedFd>,
 }
 
 struct Parent<'a> {
@@ -78,10 +82,18 @@ struct Parent<'a> {
     signal_mask: Option<libc::sigset_t>,
     master: Option<OwnedFd>,
     ended: Option<Ended>,
+    network: Network,
     /// Read end of the pipe the container's init writes the command's wait status to.
     init_status: Option<OwnedFd>,
     /// Out-of-memory kills in the cgroup while the command ran.
     oom_kills: u64,
+}
+
+/// What the network steps made, until the release steps (or an abort) give it back.
+#[derive(Default)]
+struct Network {
+    attachment: Option<network::Attachment>,
+    pasta: Option<network::Pasta>,
 }
 
 impl Parent<'_> {
@@ -140,10 +152,25 @@ impl Parent<'_> {
                     gid_map,
                     deny_setgroups,
                 },
-                _,
+                Action::IdMaps(maps),
             ) => {
                 let pid = self.child_pid().map_err(at)?;
-                write_id_maps(pid, uid_map, gid_map, *deny_setgroups).map_err(at)?;
+                match &maps.helpers {
+                    Some(helpers) => super::idmap::run_helpers(pid, maps, helpers).map_err(at)?,
+                    None => write_id_maps(pid, uid_map, gid_map, *deny_setgroups).map_err(at)?,
+                }
+            }
+            (Op::IdmapMounts, _) => {
+                let pid = self.child_pid().map_err(at)?;
+                let socket = self.pipes.as_ref().and_then(|p| p.mounts.as_ref());
+                let socket = socket.ok_or_else(|| {
+                    at(Failure::new(
+                        Errno::EBADF,
+                        "no socket to the container's process",
+                    ))
+                })?;
+                super::idmap::send_idmapped(pid, &self.ops.idmap_paths, socket.as_fd())
+                    .map_err(at)?;
             }
             (Op::CgroupJoin, _) => {
                 let pid = self.child_pid().map_err(at)?;
@@ -161,6 +188,7 @@ impl Parent<'_> {
             (Op::RemoveMountTargets, Action::RemoveMountTargets { root, targets }) => {
                 super::mounts::remove_made_targets(root, targets).map_err(at)?
             }
+            (Op::Network, action) => self.network_step(action).map_err(at)?,
             (Op::Start, _) => self.start(index)?,
             (Op::Monitor, _) => self.monitor().map_err(at)?,
             (Op::CgroupRemove, _) => {
@@ -173,6 +201,82 @@ impl Parent<'_> {
                     Errno::EINVAL,
                     format!("\"{action}\" is not a step the launcher itself runs"),
                 )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Attaches the waiting container to its network (or starts its pasta), or gives it back.
+    fn network_step(&mut self, action: &Action) -> Result<(), Failure> {
+        match action {
+            Action::NetworkAttach(attach) => {
+                let netns = network::Netns::of_pid(self.child_pid()?).map_err(Failure::network)?;
+                let request = network::AttachRequest {
+                    state_root: &attach.state_root,
+                    network: network::NetworkSpec {
+                        name: attach.network.clone(),
+                        subnet: attach.subnet,
+                    },
+                    container: &attach.container,
+                    hostname: &attach.hostname,
+                    netns: &netns,
+                    address: attach.address,
+                    ports: attach.ports.clone(),
+                    etc: Some(network::EtcRequest {
+                        dir: attach.etc_dir.clone(),
+                        hosts: attach.hosts.clone(),
+                        dns: attach.dns.clone(),
+                        host_dns: network::HostDns::default(),
+                    }),
+                };
+                self.network.attachment = Some(network::attach(request).map_err(Failure::network)?);
+            }
+            Action::Pasta(setup) => {
+                let netns = network::Netns::of_pid(self.child_pid()?).map_err(Failure::network)?;
+                let request = network::PastaRequest {
+                    ports: setup.ports.clone(),
+                    run_as: None,
+                    record: Some((setup.state_root.clone(), setup.container.clone())),
+                };
+                let pasta = network::pasta::start(&netns, &request).map_err(Failure::network)?;
+                let host_dns = network::HostDns::default();
+                let resolv = match setup.dns.is_empty() {
+                    true => network::etc::pasta_resolvers(pasta.dns_forwarder(), &host_dns),
+                    false => network::etc::Resolv {
+                        servers: setup.dns.clone(),
+                        ..Default::default()
+                    },
+                };
+                // Held before the files are written: a failure to write them ends it too.
+                self.network.pasta = Some(pasta);
+                network::etc::write_standalone(
+                    &setup.etc_dir,
+                    &setup.container,
+                    &setup.hostname,
+                    &setup.hosts,
+                    &resolv,
+                )
+                .map_err(Failure::network)?;
+            }
+            Action::NetworkRelease {
+                state_root,
+                container,
+            } => match self.network.attachment.take() {
+                Some(attachment) => attachment.release().map_err(Failure::network)?,
+                None => {
+                    network::release_container(state_root, container).map_err(Failure::network)?;
+                }
+            },
+            Action::PastaStop { .. } => {
+                if let Some(pasta) = self.network.pasta.take() {
+                    pasta.release().map_err(Failure::network)?;
+                }
+            }
+            _ => {
+                return Err(Failure::new(
+                    Errno::EINVAL,
+                    format!("\"{action}\" is not a network step"),
+                ));
             }
         }
         Ok(())
@@ -196,6 +300,10 @@ impl Parent<'_> {
             true => Some(sys::socketpair().map_err(Failure::of("create the terminal socket"))?),
             false => None,
         };
+        let mounts = match self.ops.idmapped.is_empty() {
+            false => Some(sys::socketpair().map_err(Failure::of("create the mounts socket"))?),
+            true => None,
+        };
         let signal_mask =
             sys::block_signals(&monitored_signals()).map_err(Failure::of("block signals"))?;
         self.signal_mask = Some(signal_mask);
@@ -211,10 +319,15 @@ impl Parent<'_> {
                 drop(parent_end);
                 child_end
             });
+            let mounts_socket = mounts.map(|(parent_end, child_end)| {
+                drop(parent_end);
+                child_end
+            });
             let ctx = ChildContext {
                 report: report_write,
                 go: go_read,
                 tty_socket,
+                mounts_socket,
                 signal_mask,
                 status: status_write,
             };
@@ -226,6 +339,7 @@ impl Parent<'_> {
             report: report_read,
             go: go_write,
             tty: tty.map(|(parent_end, _child_end)| parent_end),
+            mounts: mounts.map(|(parent_end, _child_end)| parent_end),
         });
         Ok(())
     }
@@ -315,6 +429,15 @@ impl Parent<'_> {
             let _ = sys::kill(pid, libc::SIGKILL);
             let _ = sys::waitpid(pid, false);
         }
+        // The network goes first: its ports and address are free again at once.
+        let network = [
+            self.network.attachment.take().map(|a| a.release()),
+            self.network.pasta.take().map(|p| p.release()),
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(Result::err)
+        .map(Failure::network);
         let cgroup = match self.cgroup.take() {
             Some(cgroup) if self.cgroup_made => cgroup.remove().err(),
             _ => None,
@@ -326,7 +449,7 @@ impl Parent<'_> {
             }
             _ => None,
         });
-        cgroup.or(layer)
+        network.or(cgroup).or(layer)
     }
 }
 

@@ -9,6 +9,7 @@ mod child;
 mod error;
 mod executor;
 pub mod handle;
+mod idmap;
 mod init;
 mod join;
 mod layers;

@@ -25,6 +25,11 @@ pub struct Ops {
     pub host_paths: Vec<HostPath>,
     /// Whether the command gets a pseudo-terminal (decided now for `terminal = "auto"`).
     pub terminal: bool,
+    /// The host paths the launcher makes idmapped copies of (`remap`), in the order it
+    /// sends them to the container's process...
+    pub idmap_paths: Vec<CString>,
+    /// ...and their indices in `host_paths`, in the same order.
+    pub idmapped: Vec<HostIndex>,
 }
 
 /// What each step does, ready to run. Steps of the parent whose data needs no preparing read
@@ -40,9 +45,13 @@ pub enum Op {
         deny_setgroups: bool,
     },
     CgroupJoin,
+    IdmapMounts,
     WritableLayer,
+    /// The network steps: their data is read from the plan.
+    Network,
     Start,
     Prologue,
+    NamespaceRoot,
     CgroupNamespace,
     OpenHostPaths,
     PrivatePropagation,
@@ -164,7 +173,10 @@ pub fn prepare(plan: &Plan) -> Result<Ops, StepFailed> {
         ops: Vec::with_capacity(plan.steps.len()),
         host_paths: Vec::new(),
         terminal: false,
+        idmap_paths: Vec::new(),
+        idmapped: Vec::new(),
     };
+    let mut idmap_sources: Vec<PathBuf> = Vec::new();
     let mut host_index: HashMap<PathBuf, HostIndex> = HashMap::new();
     // Whether the host's / is staged at /oldroot (rootfs.host) when pivot_root comes.
     let mut staged = false;
@@ -196,12 +208,21 @@ pub fn prepare(plan: &Plan) -> Result<Ops, StepFailed> {
                 deny_setgroups: maps.deny_setgroups,
             },
             Action::CgroupJoin { .. } => Op::CgroupJoin,
+            Action::IdmapMounts { paths } => {
+                for path in paths {
+                    let text = c(path.as_os_str().as_encoded_bytes(), i, "idmapped path")?;
+                    ops.idmap_paths.push(text);
+                    idmap_sources.push(path.clone());
+                }
+                Op::IdmapMounts
+            }
             Action::WritableLayer { .. } => Op::WritableLayer,
             Action::RemoveWritableLayer { .. } => Op::RemoveWritableLayer,
             Action::RemoveMountTargets { .. } => Op::RemoveMountTargets,
             Action::OverlayRootfs(overlay) => overlay_op(overlay, i, index)?,
             Action::Start => Op::Start,
             Action::Prologue => Op::Prologue,
+            Action::NamespaceRoot => Op::NamespaceRoot,
             Action::CgroupNamespace => Op::CgroupNamespace,
             Action::OpenHostPaths { paths } => {
                 for path in paths {
@@ -309,9 +330,26 @@ pub fn prepare(plan: &Plan) -> Result<Ops, StepFailed> {
                 })
             }
             Action::Monitor => Op::Monitor,
+            Action::NetworkAttach(_)
+            | Action::Pasta(_)
+            | Action::NetworkRelease { .. }
+            | Action::PastaStop { .. } => Op::Network,
             Action::CgroupRemove { .. } => Op::CgroupRemove,
         };
         ops.ops.push(op);
+    }
+    // Each idmapped copy replaces the plain bind of a path the child opens.
+    for path in &idmap_sources {
+        let index = host_index.get(path).copied().ok_or_else(|| {
+            StepFailed::at(
+                0,
+                Failure::new(
+                    Errno::EINVAL,
+                    format!("{} is made idmapped but no step binds it", path.display()),
+                ),
+            )
+        })?;
+        ops.idmapped.push(index);
     }
     Ok(ops)
 }

@@ -26,12 +26,21 @@ pub fn private_propagation() -> Result<(), Failure> {
 
 /// Binds the root filesystem folder (opened by the launcher) onto itself, or, with `None`,
 /// stages a tmpfs over /tmp, pivots into it with the host's / at /oldroot, and binds the host's
-/// / read-only at /newroot. Returns a descriptor of the new root's mount.
-pub fn bind_root(folder: Option<(&HostPath, BorrowedFd<'_>)>) -> Result<OwnedFd, Failure> {
+/// / read-only at /newroot. Returns a descriptor of the new root's mount. With `remap`, the
+/// launcher's idmapped (and nodev) copy of the folder is attached instead of a plain bind.
+pub fn bind_root(
+    folder: Option<(&HostPath, BorrowedFd<'_>)>,
+    idmapped: Option<OwnedFd>,
+) -> Result<OwnedFd, Failure> {
     let Some((folder, fd)) = folder else {
         return bind_host_root();
     };
     let shown = &folder.shown;
+    if let Some(tree) = idmapped {
+        sys::attach(tree.as_fd(), fd)
+            .map_err(fail(format!("attach the idmapped {shown} onto itself")))?;
+        return Ok(tree);
+    }
     let tree =
         sys::clone_tree_at(fd, true).map_err(fail(format!("bind {shown} as the new root")))?;
     // nodev: the container's devices are the ones bound into its /dev, nothing from the

@@ -14,6 +14,7 @@
 //! Readers (`ps`, `inspect`) take no lock: a rename is atomic, so they see the old record or
 //! the new one, never half of one.
 
+pub mod ids;
 mod lock;
 mod oom;
 mod record;
@@ -52,6 +53,14 @@ pub enum StateError {
     },
     #[error("remove {}: {}", path.display(), io_text(source))]
     Remove { path: PathBuf, source: io::Error },
+    #[error(
+        "container \"{name}\" cannot take the ids from uid {uid}: container \"{other}\" took them since the plan was made"
+    )]
+    IdsTaken {
+        name: String,
+        other: String,
+        uid: u32,
+    },
     #[error(transparent)]
     Record(#[from] RecordError),
 }
@@ -72,6 +81,9 @@ impl StateError {
                 "another `launcher` command is still working on this container; try again, or look for a stuck one with `ps -ef | grep launcher`".into()
             }
             StateError::Record(error) => error.hint(),
+            StateError::IdsTaken { .. } => {
+                "run `launcher up` again: its plan then takes a free share of the launcher's range".into()
+            }
             _ => "check the state folder's owner and free space; `--root DIR` picks another one".into(),
         }
     }

@@ -277,3 +277,27 @@ fn open_up(dir: &std::path::Path) {
         }
     }
 }
+
+/// The size of the extended attribute `name` of `path` (`getxattr(2)` with no buffer).
+pub fn xattr_size(path: &std::path::Path, name: &CStr) -> SysResult<usize> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = cstring(path.as_os_str().as_bytes())?;
+    // SAFETY: path and name are valid C strings; a null buffer of size 0 asks for the size.
+    let size = unsafe { libc::getxattr(path.as_ptr(), name.as_ptr(), std::ptr::null_mut(), 0) };
+    if size < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(size as usize)
+    }
+}
+
+/// The filesystem type (`f_type`, a magic number) of the filesystem holding `path`.
+pub fn statfs_type(path: &std::path::Path) -> SysResult<i64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = cstring(path.as_os_str().as_bytes())?;
+    // SAFETY: statfs is plain data, filled by the call.
+    let mut buf: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: path is a valid C string; buf is writable.
+    check(unsafe { libc::statfs(path.as_ptr(), &mut buf) })?;
+    Ok(buf.f_type as i64)
+}

@@ -79,6 +79,40 @@ pub fn set_mount_attrs(fd: BorrowedFd<'_>, attrs: u64, recursive: bool) -> SysRe
     .map(drop)
 }
 
+const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+
+/// Makes the detached mount at `fd` (and its submounts when `recursive`) idmapped through the
+/// user namespace `userns` (its maps: a file of uid N on disk shows as the id the namespace
+/// maps N to), with `attrs` (`MOUNT_ATTR_*`) set too. Linux 5.12; the mount must not be
+/// attached yet, the filesystem must allow it (else EINVAL).
+pub fn set_idmap(
+    fd: BorrowedFd<'_>,
+    userns: BorrowedFd<'_>,
+    attrs: u64,
+    recursive: bool,
+) -> SysResult<()> {
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_IDMAP | attrs,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: userns.as_raw_fd() as u64,
+    };
+    let flags = libc::AT_EMPTY_PATH as libc::c_uint | if recursive { AT_RECURSIVE } else { 0 };
+    // SAFETY: attr is a valid mount_attr of the size passed; the empty path with AT_EMPTY_PATH
+    // makes the call act on fd.
+    check_long(unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            flags,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    })
+    .map(drop)
+}
+
 #[repr(C)]
 struct OpenHow {
     flags: u64,
