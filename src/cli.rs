@@ -94,6 +94,12 @@ pub enum Command {
         /// Print each step of the plan to stderr as it completes, with its time.
         #[arg(long)]
         debug: bool,
+        /// The container's name instead of the file's `name` (so one file can run twice).
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+        /// Set an environment variable (over the file's `env`); `-e K` takes K from here.
+        #[arg(short = 'e', long = "env", value_name = "K=V")]
+        env: Vec<String>,
         /// A command and arguments that replace `command` from the file.
         #[arg(last = true)]
         args: Vec<String>,
@@ -106,6 +112,9 @@ pub enum Command {
         /// Stopped containers too.
         #[arg(short, long)]
         all: bool,
+        /// Show whole commands, not cut to fit.
+        #[arg(long)]
+        no_trunc: bool,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
@@ -118,6 +127,23 @@ pub enum Command {
     Stop {
         /// Seconds to wait before SIGKILL (`2`, `0.5`, or `500ms`). Default: `[stop] timeout`
         /// of the container's file (10s).
+        #[arg(short = 't', long = "time", value_name = "SECONDS", value_parser = parse_timeout)]
+        timeout: Option<std::time::Duration>,
+        /// The containers.
+        #[arg(required = true, value_name = "NAME")]
+        names: Vec<String>,
+    },
+    /// Run stopped detached containers again, from their records; their logs are kept.
+    #[command(after_help = "Example:\n  launcher start web")]
+    Start {
+        /// The containers.
+        #[arg(required = true, value_name = "NAME")]
+        names: Vec<String>,
+    },
+    /// Stop running containers (as `stop`) and start them again (as `start`).
+    #[command(after_help = "Example:\n  launcher restart -t 2 web")]
+    Restart {
+        /// Seconds to wait before SIGKILL, as for `stop`.
         #[arg(short = 't', long = "time", value_name = "SECONDS", value_parser = parse_timeout)]
         timeout: Option<std::time::Duration>,
         /// The containers.
@@ -155,6 +181,15 @@ pub enum Command {
         /// Keep printing new output until the container stops.
         #[arg(short, long)]
         follow: bool,
+        /// Only the last N lines of each stream.
+        #[arg(long, value_name = "N")]
+        tail: Option<usize>,
+        /// Only what came in the last DURATION (`10m`, `1h30m`, `90s`).
+        #[arg(long, value_name = "DURATION", conflicts_with = "follow")]
+        since: Option<String>,
+        /// Each line after the time it came (RFC 3339, UTC).
+        #[arg(short = 't', long, conflicts_with = "follow")]
+        timestamps: bool,
         /// The container.
         name: String,
     },
@@ -175,6 +210,15 @@ pub enum Command {
         /// Print each step to stderr as it completes, with its time.
         #[arg(long)]
         debug: bool,
+        /// Run as USER (a name or uid from the container's /etc/passwd, or UID:GID).
+        #[arg(short, long, value_name = "USER")]
+        user: Option<String>,
+        /// Set an environment variable (over the container's); `-e K` takes K from here.
+        #[arg(short = 'e', long = "env", value_name = "K=V")]
+        env: Vec<String>,
+        /// The working folder inside the container (absolute).
+        #[arg(short, long, value_name = "DIR")]
+        workdir: Option<String>,
         /// The container.
         name: String,
         /// The command and its arguments (after `--`).

@@ -107,31 +107,69 @@ fn run() -> ExitCode {
             file,
             args,
             detach: true,
+            name,
+            env,
             ..
         } => manage::up_detached(
             &file,
-            args,
+            Overrides { args, name, env },
             &store(),
             &Pipeline::new(&images, LockUse::Write, store()),
         ),
         Command::Up {
-            file, args, debug, ..
+            file,
+            args,
+            debug,
+            name,
+            env,
+            ..
         } => {
             let pipeline = Pipeline::new(&images, LockUse::Write, store());
-            up(&file, args, debug, &store(), &pipeline)
+            up(
+                &file,
+                Overrides { args, name, env },
+                debug,
+                &store(),
+                &pipeline,
+            )
         }
-        Command::Ps { all, format } => manage::ps(&store(), all, format),
+        Command::Ps {
+            all,
+            format,
+            no_trunc,
+        } => manage::ps(&store(), all, format, no_trunc),
         Command::Stop { timeout, names } => manage::stop(&store(), &names, timeout),
+        Command::Start { names } => manage::start(&store(), &names, None),
+        Command::Restart { timeout, names } => manage::start(&store(), &names, Some(timeout)),
         Command::Kill { name, signal } => manage::kill(&store(), &name, &signal),
         Command::Rm { force, names } => manage::rm(&store(), &names, force),
-        Command::Logs { follow, name } => manage::logs(&store(), &name, follow),
+        Command::Logs {
+            follow,
+            tail,
+            since,
+            timestamps,
+            name,
+        } => manage::logs(&store(), &name, follow, tail, (since, timestamps)),
         Command::Inspect { name } => manage::inspect(&store(), &name),
         Command::Exec {
             tty,
             debug,
             name,
             command,
-        } => manage::exec(&store(), &name, &command, tty, debug),
+            user,
+            env,
+            workdir,
+        } => {
+            let changes = launcher::lifecycle::ExecChanges {
+                user,
+                env: match parse_env(&env) {
+                    Ok(env) => env,
+                    Err(error) => return fail(error, Context::RUN),
+                },
+                workdir,
+            };
+            manage::exec(&store(), &name, &command, &changes, tty, debug)
+        }
         Command::Wait { name } => manage::wait(&store(), &name),
         Command::Pull {
             reference,
@@ -326,18 +364,64 @@ impl<'a> Pipeline<'a> {
     }
 }
 
-/// load → spec → image → preflight → plan, the pipeline shared by check, plan and up.
-/// `args`, when given, replace the file's command (`up FILE -- ARGS`; with an image, its Cmd).
+/// What the command line of `up` changes in the file's container.
+#[derive(Debug, Default)]
+pub struct Overrides {
+    /// Replace the file's command (`up FILE -- ARGS`; with an image, its Cmd).
+    pub args: Vec<String>,
+    /// `--name`: replaces the file's `name`.
+    pub name: Option<String>,
+    /// `-e K=V`, over the file's `env`.
+    pub env: Vec<String>,
+}
+
+/// `-e K=V` (or `-e K`, with K's value here) as pairs.
+fn parse_env(given: &[String]) -> Result<Vec<(String, String)>, Error> {
+    given
+        .iter()
+        .map(|item| {
+            let (key, value) = match item.split_once('=') {
+                Some((k, v)) => (k.to_string(), v.to_string()),
+                None => (item.clone(), std::env::var(item).unwrap_or_default()),
+            };
+            if key.is_empty() || key.contains('\0') || value.contains('\0') {
+                return Err(Error::Usage {
+                    message: format!("-e {item:?}: not a variable"),
+                    hint: "write -e NAME=VALUE (a name without '=' or NUL)".into(),
+                });
+            }
+            Ok((key, value))
+        })
+        .collect()
+}
+
+/// load → spec → image → preflight → plan, the pipeline shared by check, plan and up, with
+/// the command line's `overrides`.
 fn checked_plan(
     file: &Path,
-    args: Vec<String>,
+    overrides: Overrides,
     pipeline: &Pipeline,
 ) -> Result<(Plan, config::Loaded), Error> {
+    let Overrides { args, name, env } = overrides;
+    let env = parse_env(&env)?;
     let loaded = config::load(file).map_err(|error| match error {
         LoadError::Read { path, source } => Error::Read { path, source },
         LoadError::Invalid(problems) => Error::Invalid(problems),
     })?;
     let mut spec = config::spec(&loaded, &config::base_dir(file)).map_err(Error::Invalid)?;
+    if let Some(name) = name {
+        config::check_name(&name).map_err(|why| Error::Usage {
+            message: format!("--name \"{name}\" is not a container name: {why}"),
+            hint: "letters, digits, '.', '_' and '-', starting with a letter or digit".into(),
+        })?;
+        spec.name = name;
+    }
+    for (key, value) in env {
+        spec.process.env.retain(|(k, _)| *k != key);
+        spec.process.env.push((key.clone(), value));
+        spec.process.env_set.push(key);
+    }
+    spec.process.env.sort();
     if !args.is_empty() {
         spec.process.command = launcher::plan::At::new(
             args,
@@ -375,7 +459,7 @@ fn checked_plan(
 }
 
 fn check(file: &Path, format: Format, strict: bool, pipeline: &Pipeline) -> ExitCode {
-    let (plan, loaded) = match checked_plan(file, Vec::new(), pipeline) {
+    let (plan, loaded) = match checked_plan(file, Overrides::default(), pipeline) {
         Ok(checked) => checked,
         Err(error) => {
             return fail(
@@ -411,7 +495,7 @@ fn check(file: &Path, format: Format, strict: bool, pipeline: &Pipeline) -> Exit
 }
 
 fn plan(file: &Path, format: Format, pipeline: &Pipeline) -> ExitCode {
-    let (plan, _) = match checked_plan(file, Vec::new(), pipeline) {
+    let (plan, _) = match checked_plan(file, Overrides::default(), pipeline) {
         Ok(checked) => checked,
         Err(error) => {
             return fail(
@@ -458,12 +542,12 @@ fn step_printer(plan: &Plan, debug: bool) -> impl FnMut(usize, u64) + '_ {
 
 fn up(
     file: &Path,
-    args: Vec<String>,
+    overrides: Overrides,
     debug: bool,
     store: &launcher::state::Store,
     pipeline: &Pipeline,
 ) -> ExitCode {
-    let (plan, loaded) = match checked_plan(file, args, pipeline) {
+    let (plan, loaded) = match checked_plan(file, overrides, pipeline) {
         Ok(checked) => checked,
         Err(error) => return fail(error, Context::RUN),
     };

@@ -43,11 +43,11 @@ fn valid(names: &[String]) -> Result<(), ExitCode> {
 
 pub fn up_detached(
     file: &Path,
-    args: Vec<String>,
+    overrides: super::Overrides,
     store: &Store,
     pipeline: &super::Pipeline,
 ) -> ExitCode {
-    let (plan, loaded) = match checked_plan(file, args, pipeline) {
+    let (plan, loaded) = match checked_plan(file, overrides, pipeline) {
         Ok(checked) => checked,
         Err(error) => return fail(error, Context::RUN),
     };
@@ -89,13 +89,13 @@ pub fn up_detached(
     }
 }
 
-pub fn ps(store: &Store, all: bool, format: Format) -> ExitCode {
+pub fn ps(store: &Store, all: bool, format: Format, no_trunc: bool) -> ExitCode {
     let (rows, errors) = match lifecycle::list(store, all) {
         Ok(listed) => listed,
         Err(error) => return report(error),
     };
     match format {
-        Format::Text => print!("{}", lifecycle::render_rows(&rows)),
+        Format::Text => print!("{}", lifecycle::render_rows(&rows, no_trunc)),
         Format::Json => println!("{:#}", lifecycle::rows_json(&rows)),
     }
     let failed = !errors.is_empty();
@@ -141,6 +141,23 @@ pub fn stop(store: &Store, names: &[String], timeout: Option<std::time::Duration
     })
 }
 
+/// `start` (`restart: None`), or `restart` with its stop timeout: stops a running container
+/// first, then starts it again.
+pub fn start(
+    store: &Store,
+    names: &[String],
+    restart: Option<Option<std::time::Duration>>,
+) -> ExitCode {
+    for_each(names, |name| {
+        if let Some(timeout) = restart {
+            lifecycle::stop(store, name, timeout)?;
+        }
+        let started = lifecycle::start_again(store, name)?;
+        println!("{}", started.name);
+        Ok(())
+    })
+}
+
 pub fn kill(store: &Store, name: &str, signal: &str) -> ExitCode {
     let signal = match Signal::parse(signal) {
         Ok(signal) => signal,
@@ -167,10 +184,39 @@ pub fn rm(store: &Store, names: &[String], force: bool) -> ExitCode {
     })
 }
 
-pub fn logs(store: &Store, name: &str, follow: bool) -> ExitCode {
+pub fn logs(
+    store: &Store,
+    name: &str,
+    follow: bool,
+    tail: Option<usize>,
+    (since, timestamps): (Option<String>, bool),
+) -> ExitCode {
+    if since.is_some() || timestamps {
+        let since_ms = match since.as_deref().map(launcher::plan::parse_duration) {
+            None => 0,
+            Some(Ok(ago)) => lifecycle::now_ms().saturating_sub(ago.as_millis() as u64),
+            Some(Err(why)) => {
+                let error = Error::Usage {
+                    message: format!("--since: {why}"),
+                    hint: "e.g. --since 10m, 1h30m or 90s".into(),
+                };
+                return fail(error, Context::CHECK);
+            }
+        };
+        return for_each(&[name.to_string()], |name| {
+            let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+            lifecycle::logs_timed(
+                store,
+                name,
+                (since_ms, tail, timestamps),
+                &mut out,
+                &mut err,
+            )
+        });
+    }
     for_each(&[name.to_string()], |name| {
         let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
-        lifecycle::logs(store, name, follow, &mut out, &mut err)
+        lifecycle::logs(store, name, follow, tail, &mut out, &mut err)
     })
 }
 
@@ -181,11 +227,18 @@ pub fn inspect(store: &Store, name: &str) -> ExitCode {
     })
 }
 
-pub fn exec(store: &Store, name: &str, command: &[String], tty: bool, debug: bool) -> ExitCode {
+pub fn exec(
+    store: &Store,
+    name: &str,
+    command: &[String],
+    changes: &lifecycle::ExecChanges,
+    tty: bool,
+    debug: bool,
+) -> ExitCode {
     if let Err(code) = valid(&[name.to_string()]) {
         return code;
     }
-    let job = match lifecycle::exec(store, name, command, tty) {
+    let job = match lifecycle::exec(store, name, command, changes, tty) {
         Ok(job) => job,
         Err(error) => return fail(Error::Lifecycle(error), Context::RUN),
     };

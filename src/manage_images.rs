@@ -242,7 +242,7 @@ pub fn prune(store: &Store, state: &launcher::state::Store) -> ExitCode {
 
 /// `launcher lock`: the file's image pinned in Container.lock (pulled when needed).
 pub fn lock(file: &std::path::Path, pipeline: &Pipeline) -> ExitCode {
-    let (plan, _) = match checked_plan(file, Vec::new(), pipeline) {
+    let (plan, _) = match checked_plan(file, super::Overrides::default(), pipeline) {
         Ok(checked) => checked,
         Err(error) => return fail(error, Context::CHECK),
     };

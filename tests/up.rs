@@ -604,14 +604,90 @@ fn host_mode_gives_a_fresh_run_so_host_sockets_are_out_of_reach() {
 #[test]
 fn a_file_is_bound_onto_a_file() {
     let container = busybox(
-        "command = [\"/bin/cat\", \"/etc/greeting\"]\n[[mount]]\ntype = \"bind\"\nsource = \"greeting.txt\"\ntarget = \"/etc/greeting\"\nreadonly = true\n",
+        "command = [\"/bin/sh\", \"-c\", \"test -f /etc/greeting && cat /etc/greeting\"]\n[[mount]]\ntype = \"bind\"\nsource = \"greeting.txt\"\ntarget = \"/etc/greeting\"\nreadonly = true\n",
     );
     std::fs::write(container.path("greeting.txt"), "hello, file\n").unwrap();
     let output = up(&container, &[]);
-    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    assert_eq!(
+        code(&output),
+        0,
+        "the target was not made a file: {}",
+        text(&output.stderr)
+    );
     assert_eq!(text(&output.stdout), "hello, file\n");
+    // The empty file made as its target goes with the container (issue 15, item 5).
+    assert!(!container.path("rootfs/etc/greeting").exists());
+}
+
+/// Issue 15, item 7: `HOME` was /root for every user, `USER` and `LOGNAME` were unset, and a
+/// terminal got no `TERM` (programs took it for `dumb`).
+#[test]
+fn home_user_and_logname_come_from_passwd_and_a_terminal_gets_the_callers_term() {
+    let script = "echo \"home=$HOME user=$USER logname=$LOGNAME term=${TERM:-none}\"";
+    let container = busybox(&format!(
+        "command = [\"/bin/sh\", \"-c\", {script:?}]\nuser = \"nobody\"\n[security]\nno_new_privileges = true\n"
+    ));
+    let output = up(&container, &[]);
+    let out = text(&output.stdout);
     assert!(
-        container.path("rootfs/etc/greeting").is_file(),
-        "the target was not made a file"
+        out.contains("home=/ user=nobody logname=nobody term=none"),
+        "{out}{}",
+        text(&output.stderr)
+    );
+    let container = busybox(&format!(
+        "command = [\"/bin/sh\", \"-c\", {script:?}]\nterminal = true\n"
+    ));
+    let output = launcher_up(&container, &[])
+        .env("TERM", "screen-256color")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let out = text(&output.stdout);
+    assert!(
+        out.contains("home=/root user=root logname=root term=screen-256color"),
+        "{out}{}",
+        text(&output.stderr)
+    );
+    let output = launcher_up(&container, &[])
+        .env_remove("TERM")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let out = text(&output.stdout);
+    assert!(out.contains("term=xterm"), "{out}{}", text(&output.stderr));
+}
+
+/// Issue 15, item 5: the folders and empty files the launcher made in the root folder as
+/// mount targets stayed there after the container ended. What the container wrote stays.
+#[test]
+fn mount_targets_made_in_the_root_folder_are_removed_when_the_container_ends() {
+    let container = busybox(
+        "command = [\"/bin/sh\", \"-c\", \"echo kept > /made/kept; ls /scratch/deep /data /etc/extra.conf >/dev/null\"]\n\
+         [[mount]]\ntype = \"tmpfs\"\ntarget = \"/scratch/deep\"\n\
+         [[mount]]\ntype = \"bind\"\nsource = \"data\"\ntarget = \"/data\"\n\
+         [[mount]]\ntype = \"bind\"\nsource = \"extra.conf\"\ntarget = \"/etc/extra.conf\"\n\
+         [[mount]]\ntype = \"tmpfs\"\ntarget = \"/made/sub\"\n\
+         [[mount]]\ntype = \"tmpfs\"\ntarget = \"/mnt\"\n",
+    );
+    std::fs::create_dir(container.path("data")).unwrap();
+    std::fs::write(container.path("extra.conf"), "x=1\n").unwrap();
+    std::fs::create_dir_all(container.path("rootfs/mnt")).unwrap();
+    let output = up(&container, &[]);
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    let rootfs = container.path("rootfs");
+    for gone in ["scratch", "data", "etc/extra.conf", "made/sub"] {
+        assert!(
+            !rootfs.join(gone).exists(),
+            "{gone} was left in the root folder"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(rootfs.join("made/kept")).unwrap(),
+        "kept\n",
+        "what the container wrote was removed"
+    );
+    assert!(
+        rootfs.join("mnt").is_dir(),
+        "a folder that was there was removed"
     );
 }

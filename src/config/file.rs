@@ -99,6 +99,11 @@ pub struct ContainerFile {
     #[serde(default)]
     pub stop: super::stop::StopTable,
 
+    /// Whether the monitor of a detached container (`up -d`) runs the command again when it
+    /// ends: a policy, a maximum count and a back-off. Default: never.
+    #[serde(default)]
+    pub restart: super::restart::RestartTable,
+
     /// Resource limits, enforced with cgroups (v2, or the v1 controllers). Default: none, and
     /// then no cgroup is made.
     #[serde(default)]

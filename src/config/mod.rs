@@ -9,6 +9,7 @@ mod mounts;
 mod network;
 mod process;
 mod resources;
+mod restart;
 mod salvage;
 mod security;
 mod shape;

@@ -89,7 +89,8 @@ impl Builder<'_> {
         let limits = self.resources(file);
         let rlimits = self.rlimits(file);
         let security = self.security(file);
-        let stop = super::stop::policy(&file.stop, self.source, &mut self.problems);
+        let mut stop = super::stop::policy(&file.stop, self.source, &mut self.problems);
+        stop.restart = super::restart::policy(&file.restart, self.source, &mut self.problems);
         let readonly_root = self.readonly_origin(file, &root);
         Spec {
             file: self.source.path.clone(),

@@ -133,7 +133,7 @@ pub fn stop(
     name: &str,
     timeout: Option<Duration>,
 ) -> Result<StopOutcome, LifecycleError> {
-    let record = existing(store, name)?;
+    let record = request_stop(store, name)?;
     if !observe_alive(&record) {
         return Ok(StopOutcome::AlreadyStopped);
     }
@@ -153,6 +153,23 @@ pub fn stop(
         killed,
         exit: settled.and_then(|r| r.exit),
     })
+}
+
+/// Marks the record as being stopped, so its monitor does not run it again (`[restart]`),
+/// also while it waits to; returns the record.
+fn request_stop(store: &Store, name: &str) -> Result<Record, LifecycleError> {
+    let lock = store
+        .lock_existing(name)?
+        .ok_or_else(|| no_such(store, name))?;
+    let mut record = existing(store, name)?;
+    if !record.stop_requested
+        && !record.foreground
+        && record.plan.stop.restart.when != crate::plan::RestartWhen::No
+    {
+        record.stop_requested = true;
+        store.write(&record, &lock)?;
+    }
+    Ok(record)
 }
 
 /// `launcher kill`: one signal to the container's first process (init forwards it to the
@@ -248,6 +265,24 @@ pub(super) fn forget_foreground(store: &Store, record: &Record) -> Result<(), Li
             Ok(store.remove(&current.name, lock)?)
         }
         _ => Ok(()),
+    }
+}
+
+/// Forgets every foreground container of the store whose launcher was killed, with the cgroup
+/// and writable layer it left: `up` runs this, so that what a killed `up` left does not wait
+/// for a command on its name. A record that cannot be read or cleaned is left for `ps` to
+/// report.
+pub fn reap_dead_foreground(store: &Store) {
+    let Ok(names) = store.names() else {
+        return;
+    };
+    for name in names {
+        if let Ok(Some(record)) = store.read(&name)
+            && record.foreground
+            && !observe_alive(&record)
+        {
+            let _ = forget_foreground(store, &record);
+        }
     }
 }
 
@@ -350,12 +385,21 @@ impl ExecJob {
     }
 }
 
+/// What `exec -u USER -e K=V -w DIR` changes in the container's exec plan.
+#[derive(Debug, Clone, Default)]
+pub struct ExecChanges {
+    pub user: Option<String>,
+    pub env: Vec<(String, String)>,
+    pub workdir: Option<String>,
+}
+
 /// `launcher exec`: `args` to run in the running container, with a pseudo-terminal when
 /// `tty`.
 pub fn exec(
     store: &Store,
     name: &str,
     args: &[String],
+    changes: &ExecChanges,
     tty: bool,
 ) -> Result<ExecJob, LifecycleError> {
     let record = existing(store, name)?;
@@ -369,6 +413,31 @@ pub fn exec(
     };
     let mut plan = record.plan.exec_plan();
     plan.set_command(args, tty);
+    if let Some(dir) = &changes.workdir {
+        if !dir.starts_with('/') || dir.contains('\0') {
+            return Err(LifecycleError::Usage {
+                what: format!("-w {dir:?}: the working folder must be an absolute path"),
+                hint: "give a path inside the container, e.g. -w /tmp".into(),
+            });
+        }
+        plan.set_workdir(dir);
+    }
+    if let Some(user) = &changes.user {
+        // The container's /etc/passwd and /etc/group, read through its first process's root
+        // (before the exec enters its mount namespace).
+        let etc = |file: &str| std::fs::read_to_string(format!("/proc/{pid}/root/etc/{file}"));
+        let ids = crate::plan::UserIds::lookup(
+            user,
+            &etc("passwd").unwrap_or_default(),
+            &etc("group").unwrap_or_default(),
+        )
+        .map_err(|why| LifecycleError::Usage {
+            what: format!("-u {user}: {why}"),
+            hint: "give a user of the container's /etc/passwd, or numbers: -u UID[:GID]".into(),
+        })?;
+        plan.set_user(ids);
+    }
+    plan.set_env(&changes.env);
     Ok(ExecJob {
         name: name.to_string(),
         plan,

@@ -43,6 +43,16 @@ pub fn list(store: &Store, all: bool) -> Result<(Vec<Row>, Vec<StateError>), Lif
 
 /// "up 3m", "exited 0, 2m ago", "killed by SIGKILL (137), 5s ago".
 fn status(row: &Row, now: u64) -> String {
+    let base = run_status(row, now);
+    match row.record.restarts {
+        0 => base,
+        1 => format!("{base} (restarted 1 time)"),
+        n => format!("{base} (restarted {n} times)"),
+    }
+}
+
+/// The status of the latest run.
+fn run_status(row: &Row, now: u64) -> String {
     let record = &row.record;
     let ago = |ms: Option<u64>| {
         ms.map(|t| format!(", {} ago", human_age(now.saturating_sub(t))))
@@ -111,7 +121,7 @@ fn human_age(ms: u64) -> String {
 }
 
 /// The table `launcher ps` prints.
-pub fn render_rows(rows: &[Row]) -> String {
+pub fn render_rows(rows: &[Row], whole: bool) -> String {
     let now = now_ms();
     let table: Vec<[String; 6]> = rows
         .iter()
@@ -124,7 +134,10 @@ pub fn render_rows(rows: &[Row]) -> String {
                     _ => row.record.pid.map_or("-".into(), |p| p.to_string()),
                 },
                 status(row, now),
-                shortened(&row.record.command.join(" ")),
+                match whole {
+                    true => row.record.command.join(" "),
+                    false => shortened(&row.record.command.join(" ")),
+                },
                 row.record.file.display().to_string(),
             ]
         })
@@ -180,6 +193,7 @@ pub fn rows_json(rows: &[Row]) -> Value {
                     "exit_code": record.exit.map(|e| e.code),
                     "exit_signal": record.exit.and_then(|e| e.signal),
                     "core_dumped": record.exit.map(|e| e.core_dumped),
+                    "restarts": record.restarts,
                     "created": rfc3339(record.created_ms),
                     "started": record.started_ms.map(rfc3339),
                     "finished": record.finished_ms.map(rfc3339),

@@ -38,6 +38,13 @@ impl LogWriter {
         }
     }
 
+    /// A line in both logs between one run and the next (`start`, `restart`).
+    pub fn marker(&mut self, text: &str) {
+        let line = format!("--- {text} ---\n");
+        self.stdout.write(line.as_bytes());
+        self.stderr.write(line.as_bytes());
+    }
+
     pub fn write(&mut self, stream: Stream, bytes: &[u8]) {
         let log = match stream {
             Stream::Stdout => &mut self.stdout,
@@ -74,16 +81,119 @@ impl Log {
     fn write(&mut self, bytes: &[u8]) {
         if self.size > 0 && self.size + bytes.len() as u64 > LOG_CAP {
             self.file = None;
-            let _ = std::fs::rename(&self.path, ContainerPaths::rotated(&self.path));
+            let rotated = ContainerPaths::rotated(&self.path);
+            let _ = std::fs::rename(&self.path, &rotated);
+            let _ = std::fs::rename(
+                ContainerPaths::times(&self.path),
+                ContainerPaths::times(&rotated),
+            );
             self.size = 0;
         }
-        let Some(file) = self.open() else {
+        if self.open().is_none() {
+            return;
+        }
+        let offset = self.size;
+        let Some(file) = self.file.as_mut() else {
             return;
         };
         if file.write_all(bytes).is_ok() {
             self.size += bytes.len() as u64;
+            // When this output came: `logs --timestamps` and `--since` read it.
+            let _ = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o600)
+                .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
+                .open(ContainerPaths::times(&self.path))
+                .and_then(|mut times| {
+                    times.write_all(format!("{offset} {}\n", super::now_ms()).as_bytes())
+                });
         }
     }
+}
+
+/// The lines of a log (its rotated part first), each with the time its output came, as
+/// `logs --timestamps` and `--since` show them.
+fn timed_lines(log: &Path) -> io::Result<Vec<(u64, Vec<u8>)>> {
+    let mut lines = Vec::new();
+    for part in [ContainerPaths::rotated(log), log.to_path_buf()] {
+        let text = match std::fs::read(&part) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        let times: Vec<(u64, u64)> = std::fs::read_to_string(ContainerPaths::times(&part))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| {
+                let (offset, ms) = l.split_once(' ')?;
+                Some((offset.parse().ok()?, ms.parse().ok()?))
+            })
+            .collect();
+        let mut start = 0usize;
+        for line in text.split_inclusive(|b| *b == b'\n') {
+            let at = times
+                .iter()
+                .take_while(|(offset, _)| *offset <= start as u64)
+                .last()
+                .map_or(0, |(_, ms)| *ms);
+            lines.push((at, line.to_vec()));
+            start += line.len();
+        }
+    }
+    Ok(lines)
+}
+
+/// `logs --timestamps` / `--since`: the lines of each stream from `since_ms` on (the last
+/// `tail` of them), each after its time when `timestamps`.
+pub fn logs_timed(
+    store: &Store,
+    name: &str,
+    (since_ms, tail, timestamps): (u64, Option<usize>, bool),
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<(), LifecycleError> {
+    match store.read(name)? {
+        None => {
+            return Err(LifecycleError::NoSuchContainer {
+                name: name.to_string(),
+                root: store.root().to_path_buf(),
+            });
+        }
+        Some(record) if record.foreground => {
+            return Err(LifecycleError::NotLogged {
+                name: name.to_string(),
+                pid: record.monitor_pid,
+            });
+        }
+        Some(_) => {}
+    }
+    let paths = store.paths(name);
+    print_timed(&paths.stdout_log, (since_ms, tail, timestamps), out)?;
+    print_timed(&paths.stderr_log, (since_ms, tail, timestamps), err)
+}
+
+fn print_timed(
+    log: &Path,
+    (since_ms, tail, timestamps): (u64, Option<usize>, bool),
+    to: &mut dyn Write,
+) -> Result<(), LifecycleError> {
+    let lines = timed_lines(log).map_err(|source| {
+        LifecycleError::State(StateError::List {
+            path: log.to_path_buf(),
+            source,
+        })
+    })?;
+    let kept: Vec<&(u64, Vec<u8>)> = lines.iter().filter(|(at, _)| *at >= since_ms).collect();
+    let skip = tail.map_or(0, |n| kept.len().saturating_sub(n));
+    for (at, line) in &kept[skip..] {
+        if timestamps {
+            let _ = write!(to, "{} ", super::list::rfc3339(*at));
+        }
+        let _ = to.write_all(line);
+    }
+    let _ = to.flush();
+    Ok(())
 }
 
 /// Prints the container's output: stdout to `out`, stderr to `err`, the rotated part of each
@@ -92,6 +202,7 @@ pub fn logs(
     store: &Store,
     name: &str,
     follow: bool,
+    tail: Option<usize>,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<(), LifecycleError> {
@@ -114,8 +225,17 @@ pub fn logs(
     let mut stdout = Follower::new(&paths.stdout_log);
     let mut stderr = Follower::new(&paths.stderr_log);
     let result = (|| {
-        stdout.print_rotated(out)?;
-        stderr.print_rotated(err)?;
+        match tail {
+            None => {
+                stdout.print_rotated(out)?;
+                stderr.print_rotated(err)?;
+            }
+            // What is there now, read whole, then only its last lines printed.
+            Some(lines) => {
+                print_tail(&mut stdout, out, lines)?;
+                print_tail(&mut stderr, err, lines)?;
+            }
+        }
         follow_logs(store, name, follow, (&mut stdout, out), (&mut stderr, err))
     })();
     match result {
@@ -125,6 +245,31 @@ pub fn logs(
             source,
         })),
     }
+}
+
+/// What a log holds now, read whole, of which only the last `lines` lines are printed.
+fn print_tail(log: &mut Follower, to: &mut dyn Write, lines: usize) -> Result<(), CopyError> {
+    let mut all = Vec::new();
+    log.print_rotated(&mut all)?;
+    log.print_new(&mut all)?;
+    to.write_all(last_lines(&all, lines))
+        .map_err(|_| CopyError::Write)
+}
+
+/// The last `count` lines of `text` (a last line without its newline counts).
+fn last_lines(text: &[u8], count: usize) -> &[u8] {
+    if count == 0 {
+        return &[];
+    }
+    let body = text.strip_suffix(b"\n").unwrap_or(text);
+    let start = body
+        .iter()
+        .enumerate()
+        .rev()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(count - 1)
+        .map_or(0, |(i, _)| i + 1);
+    &text[start..]
 }
 
 fn follow_logs(

@@ -14,10 +14,10 @@ mod start;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-pub use control::{ExecJob, StopOutcome, exec, kill, remove, stop, wait};
+pub use control::{ExecChanges, ExecJob, StopOutcome, exec, kill, remove, stop, wait};
 pub use list::{Row, inspect, list, render_rows, rows_json};
-pub use logs::{LOG_CAP, logs};
-pub use start::{Started, terminal_refused, up_detached, up_foreground};
+pub use logs::{LOG_CAP, logs, logs_timed};
+pub use start::{Started, start_again, terminal_refused, up_detached, up_foreground};
 
 use crate::plan::Plan;
 use crate::runtime::{StepFailed, errno_text, procfs};
@@ -29,6 +29,9 @@ use crate::sys::Errno;
 pub enum LifecycleError {
     #[error(transparent)]
     State(#[from] StateError),
+    /// A flag of the command line that cannot be honoured (`exec -u nosuch`).
+    #[error("{what}")]
+    Usage { what: String, hint: String },
     #[error("no container named \"{name}\" (state folder {})", root.display())]
     NoSuchContainer { name: String, root: PathBuf },
     #[error("container \"{name}\" is already running (pid {pid}, from {})", file.display())]
@@ -85,6 +88,7 @@ impl LifecycleError {
     /// What to try.
     pub fn hint(&self) -> String {
         match self {
+            LifecycleError::Usage { hint, .. } => hint.clone(),
             LifecycleError::State(error) => error.hint(),
             LifecycleError::NoSuchContainer { .. } => {
                 "`launcher ps -a` lists the containers; `--root DIR` reads another state folder".into()
@@ -128,7 +132,7 @@ impl LifecycleError {
         match self {
             LifecycleError::Exec { plan, failed, .. } => failed.exit_code(plan),
             LifecycleError::Step(_) | LifecycleError::Monitor { .. } => 125,
-            LifecycleError::AlreadyRunning { .. } => 125,
+            LifecycleError::AlreadyRunning { .. } | LifecycleError::Usage { .. } => 125,
             _ => 1,
         }
     }

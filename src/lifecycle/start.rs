@@ -100,6 +100,7 @@ pub fn up_foreground(
     on_step: runtime::Observer<'_>,
 ) -> Result<runtime::Finished, LifecycleError> {
     let name = plan.name.as_str();
+    super::control::reap_dead_foreground(store);
     let lock = claim(store, plan)?;
     let mut record = new_record(plan);
     let me = sys::getpid();
@@ -168,9 +169,56 @@ fn remove_own_record(store: &Store, name: &str, written: Option<crate::state::Fi
 /// Starts the checked `plan` detached.
 pub fn up_detached(plan: &Plan, store: &Store) -> Result<Started, LifecycleError> {
     let detached = plan.clone().detached();
-    let plan = &detached;
+    super::control::reap_dead_foreground(store);
+    let lock = claim(store, &detached)?;
+    start_detached(&detached, store, lock, None)
+}
+
+/// `launcher start NAME`: a stopped detached container runs again, from the plan of its
+/// record. Its logs stay; the new run's output follows a marker line in each.
+pub fn start_again(store: &Store, name: &str) -> Result<Started, LifecycleError> {
+    super::control::reap_dead_foreground(store);
+    let no_such = || LifecycleError::NoSuchContainer {
+        name: name.to_string(),
+        root: store.root().to_path_buf(),
+    };
+    let lock = store.lock_existing(name)?.ok_or_else(no_such)?;
+    let old = store.read(name)?.ok_or_else(no_such)?;
+    if old.foreground {
+        return Err(LifecycleError::Usage {
+            what: format!(
+                "container \"{name}\" ran in the foreground: it has nothing to start again"
+            ),
+            hint: "run it with `launcher up FILE` again, or `launcher up -d FILE` to keep it"
+                .into(),
+        });
+    }
+    if observe(&old).state != State::Stopped {
+        return Err(LifecycleError::AlreadyRunning {
+            name: name.to_string(),
+            pid: old.pid.unwrap_or(old.monitor_pid),
+            file: old.file,
+        });
+    }
+    super::control::remove_leftovers(&old)?;
+    store.reset_exec_oom_kills(name, &lock)?;
+    LogWriter::new(&store.paths(name)).marker(&format!(
+        "launcher: started again at {}",
+        super::list::rfc3339(now_ms())
+    ));
+    let plan = old.plan.clone();
+    start_detached(&plan, store, lock, Some(old))
+}
+
+/// Forks the monitor of a detached `plan` (holding `lock`) and waits until the command runs.
+/// On failure the record goes, or, for a container started again, is put back as it was.
+fn start_detached(
+    plan: &Plan,
+    store: &Store,
+    lock: NameLock,
+    previous: Option<Record>,
+) -> Result<Started, LifecycleError> {
     let name = plan.name.as_str();
-    let lock = claim(store, plan)?;
     let record = new_record(plan);
     // The monitor gets its own copy of the lock: it lets go of it once the container runs,
     // while the launcher holds its own until it returns.
@@ -184,7 +232,10 @@ pub fn up_detached(plan: &Plan, store: &Store) -> Result<Started, LifecycleError
     let message = read_ready(ready);
     let failed = |lock: NameLock| -> Result<(), StateError> {
         runtime::reap(monitor_pid);
-        store.remove(name, lock)
+        match &previous {
+            Some(old) => store.write(old, &lock),
+            None => store.remove(name, lock),
+        }
     };
     match message {
         Some(Ready::Running { pid }) => Ok(Started {
@@ -261,6 +312,8 @@ fn new_record(plan: &Plan) -> Record {
         pid_namespace: plan.namespaces().is_none_or(|ns| ns.pid),
         foreground: false,
         exit: None,
+        restarts: 0,
+        stop_requested: false,
         error: None,
         stop: crate::state::StopSettings {
             signal: plan.stop.signal.number(),
@@ -296,10 +349,15 @@ impl Monitor<'_> {
         self.record.pid = Some(pid);
         self.record.pid_start = procfs::stat(pid).map(|s| s.start);
         self.record.started_ms = Some(now_ms());
-        let lock = self
-            .lock
-            .take()
-            .ok_or_else(|| "the monitor lost the container's lock".to_string())?;
+        // The first run holds the lock from `up`; a restart takes it anew.
+        let lock = match self.lock.take() {
+            Some(lock) => lock,
+            None => self
+                .store
+                .lock_existing(&self.record.name)
+                .map_err(|e| format!("{e} ({})", e.hint()))?
+                .ok_or_else(|| "the container's record was removed".to_string())?,
+        };
         self.store
             .write(&self.record, &lock)
             .map_err(|e| format!("{e} ({})", e.hint()))?;
@@ -330,49 +388,85 @@ fn monitor(plan: &Plan, store: &Store, lock: NameLock, mut record: Record, ready
         return 125;
     }
     let mut logs = LogWriter::new(&store.paths(&plan.name));
-    let finished = runtime::up_detached(
-        plan,
-        &mut |pid| state.started(pid),
-        &mut |stream: Stream, bytes: &[u8]| logs.write(stream, bytes),
-    );
-    let mut record = state.record.clone();
-    match finished {
-        Ok(finished) => {
-            let finished = not_an_exec_oom(store, &plan.name, finished);
-            record.exit = Some(exit_status(finished.ended));
-            record.error = match (finished.ended.explain(), finished.cleanup) {
-                (Some(why), Some(cleanup)) => Some(format!("{why}; {cleanup}")),
-                (why, cleanup) => why.or(cleanup.map(|c| c.to_string())),
-            };
+    // One run of the command, and more as `[restart]` asks.
+    loop {
+        let finished = runtime::up_detached(
+            plan,
+            &mut |pid| state.started(pid),
+            &mut |stream: Stream, bytes: &[u8]| logs.write(stream, bytes),
+        );
+        let mut record = state.record.clone();
+        match finished {
+            Ok(finished) => {
+                let finished = not_an_exec_oom(store, &plan.name, finished);
+                record.exit = Some(exit_status(finished.ended));
+                record.error = match (finished.ended.explain(), finished.cleanup) {
+                    (Some(why), Some(cleanup)) => Some(format!("{why}; {cleanup}")),
+                    (why, cleanup) => why.or(cleanup.map(|c| c.to_string())),
+                };
+            }
+            Err(failed) if state.ready.is_some() => {
+                state.tell(&Ready::StepFailed {
+                    step: failed.step,
+                    errno: failed.errno as i32,
+                    detail: failed.detail,
+                    hint: failed.hint,
+                });
+                return 125;
+            }
+            Err(failed) => record.error = Some(failed.to_string()),
         }
-        Err(failed) if state.ready.is_some() => {
-            state.tell(&Ready::StepFailed {
-                step: failed.step,
-                errno: failed.errno as i32,
-                detail: failed.detail,
-                hint: failed.hint,
-            });
-            return 125;
+        let code = record.exit.map_or(125, |e| e.code);
+        let again = plan.stop.restart.next(code, record.restarts);
+        // The end is recorded either way: `ps` shows it while the monitor waits.
+        let wanted = record_end(store, record.clone());
+        let Some(wait) = again.filter(|_| wanted) else {
+            return 0;
+        };
+        std::thread::sleep(wait);
+        if !restart_wanted(store, &record) {
+            return 0;
         }
-        Err(failed) => record.error = Some(failed.to_string()),
+        record.restarts += 1;
+        record.pid = None;
+        record.pid_start = None;
+        state.record = record;
+        logs.marker(&format!(
+            "launcher: restarted ({} of {}) at {}",
+            state.record.restarts,
+            plan.stop
+                .restart
+                .max
+                .map_or("no limit".into(), |m| m.to_string()),
+            super::list::rfc3339(now_ms())
+        ));
     }
-    record_end(store, record);
-    0
 }
 
 /// Writes how the container ended, unless the record was removed or replaced meanwhile.
-fn record_end(store: &Store, mut ended: Record) {
+/// Returns whether it may run again: the record is still this run's and no `stop` ended it.
+fn record_end(store: &Store, mut ended: Record) -> bool {
     let Ok(Some(lock)) = store.lock_existing(&ended.name) else {
-        return;
+        return false;
     };
-    match store.read(&ended.name) {
-        Ok(Some(current)) if current.id == ended.id => {}
-        _ => return,
-    }
+    let stop_requested = match store.read(&ended.name) {
+        Ok(Some(current)) if current.id == ended.id => current.stop_requested,
+        _ => return false,
+    };
     ended.state = State::Stopped;
     ended.finished_ms = Some(now_ms());
+    ended.stop_requested = stop_requested;
     // Nobody is left to report a failure to; the record keeps the old state.
     let _ = store.write(&ended, &lock);
+    !stop_requested
+}
+
+/// After the back-off: the record is still this run's, stopped, and no `stop` came.
+fn restart_wanted(store: &Store, ended: &Record) -> bool {
+    matches!(
+        store.read(&ended.name),
+        Ok(Some(current)) if current.id == ended.id && !current.stop_requested
+    )
 }
 
 /// The status `launcher up` would exit with, and the signal when one killed the container.

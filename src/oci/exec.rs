@@ -139,6 +139,9 @@ pub fn exec(dirs: &StateDir, id: &str, options: &ExecOptions) -> Result<u8, OciE
                     gid: process.user.gid,
                     groups: process.user.additional_gids.clone(),
                     set_groups: ids.set_groups,
+                    // The process's env gives HOME and USER, as runc takes them.
+                    name: None,
+                    home: None,
                 }
             }
             Action::Capabilities { set: caps } => *caps = set.clone(),

@@ -266,11 +266,12 @@ impl Plan {
             path: process.workdir.value.clone(),
         };
         steps.push(Side::Child, workdir, process.workdir.origin.clone());
+        let env = facts.user.login_env(&process.env, &process.env_set);
         push_confinement(&mut steps, &spec, facts.user, facts.seccomp);
         let exec = Exec {
             args: process.command.value.clone(),
             program: Program::Path(facts.program),
-            env: process.env.clone(),
+            env,
         };
         let command_origin = process.command.origin.clone();
         if process.init {
@@ -313,6 +314,14 @@ impl Plan {
         if let (Some(setup), Some(origin)) = (&facts.cgroup, cgroup_origin) {
             let paths = setup.paths.clone();
             steps.push(Side::Parent, Action::CgroupRemove { paths }, origin);
+        }
+        // What the mounts made in the root folder goes once they are gone with the container.
+        if let (ResolvedRoot::Folder(root), false) = (&facts.root, facts.made_targets.is_empty()) {
+            let action = Action::RemoveMountTargets {
+                root: root.clone(),
+                targets: facts.made_targets.clone(),
+            };
+            steps.push(Side::Parent, action, Origin::Default);
         }
         // What the container wrote goes with it (a detached container's, at `rm`).
         if let ResolvedRoot::Layers(Layers {

@@ -66,6 +66,14 @@ impl fmt::Display for Action {
                     path.display()
                 )
             }
+            Action::RemoveMountTargets { targets, .. } => {
+                let made: Vec<&str> = targets.iter().map(|t| t.made.as_str()).collect();
+                write!(
+                    f,
+                    "remove the mount targets made in the root folder: {}",
+                    made.join(" ")
+                )
+            }
             Action::RemoveWritableLayer { path } => write!(
                 f,
                 "discard the container's writable layer {} (its writes)",
@@ -430,6 +438,13 @@ impl fmt::Display for Plan {
         }
         let text = self.stop.to_string();
         let pad = (64 + width + 2).saturating_sub(text.chars().count());
-        writeln!(f, "{text}{:pad$}  {:<6} [{}]", "", "", self.stop.origin)
+        writeln!(f, "{text}{:pad$}  {:<6} [{}]", "", "", self.stop.origin)?;
+        let restart = &self.stop.restart;
+        if restart.when != super::RestartWhen::No {
+            let text = restart.to_string();
+            let pad = (64 + width + 2).saturating_sub(text.chars().count());
+            writeln!(f, "{text}{:pad$}  {:<6} [{}]", "", "", restart.origin)?;
+        }
+        Ok(())
     }
 }

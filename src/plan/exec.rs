@@ -131,6 +131,52 @@ impl Plan {
         }
     }
 
+    /// `exec -w DIR`: the working folder of an exec plan.
+    pub fn set_workdir(&mut self, dir: &str) {
+        for step in &mut self.steps {
+            if let Action::Workdir { path } = &mut step.action {
+                *path = dir.to_string();
+                step.origin = exec_flag("-w");
+            }
+        }
+    }
+
+    /// `exec -u USER`: who runs the command of an exec plan; `HOME`, `USER` and `LOGNAME`
+    /// become the new user's. Supplementary groups stay unset where the container's were.
+    pub fn set_user(&mut self, mut ids: super::UserIds) {
+        for step in &mut self.steps {
+            match &mut step.action {
+                Action::User(old) => {
+                    ids.set_groups = old.set_groups;
+                    if !ids.set_groups {
+                        ids.groups.clear();
+                    }
+                    *old = ids.clone();
+                    step.origin = exec_flag("-u");
+                }
+                Action::Exec(exec) => {
+                    exec.env
+                        .retain(|(k, _)| !matches!(k.as_str(), "HOME" | "USER" | "LOGNAME"));
+                    exec.env = ids.login_env(&exec.env, &[]);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// `exec -e K=V`: variables over the exec plan's environment.
+    pub fn set_env(&mut self, vars: &[(String, String)]) {
+        for step in &mut self.steps {
+            if let Action::Exec(exec) = &mut step.action {
+                for (key, value) in vars {
+                    exec.env.retain(|(k, _)| k != key);
+                    exec.env.push((key.clone(), value.clone()));
+                }
+                exec.env.sort();
+            }
+        }
+    }
+
     /// The namespaces the container has of its own, named as in /proc/PID/ns, user first
     /// (setns with a pidfd applies it first). The others are the host's already.
     fn own_namespaces(&self) -> Vec<String> {
@@ -165,5 +211,11 @@ impl Plan {
         .filter(|(_, own)| *own)
         .map(|(name, _)| name.to_string())
         .collect()
+    }
+}
+
+fn exec_flag(flag: &str) -> Origin {
+    Origin::CommandLine {
+        what: format!("launcher exec {flag}"),
     }
 }

@@ -12,6 +12,7 @@ mod cgroup;
 mod display;
 mod exec;
 mod network;
+mod restart;
 mod security;
 mod spec;
 mod step;
@@ -29,6 +30,7 @@ pub use network::{
     BridgeAttach, BridgeNetwork, ETC_FILES, HostEntry, NetworkFacts, NetworkMode, NetworkSetup,
     PastaSetup, PortSpec, Subnet,
 };
+pub use restart::{RestartPolicy, RestartWhen};
 pub use security::{
     Bpf, Capability, CapabilitySet, RlimitKind, RlimitSpec, SeccompFilter, SeccompProfile,
 };
@@ -37,8 +39,8 @@ pub use spec::{
     ResolvedRoot, Root, Security, Spec, UserNamespace, UserSpec,
 };
 pub use step::{
-    Action, DevSetup, Exec, IdMap, IdMaps, IdRange, MapHelpers, MountFlags, MountKind, MountSpec,
-    NamespaceSet, Overlay, Program, TerminalMode, UserIds,
+    Action, DevSetup, Exec, IdMap, IdMaps, IdRange, MadeTarget, MapHelpers, MountFlags, MountKind,
+    MountSpec, NamespaceSet, Overlay, Program, TerminalMode, UserIds,
 };
 pub use stop::{Signal, StopPolicy, human_duration, parse_duration};
 

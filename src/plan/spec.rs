@@ -255,4 +255,6 @@ pub struct Facts {
     pub seccomp: SeccompFilter,
     /// For a bridge or pasta network: the state folders its steps use.
     pub network: Option<NetworkFacts>,
+    /// The mount targets the mounts will make in a root folder, removed when it ends.
+    pub made_targets: Vec<super::MadeTarget>,
 }

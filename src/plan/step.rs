@@ -136,6 +136,22 @@ pub enum Action {
     CgroupRemove { paths: Vec<PathBuf> },
     /// Remove the container's writable layer (what it wrote goes with it).
     RemoveWritableLayer { path: PathBuf },
+    /// Remove the mount targets the container's mounts made in its root folder (empty
+    /// folders and files, deepest first; one the container wrote into stays).
+    RemoveMountTargets {
+        root: PathBuf,
+        targets: Vec<MadeTarget>,
+    },
+}
+
+/// A mount target missing in the root folder, made by the mount step: `made` is its topmost
+/// missing folder (or the target itself), `target` the whole path, `file` whether the target
+/// is made as an empty file (a bind of a file).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MadeTarget {
+    pub made: String,
+    pub target: String,
+    pub file: bool,
 }
 
 /// An overlay root.
@@ -302,6 +318,98 @@ pub struct UserIds {
     pub groups: Vec<u32>,
     /// Whether they are set: not in a user namespace made without root (setgroups denied).
     pub set_groups: bool,
+    /// The user's name and home folder in the container's /etc/passwd, when it lists the uid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home: Option<String>,
+}
+
+impl UserIds {
+    /// `USER[:GROUP]` (names or numbers) looked up in the text of a container's /etc/passwd
+    /// and /etc/group, as `exec -u` gives it: a name must be listed; a uid need not be.
+    pub fn lookup(text: &str, passwd: &str, group: &str) -> Result<UserIds, String> {
+        let (user, wanted_group) = match text.split_once(':') {
+            Some((u, g)) => (u, Some(g)),
+            None => (text, None),
+        };
+        let entries: Vec<Vec<&str>> = passwd
+            .lines()
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .filter(|f| f.len() >= 6)
+            .collect();
+        let entry = entries.iter().find(|f| match user.parse::<u32>() {
+            Ok(uid) => f[2].parse::<u32>().ok() == Some(uid),
+            Err(_) => f[0] == user,
+        });
+        let uid = match (user.parse::<u32>(), entry) {
+            (Ok(uid), _) => uid,
+            (Err(_), Some(f)) => f[2]
+                .parse()
+                .map_err(|_| format!("the uid of \"{user}\" in /etc/passwd is not a number"))?,
+            (Err(_), None) => {
+                return Err(format!("no user \"{user}\" in the container's /etc/passwd"));
+            }
+        };
+        let groups: Vec<Vec<&str>> = group
+            .lines()
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .filter(|f| f.len() >= 4)
+            .collect();
+        let gid = match wanted_group {
+            Some(g) => match g.parse::<u32>() {
+                Ok(gid) => gid,
+                Err(_) => groups
+                    .iter()
+                    .find(|f| f[0] == g)
+                    .and_then(|f| f[2].parse().ok())
+                    .ok_or_else(|| format!("no group \"{g}\" in the container's /etc/group"))?,
+            },
+            None => entry.and_then(|f| f[3].parse().ok()).unwrap_or(0),
+        };
+        let supplementary = entry
+            .map(|f| {
+                groups
+                    .iter()
+                    .filter(|g| g[3].split(',').any(|m| m == f[0]))
+                    .filter_map(|g| g[2].parse().ok())
+                    .filter(|g| *g != gid)
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(UserIds {
+            spec: text.to_string(),
+            uid,
+            gid,
+            groups: supplementary,
+            set_groups: true,
+            name: entry.map(|f| f[0].to_string()),
+            home: entry
+                .map(|f| f[5].to_string())
+                .filter(|h| h.starts_with('/')),
+        })
+    }
+
+    /// `env` with what a login gives, as docker and podman do: `HOME` from the passwd entry
+    /// (unless `env_set`, the names the file set, has it, or an image's Env changed it), `USER`
+    /// and `LOGNAME` from its name when not set.
+    pub fn login_env(&self, env: &[(String, String)], env_set: &[String]) -> Vec<(String, String)> {
+        let mut env: std::collections::BTreeMap<String, String> = env.iter().cloned().collect();
+        // The front end's default is /root; a HOME the image's Env gave differs from it.
+        let default_home = env.get("HOME").is_none_or(|h| h == "/root");
+        if let Some(home) = &self.home
+            && default_home
+            && !env_set.iter().any(|k| k == "HOME")
+        {
+            env.insert("HOME".into(), home.clone());
+        }
+        if let Some(name) = &self.name {
+            for key in ["USER", "LOGNAME"] {
+                env.entry(key.into()).or_insert_with(|| name.clone());
+            }
+        }
+        env.into_iter().collect()
+    }
 }
 
 /// The command and its environment.

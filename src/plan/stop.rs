@@ -18,6 +18,8 @@ pub struct StopPolicy {
     pub timeout: Duration,
     /// The `[stop]` table, or "default".
     pub origin: Origin,
+    /// What the monitor does once the container has ended (`[restart]`).
+    pub restart: super::RestartPolicy,
 }
 
 impl StopPolicy {
@@ -29,6 +31,7 @@ impl StopPolicy {
             signal: Signal::TERM,
             timeout: Self::DEFAULT_TIMEOUT,
             origin: Origin::Default,
+            restart: super::RestartPolicy::default(),
         }
     }
 }
@@ -46,6 +49,7 @@ impl Serialize for StopPolicy {
             "signal_number": self.signal.number(),
             "timeout_seconds": self.timeout.as_secs_f64(),
             "origin": self.origin,
+            "restart": self.restart,
         })
         .serialize(s)
     }
@@ -58,6 +62,8 @@ impl<'de> Deserialize<'de> for StopPolicy {
             signal_number: i32,
             timeout_seconds: f64,
             origin: Origin,
+            #[serde(default)]
+            restart: super::RestartPolicy,
         }
         let form = Form::deserialize(d)?;
         let signal = Signal::from_number(form.signal_number).map_err(serde::de::Error::custom)?;
@@ -67,6 +73,7 @@ impl<'de> Deserialize<'de> for StopPolicy {
             signal,
             timeout,
             origin: form.origin,
+            restart: form.restart,
         })
     }
 }

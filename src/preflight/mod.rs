@@ -7,6 +7,7 @@
 mod cgroups;
 pub mod ids;
 mod limits;
+mod mounts;
 mod network;
 mod process;
 pub mod seccomp;
@@ -177,6 +178,10 @@ pub fn check(spec: &Spec, host: &Host) -> Result<Facts, Vec<Problem>> {
             range: Some(range),
         }),
     };
+    let made_targets = match &root {
+        ResolvedRoot::Folder(folder) => mounts::made_targets(spec, folder),
+        _ => Vec::new(),
+    };
     Ok(Facts {
         root,
         user_namespace,
@@ -185,6 +190,7 @@ pub fn check(spec: &Spec, host: &Host) -> Result<Facts, Vec<Problem>> {
         cgroup,
         seccomp,
         network,
+        made_targets,
     })
 }
 

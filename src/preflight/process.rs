@@ -207,5 +207,11 @@ pub fn resolve_user(
         gid,
         groups,
         set_groups: !rootless,
+        name: entry.as_ref().map(|f| f[0].to_string()),
+        home: entry
+            .as_ref()
+            .and_then(|f| f.get(5))
+            .filter(|h| h.starts_with('/'))
+            .map(|h| h.to_string()),
     })
 }

@@ -273,6 +273,7 @@ impl Child<'_> {
             | Op::WritableLayer
             | Op::Network
             | Op::RemoveWritableLayer
+            | Op::RemoveMountTargets
             | Op::Start
             | Op::Init
             | Op::Detach(_)

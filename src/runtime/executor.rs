@@ -239,6 +239,9 @@ impl Parent<'_> {
             (Op::RemoveWritableLayer, Action::RemoveWritableLayer { path }) => {
                 super::layers::discard_writable(path).map_err(at)?
             }
+            (Op::RemoveMountTargets, Action::RemoveMountTargets { root, targets }) => {
+                super::mounts::remove_made_targets(root, targets).map_err(at)?
+            }
             (Op::Network, action) => self.network_step(action).map_err(at)?,
             (Op::Start, _) => self.start(index)?,
             (Op::Monitor, _) => self.monitor().map_err(at)?,

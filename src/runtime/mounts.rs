@@ -52,6 +52,86 @@ pub fn resolve_target(root: BorrowedFd<'_>, target: &CStr, file: bool) -> Result
     Ok(parent)
 }
 
+/// Removes what the mounts made in the root folder `root` (on the host, once the container
+/// has ended and its mounts are gone), last target first: each target, then its folders up
+/// to the topmost one made. Every lookup is by descriptor without following symlinks, so a
+/// container that swapped a folder for a symlink cannot send a removal outside its root. A
+/// folder the container wrote into (not empty) and a file it wrote to stay, and so does
+/// everything above them.
+pub fn remove_made_targets(
+    root: &std::path::Path,
+    targets: &[crate::plan::MadeTarget],
+) -> Result<(), Failure> {
+    let root_c = sys::cstring(root.as_os_str().as_encoded_bytes())
+        .map_err(Failure::of(format!("open {}", root.display())))?;
+    let top = sys::open(&root_c, libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW)
+        .map_err(Failure::of(format!("open {}", root.display())))?;
+    for made in targets.iter().rev() {
+        let parts: Vec<&str> = made.target.split('/').filter(|p| !p.is_empty()).collect();
+        let kept = made.made.split('/').filter(|p| !p.is_empty()).count();
+        // The folders down to the target's parent, each opened from the one above.
+        let mut folders: Vec<OwnedFd> = Vec::with_capacity(parts.len());
+        let mut reached = true;
+        for part in &parts[..parts.len().saturating_sub(1)] {
+            let parent = folders.last().map_or(top.as_fd(), |f| f.as_fd());
+            let Ok(name) = sys::cstring(part.as_bytes()) else {
+                reached = false;
+                break;
+            };
+            match sys::openat(
+                parent,
+                &name,
+                libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+                0,
+            ) {
+                Ok(fd) => folders.push(fd),
+                Err(_) => {
+                    reached = false;
+                    break;
+                }
+            }
+        }
+        if !reached {
+            continue;
+        }
+        // Deepest first: the target, then each folder above it that was made.
+        for depth in (kept.max(1)..=parts.len()).rev() {
+            let parent = match depth {
+                1 => top.as_fd(),
+                d => folders[d - 2].as_fd(),
+            };
+            let Ok(name) = sys::cstring(parts[depth - 1].as_bytes()) else {
+                break;
+            };
+            let removed = if depth == parts.len() && made.file {
+                match sys::regular_file_size_at(parent, &name) {
+                    Ok(Some(0)) => sys::unlinkat(parent, &name, 0),
+                    Ok(_) => break,
+                    Err(errno) => Err(errno),
+                }
+            } else {
+                sys::unlinkat(parent, &name, libc::AT_REMOVEDIR)
+            };
+            match removed {
+                Ok(()) => {}
+                // Written into, replaced, or already gone: it stays (or is not there).
+                Err(Errno::ENOTEMPTY | Errno::EEXIST | Errno::ENOTDIR | Errno::ENOENT) => break,
+                Err(errno) => {
+                    return Err(Failure::new(
+                        errno,
+                        format!(
+                            "remove the mount target {} made in {}",
+                            parts[..depth].join("/"),
+                            root.display()
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Makes the mount of one `[[mount]]` entry (or a default one) and attaches it.
 pub fn mount(
     root: BorrowedFd<'_>,

@@ -106,6 +106,7 @@ pub enum Op {
     Monitor,
     CgroupRemove,
     RemoveWritableLayer,
+    RemoveMountTargets,
 }
 
 pub struct MountOp {
@@ -225,6 +226,7 @@ pub fn prepare(plan: &Plan) -> Result<Ops, StepFailed> {
             }
             Action::WritableLayer { .. } => Op::WritableLayer,
             Action::RemoveWritableLayer { .. } => Op::RemoveWritableLayer,
+            Action::RemoveMountTargets { .. } => Op::RemoveMountTargets,
             Action::OverlayRootfs(overlay) => overlay_op(overlay, i, index)?,
             Action::Start => Op::Start,
             Action::Prologue => Op::Prologue,
@@ -346,6 +348,8 @@ pub fn prepare(plan: &Plan) -> Result<Ops, StepFailed> {
                     envp: sys::Argv::new(
                         exec.env
                             .iter()
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .chain(terminal_type(ops.terminal, &exec.env))
                             .map(|(k, v)| c(format!("{k}={v}"), i, "env"))
                             .collect::<Result<_, _>>()?,
                     ),
@@ -538,4 +542,17 @@ fn devpts_options() -> Vec<(CString, Option<CString>)> {
         opt("ptmxmode", Some("0666".into())),
         opt("mode", Some("0620".into())),
     ]
+}
+
+/// `TERM` for a command that gets a pseudo-terminal and has none in its environment: the
+/// caller's, else `xterm` (as docker and podman give), so programs do not take it for `dumb`.
+/// Decided when the container starts, like the terminal itself.
+fn terminal_type(terminal: bool, env: &[(String, String)]) -> Option<(String, String)> {
+    if !terminal || env.iter().any(|(k, _)| k == "TERM") {
+        return None;
+    }
+    let caller = std::env::var("TERM")
+        .ok()
+        .filter(|t| !t.is_empty() && !t.contains('\0'));
+    Some(("TERM".into(), caller.unwrap_or_else(|| "xterm".into())))
 }

@@ -123,6 +123,13 @@ impl ContainerPaths {
         name.push(".1");
         PathBuf::from(name)
     }
+
+    /// The times of a log's output (`NAME.log.times`: byte offset and Unix ms per write).
+    pub fn times(log: &Path) -> PathBuf {
+        let mut name = log.as_os_str().to_owned();
+        name.push(".times");
+        PathBuf::from(name)
+    }
 }
 
 impl Store {
@@ -244,7 +251,13 @@ impl Store {
     pub fn remove_logs(&self, name: &str, _lock: &NameLock) -> Result<(), StateError> {
         let paths = self.paths(name);
         for log in [&paths.stdout_log, &paths.stderr_log] {
-            for path in [log.clone(), ContainerPaths::rotated(log)] {
+            let rotated = ContainerPaths::rotated(log);
+            for path in [
+                ContainerPaths::times(log),
+                ContainerPaths::times(&rotated),
+                log.clone(),
+                rotated,
+            ] {
                 remove_file(&path)?;
             }
         }

@@ -90,6 +90,12 @@ pub struct Record {
     #[serde(default)]
     pub foreground: bool,
     pub exit: Option<ExitStatus>,
+    /// How many times the monitor ran the command again (`[restart]`).
+    #[serde(default)]
+    pub restarts: u32,
+    /// `launcher stop` (or `rm -f`) is ending it: the monitor does not restart it.
+    #[serde(default)]
+    pub stop_requested: bool,
     /// Why it ended, when that needs telling: a failure of its monitor, or out of memory.
     pub error: Option<String>,
     pub stop: StopSettings,

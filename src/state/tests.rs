@@ -30,6 +30,8 @@ fn record(name: &str) -> Record {
         pid_namespace: true,
         foreground: false,
         exit: None,
+        restarts: 0,
+        stop_requested: false,
         error: None,
         stop: StopSettings {
             signal: 15,

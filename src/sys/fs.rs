@@ -31,6 +31,32 @@ pub fn openat(
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// unlinkat(2): removes `name` in `dir` (a folder with `AT_REMOVEDIR`, which fails when it is
+/// not empty); never follows a symlink at `name`.
+pub fn unlinkat(dir: BorrowedFd<'_>, name: &CStr, flags: libc::c_int) -> SysResult<()> {
+    // SAFETY: name is a valid C string; dir is an open descriptor.
+    check(unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), flags) }).map(drop)
+}
+
+/// The size of `name` in `dir` when it is a regular file (not following a symlink); `None`
+/// for anything else.
+pub fn regular_file_size_at(dir: BorrowedFd<'_>, name: &CStr) -> SysResult<Option<u64>> {
+    let mut stat = std::mem::MaybeUninit::<libc::stat>::zeroed();
+    // SAFETY: name is a valid C string, dir an open descriptor, stat has room for a struct
+    // stat.
+    check(unsafe {
+        libc::fstatat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            stat.as_mut_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    })?;
+    // SAFETY: fstatat succeeded and filled the struct.
+    let stat = unsafe { stat.assume_init() };
+    Ok(((stat.st_mode & libc::S_IFMT) == libc::S_IFREG).then_some(stat.st_size as u64))
+}
+
 pub fn mkdirat(dir: BorrowedFd<'_>, name: &CStr, mode: libc::mode_t) -> SysResult<()> {
     // SAFETY: name is a valid C string; dir is an open descriptor.
     check(unsafe { libc::mkdirat(dir.as_raw_fd(), name.as_ptr(), mode) }).map(drop)
