@@ -46,6 +46,27 @@ pub fn shell_with_launcher(program: &str, args: &[&str]) -> std::process::Comman
 
 const LAUNCHER: &str = env!("CARGO_BIN_EXE_launcher");
 
+/// An OCI runtime binary for engines (podman, containerd) to call: a script named
+/// `launcher-oci` in cargo's scratch folder that runs `launcher oci` with the tests' own
+/// state folder, seccomp cache and image store, whatever environment the engine passes on.
+pub fn oci_runtime() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("oci-bin");
+    std::fs::create_dir_all(&dir).expect("cannot create the oci-bin folder");
+    let exports: Vec<String> = scratch_envs()
+        .iter()
+        .map(|(key, value)| format!("export {key}='{}'\n", value.display()))
+        .collect();
+    let script = format!("#!/bin/sh\n{}exec '{LAUNCHER}' oci \"$@\"\n", exports.concat());
+    let path = dir.join("launcher-oci");
+    // Written aside and renamed: tests that run at once each see a whole script.
+    let temp = dir.join(format!("launcher-oci.{}", std::process::id()));
+    std::fs::write(&temp, script).expect("cannot write the launcher-oci script");
+    std::fs::set_permissions(&temp, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("cannot make the launcher-oci script executable");
+    std::fs::rename(&temp, &path).expect("cannot put the launcher-oci script in place");
+    path
+}
+
 /// The tests' own state folder, seccomp cache and image store, in cargo's scratch folder.
 fn scratch_envs() -> [(&'static str, PathBuf); 3] {
     let scratch = Path::new(env!("CARGO_TARGET_TMPDIR"));

@@ -5,22 +5,15 @@ mod containerd;
 mod podman;
 mod runc;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Output;
 
 use crate::util::{ensure_busybox_rootfs, repo};
 
-/// A symlink named `launcher-oci` to the launcher binary (the name selects runc's command
-/// line), in cargo's scratch folder.
+/// `launcher-oci` for the engines and the black-box tests: `launcher oci` with the tests'
+/// own state folder, seccomp cache and image store (see `util::oci_runtime`).
 pub fn oci_binary() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("oci-bin");
-    std::fs::create_dir_all(&dir).expect("cannot create the oci-bin folder");
-    let link = dir.join("launcher-oci");
-    let _ = std::fs::remove_file(&link);
-    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_launcher"), &link)
-        .or_else(|e| if link.exists() { Ok(()) } else { Err(e) })
-        .expect("cannot link launcher-oci");
-    link
+    crate::util::oci_runtime()
 }
 
 /// A bundle (config.json from `launcher-oci spec`, edited by `edit`, and the busybox root
