@@ -56,7 +56,10 @@ pub fn oci_runtime() -> PathBuf {
         .iter()
         .map(|(key, value)| format!("export {key}='{}'\n", value.display()))
         .collect();
-    let script = format!("#!/bin/sh\n{}exec '{LAUNCHER}' oci \"$@\"\n", exports.concat());
+    let script = format!(
+        "#!/bin/sh\n{}exec '{LAUNCHER}' oci \"$@\"\n",
+        exports.concat()
+    );
     let path = dir.join("launcher-oci");
     // Written aside and renamed: tests that run at once each see a whole script.
     let temp = dir.join(format!("launcher-oci.{}", std::process::id()));
