@@ -566,3 +566,95 @@ fn without_a_pid_namespace_the_cgroup_ends_what_the_command_left_behind() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// The memory limit file at the top of the container's /sys/fs/cgroup: cgroup2's `memory.max`
+/// on a v2 host, the v1 memory hierarchy's `memory.limit_in_bytes` otherwise.
+fn memory_limit_file() -> &'static str {
+    let v2 = std::fs::read_to_string("/proc/self/mountinfo")
+        .expect("cannot read /proc/self/mountinfo")
+        .lines()
+        .any(|l| l.contains(" /sys/fs/cgroup ") && l.contains(" - cgroup2 "));
+    if v2 {
+        "/sys/fs/cgroup/memory.max"
+    } else {
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes"
+    }
+}
+
+/// Issue 15, item 8: a container had no /sys and no cgroup filesystem, so programs that size
+/// themselves from their cgroup (the JVM, Go, nginx's workers) saw no limit, or the host's.
+#[test]
+fn programs_see_their_own_memory_limit_at_the_top_of_sys_fs_cgroup() {
+    let file = memory_limit_file();
+    let script =
+        format!("cat {file}; grep ' /sys/fs/cgroup' /proc/self/mountinfo; cat /proc/self/cgroup");
+    let out = sh_in(
+        "command = [\"/bin/true\"]\n[resources]\nmemory = \"48MiB\"\n",
+        &script,
+    );
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("50331648"), "{file}:\n{out}");
+    // Every cgroup filesystem is read-only; each is rooted at the container's own cgroup.
+    let mounts: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains(" /sys/fs/cgroup"))
+        .collect();
+    assert!(!mounts.is_empty(), "{out}");
+    for mount in &mounts {
+        assert!(
+            mount.split_whitespace().nth(5).unwrap().starts_with("ro,"),
+            "{mount}"
+        );
+    }
+    for line in out.lines().filter(|l| l.contains(":/") && !l.contains(' ')) {
+        assert!(
+            line.ends_with(":/"),
+            "not rooted at its own cgroup: {line}\n{out}"
+        );
+    }
+}
+
+/// Issue 15, item 8: /sys must be there and read-only (a writable sysfs reconfigures the
+/// host), and the cgroup mount cannot be written through, not even by the container's root.
+#[test]
+fn sys_and_the_cgroup_mount_are_read_only_even_for_the_containers_root() {
+    let file = memory_limit_file();
+    let script = format!(
+        "awk '$5 == \"/sys\"' /proc/self/mountinfo; ls /sys/kernel >/dev/null && echo listed; \
+         echo 1 > /sys/kernel/profiling 2>/dev/null && echo WROTE-SYS; \
+         echo 1000000000 > {file} 2>/dev/null && echo WROTE-CGROUP; cat {file}; \
+         mkdir /sys/fs/cgroup/x 2>/dev/null && echo MADE; true"
+    );
+    let out = sh_in(
+        "command = [\"/bin/true\"]\n[resources]\nmemory = \"48MiB\"\n",
+        &script,
+    );
+    let sys = out.lines().next().unwrap_or_default();
+    assert!(sys.contains(" - sysfs "), "{out}");
+    assert!(
+        sys.split_whitespace().nth(5).unwrap().starts_with("ro,"),
+        "{sys}"
+    );
+    assert!(out.contains("listed"), "{out}");
+    assert!(!out.contains("WROTE") && !out.contains("MADE"), "{out}");
+    assert!(out.contains("50331648"), "{out}");
+}
+
+/// The file's own mount at /sys replaces the default (and hides the default cgroups); without
+/// a cgroup namespace there is no default cgroup mount; `type = "cgroup"` gives it anywhere.
+#[test]
+fn a_mount_of_the_files_own_replaces_the_default_sys_and_cgroup_mounts() {
+    let out = sh_in(
+        "command = [\"/bin/true\"]\n[[mount]]\ntype = \"tmpfs\"\ntarget = \"/sys\"\n",
+        "awk '$5 ~ /^\\/sys/ { split($0, a, \" - \"); split(a[2], b, \" \"); print $5, b[1] }' /proc/self/mountinfo",
+    );
+    assert_eq!(out.trim(), "/sys tmpfs", "{out}");
+
+    let out = sh_in(
+        "command = [\"/bin/true\"]\n[namespaces]\ncgroup = false\n[[mount]]\ntype = \"cgroup\"\ntarget = \"/cg\"\n",
+        "awk '$5 ~ /cg/ { print $5 }' /proc/self/mountinfo",
+    );
+    // The file's cgroup mount is there, and no default one under /sys.
+    assert!(out.lines().any(|l| l.starts_with("/cg")), "{out}");
+    assert!(!out.contains("/sys/fs/cgroup"), "{out}");
+}

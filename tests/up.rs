@@ -400,6 +400,64 @@ fn rootless_a_user_runs_a_container_from_a_root_filesystem_it_owns() {
     );
 }
 
+/// Issue 15, item 8, rootless: /sys and the container's cgroups are there too. With the
+/// host's network the kernel refuses a sysfs in a user namespace: /sys is the host's, bound
+/// read-only (as runc does), and the cgroups are still the container's own.
+#[test]
+fn rootless_a_container_gets_a_read_only_sys_and_its_own_cgroups() {
+    let script = "awk '$5 ~ /^\\/sys(\\/fs\\/cgroup)?$/ { split($0, a, \" - \"); split(a[2], b, \" \"); print $5, b[1], substr($6, 1, 2) }' /proc/self/mountinfo; \
+                  touch /sys/x 2>/dev/null && echo WROTE; cat /proc/self/cgroup | head -1";
+    for (network, sys) in [("none", "sysfs"), ("host", "sysfs")] {
+        let container = busybox(&format!(
+            "command = [\"/bin/sh\", \"-c\", {script:?}]\n[network]\nmode = \"{network}\"\n"
+        ));
+        crate::util::chown_tree(container.dir.path(), 65534, 65534);
+        let output = crate::util::launcher_through(&[
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+        ])
+        .arg("up")
+        .arg(container.file())
+        .envs(state_envs(&container))
+        .stdin(Stdio::null())
+        .output()
+        .expect("cannot run setpriv (util-linux)");
+        let out = text(&output.stdout);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{network}: {out}{}",
+            text(&output.stderr)
+        );
+        let lines: Vec<&str> = out.lines().collect();
+        // The bind of the host's /sys shows as the host's sysfs: what tells it apart is the
+        // plan, checked below.
+        assert_eq!(lines[0], format!("/sys {sys} ro"), "{network}: {out}");
+        assert!(
+            lines[1].starts_with("/sys/fs/cgroup ") && lines[1].ends_with(" ro"),
+            "{network}: {out}"
+        );
+        assert!(!out.contains("WROTE"), "{network}: {out}");
+        assert!(lines.last().unwrap().ends_with(":/"), "{network}: {out}");
+        let plan = crate::util::launcher_through(&[
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+        ])
+        .arg("plan")
+        .arg(container.file())
+        .envs(state_envs(&container))
+        .output()
+        .expect("cannot run setpriv (util-linux)");
+        let plan = text(&plan.stdout);
+        let bound = plan.contains("bind /sys on /sys (read-only)");
+        assert_eq!(bound, network == "host", "{network}: {plan}");
+    }
+}
+
 #[test]
 fn rootless_without_a_user_namespace_is_an_error_naming_the_key() {
     let container = busybox("command = [\"/bin/true\"]\n[namespaces]\nuser = false\n");

@@ -50,6 +50,12 @@ const LAUNCHER: &str = env!("CARGO_BIN_EXE_launcher");
 /// `launcher-oci` in cargo's scratch folder that runs `launcher oci` with the tests' own
 /// state folder, seccomp cache and image store, whatever environment the engine passes on.
 pub fn oci_runtime() -> PathBuf {
+    // Once per test run: its tests are threads of one process, and the script is the same.
+    static WRITTEN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    WRITTEN.get_or_init(write_oci_runtime).clone()
+}
+
+fn write_oci_runtime() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("oci-bin");
     std::fs::create_dir_all(&dir).expect("cannot create the oci-bin folder");
     let exports: Vec<String> = scratch_envs()
@@ -61,7 +67,8 @@ pub fn oci_runtime() -> PathBuf {
         exports.concat()
     );
     let path = dir.join("launcher-oci");
-    // Written aside and renamed: tests that run at once each see a whole script.
+    // Written aside and renamed: a test run at the same time (another process) sees a whole
+    // script.
     let temp = dir.join(format!("launcher-oci.{}", std::process::id()));
     std::fs::write(&temp, script).expect("cannot write the launcher-oci script");
     std::fs::set_permissions(&temp, std::os::unix::fs::PermissionsExt::from_mode(0o755))

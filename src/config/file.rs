@@ -254,8 +254,8 @@ pub struct MountEntry {
     #[schemars(with = "String")]
     pub target: Spanned<String>,
 
-    /// Mount read-only (for `bind`, submounts too). Default: `false`, except `sysfs`, which is
-    /// always read-only.
+    /// Mount read-only (for `bind`, submounts too). Default: `false`, except `sysfs` and
+    /// `cgroup`, which are always read-only.
     #[schemars(with = "Option<bool>")]
     pub readonly: Option<Spanned<bool>>,
 
@@ -308,6 +308,10 @@ pub enum MountType {
     Devpts,
     /// A POSIX message queue filesystem for the container's IPC namespace.
     Mqueue,
+    /// The container's own cgroups, read-only: cgroup2, or the host's v1 hierarchies on a
+    /// tmpfs, mounted in its cgroup namespace (so a program reads its own limits at the top).
+    /// Given by default at /sys/fs/cgroup when the container has a cgroup namespace.
+    Cgroup,
 }
 
 /// `[namespaces]`: each `true` gives the container its own namespace of that kind.
@@ -411,6 +415,7 @@ impl MountType {
             MountType::Tmpfs => "tmpfs",
             MountType::Proc => "proc",
             MountType::Sysfs => "sysfs",
+            MountType::Cgroup => "cgroup",
             MountType::Devpts => "devpts",
             MountType::Mqueue => "mqueue",
         }

@@ -8,7 +8,7 @@ use super::file::{ContainerFile, MountEntry, MountType};
 use super::validate::{Builder, container_path_help};
 use super::values::{container_path, parse_mode};
 use crate::diagnostic::Problem;
-use crate::plan::{At, MountKind, MountSpec};
+use crate::plan::{At, MountKind, MountSpec, Namespaces, Root};
 
 impl Builder<'_> {
     pub(super) fn mounts(&mut self, file: &ContainerFile) -> Vec<At<MountSpec>> {
@@ -184,15 +184,172 @@ impl Builder<'_> {
                 }
                 MountKind::Sysfs
             }
+            MountType::Cgroup => {
+                if let Some(ro) = &entry.readonly
+                    && !*ro.get_ref()
+                {
+                    self.error(
+                        Problem::error("plan::cgroup-writable", format!("{key}.readonly"), ro.span())
+                            .message("the cgroup mount is always read-only")
+                            .label("cannot be false for cgroup")
+                            .help("remove `readonly`; the container's root could raise its own limits through a writable one"),
+                    );
+                    ok = false;
+                }
+                MountKind::Cgroup
+            }
             MountType::Devpts => MountKind::Devpts,
             MountType::Mqueue => MountKind::Mqueue,
         };
-        let readonly = readonly.unwrap_or(false) || kind == MountKind::Sysfs;
+        let readonly =
+            readonly.unwrap_or(false) || matches!(kind, MountKind::Sysfs | MountKind::Cgroup);
         ok.then_some(MountSpec {
             kind,
             target,
             readonly,
             flags: Default::default(),
         })
+    }
+}
+
+/// The file's mounts after the container's system ones: a read-only sysfs at /sys (not with
+/// the host's / as root, which has its own), then, with a cgroup namespace, its cgroups at
+/// /sys/fs/cgroup. A mount of the file's at one of them replaces the default; a sysfs of the
+/// file's at /sys gets the default cgroups right after it (any other mount there hides /sys,
+/// and the default cgroups with it).
+pub(super) fn with_system_mounts(
+    mut mounts: Vec<At<MountSpec>>,
+    root: &Root,
+    namespaces: &Namespaces,
+) -> Vec<At<MountSpec>> {
+    let system = |kind, target: &str| {
+        At::default_value(MountSpec {
+            kind,
+            target: target.into(),
+            readonly: true,
+            flags: Default::default(),
+        })
+    };
+    let own_sys = mounts.iter().position(|m| m.value.target == "/sys");
+    let own_cgroup = mounts.iter().any(|m| m.value.target == CGROUP_TARGET);
+    let cgroup =
+        (namespaces.cgroup && !own_cgroup).then(|| system(MountKind::Cgroup, CGROUP_TARGET));
+    match own_sys {
+        Some(i) => {
+            if let Some(cgroup) = cgroup
+                && mounts[i].value.kind == MountKind::Sysfs
+            {
+                mounts.insert(i + 1, cgroup);
+            }
+            mounts
+        }
+        None => {
+            let mut all = Vec::with_capacity(mounts.len() + 2);
+            if *root != Root::Host {
+                all.push(system(MountKind::Sysfs, "/sys"));
+            }
+            all.extend(cgroup);
+            all.extend(mounts);
+            all
+        }
+    }
+}
+
+/// Where the container's cgroups are mounted by default.
+const CGROUP_TARGET: &str = "/sys/fs/cgroup";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::UserNamespace;
+
+    fn ns(cgroup: bool) -> Namespaces {
+        Namespaces {
+            uts: true,
+            ipc: true,
+            pid: true,
+            net: true,
+            cgroup,
+            user: UserNamespace::Auto,
+        }
+    }
+
+    fn mount(kind: MountKind, target: &str) -> At<MountSpec> {
+        At::default_value(MountSpec {
+            kind,
+            target: target.into(),
+            readonly: false,
+            flags: Default::default(),
+        })
+    }
+
+    fn targets(mounts: &[At<MountSpec>]) -> Vec<(&'static str, &str)> {
+        mounts
+            .iter()
+            .map(|m| (m.value.kind.name(), m.value.target.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn system_mounts_come_first_and_give_way_to_the_files_own() {
+        let folder = Root::Folder("/r".into());
+        let data = || {
+            mount(
+                MountKind::Tmpfs {
+                    size: None,
+                    mode: 0o755,
+                },
+                "/data",
+            )
+        };
+        let all = with_system_mounts(vec![data()], &folder, &ns(true));
+        assert_eq!(
+            targets(&all),
+            [
+                ("sysfs", "/sys"),
+                ("cgroup", "/sys/fs/cgroup"),
+                ("tmpfs", "/data")
+            ]
+        );
+        assert!(all[0].value.readonly && all[1].value.readonly);
+        // The host's / has its own /sys; no cgroup namespace, no cgroup view.
+        let host = with_system_mounts(vec![data()], &Root::Host, &ns(true));
+        assert_eq!(
+            targets(&host),
+            [("cgroup", "/sys/fs/cgroup"), ("tmpfs", "/data")]
+        );
+        let no_ns = with_system_mounts(vec![data()], &folder, &ns(false));
+        assert_eq!(targets(&no_ns), [("sysfs", "/sys"), ("tmpfs", "/data")]);
+        // A sysfs of the file's own gets the cgroups right after it; a tmpfs hides both.
+        let own_sysfs = vec![data(), mount(MountKind::Sysfs, "/sys")];
+        assert_eq!(
+            targets(&with_system_mounts(own_sysfs, &folder, &ns(true))),
+            [
+                ("tmpfs", "/data"),
+                ("sysfs", "/sys"),
+                ("cgroup", "/sys/fs/cgroup")
+            ]
+        );
+        let own_tmpfs = vec![mount(
+            MountKind::Tmpfs {
+                size: None,
+                mode: 0o755,
+            },
+            "/sys",
+        )];
+        assert_eq!(
+            targets(&with_system_mounts(own_tmpfs, &folder, &ns(true))),
+            [("tmpfs", "/sys")]
+        );
+        let own_cgroup = vec![mount(
+            MountKind::Bind {
+                source: "/x".into(),
+            },
+            "/sys/fs/cgroup",
+        )];
+        assert_eq!(
+            targets(&with_system_mounts(own_cgroup, &folder, &ns(true))),
+            [("sysfs", "/sys"), ("bind", "/sys/fs/cgroup")]
+        );
     }
 }

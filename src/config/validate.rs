@@ -83,7 +83,7 @@ impl Builder<'_> {
         let mut namespaces = self.namespaces(file);
         namespaces.net = network.mode.value != NetworkMode::Host;
         let (root, root_origin) = self.root(file);
-        let mounts = self.mounts(file);
+        let mounts = super::mounts::with_system_mounts(self.mounts(file), &root, &namespaces);
         let hostname = self.hostname(file, &name, &namespaces);
         let process = self.process(file, &name);
         let limits = self.resources(file);

@@ -177,7 +177,14 @@ pub fn translate(
         );
     }
 
-    let mounts = mounts(c, &config.mounts, source.bundle, &root.value);
+    let cgroup_namespace = namespaces.cgroup || joins.iter().any(|j| j.value.kind == "cgroup");
+    let mounts = mounts(
+        c,
+        &config.mounts,
+        source.bundle,
+        &root.value,
+        cgroup_namespace,
+    );
     let process_spec = process_spec(c, process, &mut extras);
     let (limits, device_rules) = resources(c, linux.resources.as_ref());
     extras.device_rules = device_rules;
@@ -663,7 +670,13 @@ fn resources(c: &mut Check<'_>, r: Option<&Resources>) -> (Limits, Vec<DeviceRul
 }
 
 /// The options of a mount the launcher knows: each one is honoured (or implied by the kind).
-fn mounts(c: &mut Check<'_>, mounts: &[Mount], bundle: &Path, root: &Root) -> Vec<At<MountSpec>> {
+fn mounts(
+    c: &mut Check<'_>,
+    mounts: &[Mount],
+    bundle: &Path,
+    root: &Root,
+    cgroup_namespace: bool,
+) -> Vec<At<MountSpec>> {
     let mut out: Vec<At<MountSpec>> = Vec::new();
     for (i, m) in mounts.iter().enumerate() {
         let path = format!("mounts[{i}]");
@@ -751,11 +764,16 @@ fn mounts(c: &mut Check<'_>, mounts: &[Mount], bundle: &Path, root: &Root) -> Ve
                     mode: mode.unwrap_or(0o1777),
                 }
             }
-            // cgroup v1 has no namespaced view to mount: the host's hierarchies, read-only.
+            // In a cgroup namespace, the container's own cgroups (each hierarchy mounted
+            // afresh there, as runc and crun do); without one, the host's, read-only.
             "cgroup" | "cgroup2" if target == "/sys/fs/cgroup" => {
                 readonly = true;
-                MountKind::Bind {
-                    source: PathBuf::from("/sys/fs/cgroup"),
+                if cgroup_namespace {
+                    MountKind::Cgroup
+                } else {
+                    MountKind::Bind {
+                        source: PathBuf::from("/sys/fs/cgroup"),
+                    }
                 }
             }
             other => {

@@ -115,12 +115,13 @@ impl Plan {
         // A networked container's /etc files, bound from its state folder after the front
         // end's mounts (a file the front end binds itself stays its own).
         let etc_mounts = etc_mounts(&spec, &facts);
+        let mounts = front_end_mounts(&spec, &facts);
         // Host paths are opened before the first mount, so no mount (nor a symlink swapped in
         // meanwhile) can change what they name; the steps below bind the descriptors.
         steps.push(
             Side::Child,
             Action::OpenHostPaths {
-                paths: host_paths(&spec, &facts.root, &etc_mounts),
+                paths: host_paths(&spec, &facts.root, &mounts, &etc_mounts),
             },
             Origin::Default,
         );
@@ -192,12 +193,8 @@ impl Plan {
                 }
             }
         }
-        for mount in &spec.mounts {
-            steps.push(
-                Side::Child,
-                Action::Mount(mount.value.clone()),
-                mount.origin.clone(),
-            );
+        for (action, origin) in mounts {
+            steps.push(Side::Child, action, origin);
         }
         for mount in etc_mounts {
             steps.push(Side::Child, Action::Mount(mount.value), mount.origin);
@@ -486,6 +483,35 @@ fn etc_mounts(spec: &Spec, facts: &Facts) -> Vec<At<MountSpec>> {
         .collect()
 }
 
+/// The front end's mounts as steps. A `cgroup` mount shows what preflight found the host to
+/// mount (left out when it mounts none: preflight refused one the front end asked for, so
+/// only a default one gets here). A sysfs in a user namespace without a network namespace of
+/// its own, which the kernel refuses, is the host's /sys bound read-only, as runc does.
+fn front_end_mounts(spec: &Spec, facts: &Facts) -> Vec<(Action, Origin)> {
+    let sysfs_refused = facts.user_namespace.is_some() && !spec.namespaces.value.net;
+    spec.mounts
+        .iter()
+        .filter_map(|mount| {
+            let origin = mount.origin.clone();
+            let action = match &mount.value.kind {
+                MountKind::Cgroup => Action::CgroupMount {
+                    target: mount.value.target.clone(),
+                    view: facts.cgroup_view.clone()?,
+                },
+                MountKind::Sysfs if sysfs_refused => Action::Mount(MountSpec {
+                    kind: MountKind::Bind {
+                        source: "/sys".into(),
+                    },
+                    readonly: true,
+                    ..mount.value.clone()
+                }),
+                _ => Action::Mount(mount.value.clone()),
+            };
+            Some((action, origin))
+        })
+        .collect()
+}
+
 /// The overlay of an image's layers, with the writable layer's folders when it has one.
 fn overlay(layers: &Layers) -> Overlay {
     let folder = |name| layers.writable.as_ref().map(|w| w.join(name));
@@ -510,7 +536,12 @@ fn idmapped_paths(root: &ResolvedRoot) -> Vec<PathBuf> {
 
 /// The host paths the child opens first: the root filesystem (an overlay is attached over its
 /// top layer's folder, in the container's mount namespace only), bind sources, device nodes.
-fn host_paths(spec: &Spec, root: &ResolvedRoot, etc: &[At<MountSpec>]) -> Vec<PathBuf> {
+fn host_paths(
+    spec: &Spec,
+    root: &ResolvedRoot,
+    mounts: &[(Action, Origin)],
+    etc: &[At<MountSpec>],
+) -> Vec<PathBuf> {
     let mut paths = Vec::new();
     match root {
         ResolvedRoot::Folder(path) => paths.push(path.clone()),
@@ -521,8 +552,12 @@ fn host_paths(spec: &Spec, root: &ResolvedRoot, etc: &[At<MountSpec>]) -> Vec<Pa
     if dev_default {
         paths.extend(DevSetup::DEVICES.iter().map(|d| Path::new("/dev").join(d)));
     }
-    for mount in spec.mounts.iter().chain(etc) {
-        if let MountKind::Bind { source } = &mount.value.kind {
+    let specs = mounts.iter().filter_map(|(action, _)| match action {
+        Action::Mount(spec) => Some(spec),
+        _ => None,
+    });
+    for mount in specs.chain(etc.iter().map(|m| &m.value)) {
+        if let MountKind::Bind { source } = &mount.kind {
             paths.push(source.clone());
         }
     }

@@ -54,3 +54,38 @@ pub struct CgroupWrite {
     pub file: PathBuf,
     pub value: String,
 }
+
+/// What a `cgroup` mount shows the container: the host's cgroup filesystems mounted afresh
+/// in its cgroup namespace, so each is rooted at the container's own cgroup and a program
+/// reads its own limits at the top (`memory.max`, `memory/memory.limit_in_bytes`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "version", rename_all = "lowercase")]
+pub enum CgroupView {
+    /// A cgroup2 filesystem (a host where /sys/fs/cgroup is cgroup2).
+    V2,
+    /// A small tmpfs holding each v1 hierarchy the host mounts under /sys/fs/cgroup, the
+    /// links of co-mounted controllers (`cpu` → `cpu,cpuacct`), and a hybrid host's cgroup2.
+    V1 {
+        hierarchies: Vec<V1Hierarchy>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        links: Vec<CgroupLink>,
+        /// The folder cgroup2 is mounted on (`unified`), on a hybrid host.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        unified: Option<String>,
+    },
+}
+
+/// One v1 hierarchy: the folder it is mounted on and the options that name it (its
+/// controllers, `name=systemd`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct V1Hierarchy {
+    pub dir: String,
+    pub options: Vec<String>,
+}
+
+/// A symbolic link beside the hierarchies: `name` → `target` (a sibling folder).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CgroupLink {
+    pub name: String,
+    pub target: String,
+}

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::cgroup::{CgroupSetup, Limits};
+use super::cgroup::{CgroupSetup, CgroupView, Limits};
 use super::security::SeccompFilter;
 use super::step::{Action, Exec, IdMap, MountKind, MountSpec, NamespaceSet, Program, UserIds};
 use super::step::{IdMaps, TerminalMode};
@@ -114,6 +114,27 @@ impl fmt::Display for Action {
                 )
             }
             Action::Mount(spec) => write!(f, "{spec}"),
+            Action::CgroupMount { target, view } => {
+                write!(
+                    f,
+                    "mount cgroup on {target} (read-only), the container's own: "
+                )?;
+                match view {
+                    CgroupView::V2 => f.write_str("cgroup2"),
+                    CgroupView::V1 {
+                        hierarchies,
+                        unified,
+                        ..
+                    } => {
+                        let dirs: Vec<&str> = hierarchies.iter().map(|h| h.dir.as_str()).collect();
+                        write!(f, "v1 {}", dirs.join(" "))?;
+                        match unified {
+                            Some(dir) => write!(f, ", cgroup2 at {dir}"),
+                            None => Ok(()),
+                        }
+                    }
+                }
+            }
             Action::Dev(dev) => write!(f, "mount /dev: tmpfs, {}, pts, shm", dev.devices.join(" ")),
             Action::LoopbackUp => f.write_str(
                 "network \"none\": bring loopback up, no other interface (no route out)",

@@ -24,7 +24,9 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use build::FORWARDED_SIGNALS;
-pub use cgroup::{CgroupSetup, CgroupVersion, CgroupWrite, Limits};
+pub use cgroup::{
+    CgroupLink, CgroupSetup, CgroupVersion, CgroupView, CgroupWrite, Limits, V1Hierarchy,
+};
 pub use display::human_size;
 pub use network::{
     BridgeAttach, BridgeNetwork, ETC_FILES, HostEntry, NetworkFacts, NetworkMode, NetworkSetup,

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::cgroup::{CgroupSetup, Limits};
+use super::cgroup::{CgroupSetup, CgroupView, Limits};
 use super::network::{NetworkFacts, NetworkSetup};
 use super::security::{CapabilitySet, RlimitSpec, SeccompFilter, SeccompProfile};
 use super::step::{IdMaps, MountSpec, TerminalMode, UserIds};
@@ -251,6 +251,10 @@ pub struct Facts {
     pub program: String,
     /// The cgroup to make, when the spec has limits.
     pub cgroup: Option<CgroupSetup>,
+    /// What a `cgroup` mount shows on this host, when the spec has one; `None`: none asked
+    /// for, or the host mounts no cgroup filesystem (then a default one is left out, and one
+    /// the front end asked for is a preflight problem).
+    pub cgroup_view: Option<CgroupView>,
     /// The seccomp filter, compiled for this machine (or none, unconfined).
     pub seccomp: SeccompFilter,
     /// For a bridge or pasta network: the state folders its steps use.

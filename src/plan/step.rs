@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::cgroup::{CgroupSetup, CgroupVersion};
+use super::cgroup::{CgroupSetup, CgroupVersion, CgroupView};
 use super::network::{BridgeAttach, PastaSetup};
 use super::security::{CapabilitySet, RlimitSpec, SeccompFilter};
 
@@ -74,6 +74,9 @@ pub enum Action {
     Mount(MountSpec),
     /// A minimal /dev: a tmpfs with device nodes, devpts, shm and the standard links.
     Dev(DevSetup),
+    /// The container's cgroups at `target`, read-only, mounted afresh in its cgroup namespace
+    /// as the host mounts them (cgroup2, or a tmpfs with the v1 hierarchies).
+    CgroupMount { target: String, view: CgroupView },
     /// Bring the loopback interface of the new network namespace up.
     LoopbackUp,
     /// Write kernel parameters under /proc/sys, in the container's namespaces.
@@ -230,12 +233,20 @@ pub struct MapHelpers {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum MountKind {
-    Bind { source: PathBuf },
-    Tmpfs { size: Option<u64>, mode: u32 },
+    Bind {
+        source: PathBuf,
+    },
+    Tmpfs {
+        size: Option<u64>,
+        mode: u32,
+    },
     Proc,
     Sysfs,
     Devpts,
     Mqueue,
+    /// The container's own cgroups, read-only: what it shows is a host fact
+    /// ([`CgroupView`]); the plan mounts it with [`Action::CgroupMount`].
+    Cgroup,
 }
 
 impl MountKind {
@@ -248,6 +259,7 @@ impl MountKind {
             MountKind::Sysfs => "sysfs",
             MountKind::Devpts => "devpts",
             MountKind::Mqueue => "mqueue",
+            MountKind::Cgroup => "cgroup",
         }
     }
 }

@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::plan::{CgroupSetup, CgroupVersion, CgroupWrite, Limits};
+use crate::plan::{
+    CgroupLink, CgroupSetup, CgroupVersion, CgroupView, CgroupWrite, Limits, V1Hierarchy,
+};
 
 /// The cgroup hierarchies mounted on this host.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -18,6 +20,11 @@ pub struct Hierarchies {
     /// user-1000.slice/user@1000.service/app.slice/...`): where a rootless caller's delegated
     /// subtree is looked for.
     pub own: Option<PathBuf>,
+    /// Every v1 hierarchy mounted: its mount point and the options that name it (controllers,
+    /// `name=...`), as a `cgroup` mount remounts them.
+    pub v1_mounts: Vec<(PathBuf, Vec<String>)>,
+    /// Symbolic links in /sys/fs/cgroup (`cpu` → `cpu,cpuacct`).
+    pub links: Vec<(String, String)>,
 }
 
 impl Hierarchies {
@@ -47,6 +54,15 @@ impl Hierarchies {
                     found.unified = Some((mount_point, controllers));
                 }
                 "cgroup" => {
+                    let naming: Vec<String> = rest
+                        .get(2)
+                        .copied()
+                        .unwrap_or("")
+                        .split(',')
+                        .filter(|o| naming_option(o))
+                        .map(str::to_string)
+                        .collect();
+                    found.v1_mounts.push((mount_point.clone(), naming));
                     for option in rest.get(2).copied().unwrap_or("").split(',') {
                         if matches!(
                             option,
@@ -83,8 +99,88 @@ impl Hierarchies {
             .lines()
             .find_map(|l| l.strip_prefix("0::"))
             .map(PathBuf::from);
+        if let Ok(entries) = std::fs::read_dir(CGROUP_ROOT) {
+            for entry in entries.flatten() {
+                let (Ok(name), Ok(to)) = (
+                    entry.file_name().into_string(),
+                    std::fs::read_link(entry.path()),
+                ) else {
+                    continue;
+                };
+                if let Some(to) = to.to_str().filter(|t| !t.contains('/')) {
+                    found.links.push((name, to.to_string()));
+                }
+            }
+            found.links.sort();
+        }
         found
     }
+
+    /// What a `cgroup` mount shows on this host: cgroup2 when /sys/fs/cgroup is cgroup2,
+    /// else the v1 hierarchies mounted in its folders (and a hybrid host's cgroup2); `None`
+    /// when the host mounts no cgroup filesystem there.
+    pub fn view(&self) -> Option<CgroupView> {
+        let root = Path::new(CGROUP_ROOT);
+        let child = |mount_point: &Path| {
+            (mount_point.parent() == Some(root))
+                .then(|| mount_point.file_name()?.to_str().map(str::to_string))
+                .flatten()
+        };
+        let unified = self.unified.as_ref().map(|(path, _)| path.as_path());
+        if unified == Some(root) {
+            return Some(CgroupView::V2);
+        }
+        let hierarchies: Vec<V1Hierarchy> = self
+            .v1_mounts
+            .iter()
+            .filter(|(_, options)| !options.is_empty())
+            .filter_map(|(mount_point, options)| {
+                Some(V1Hierarchy {
+                    dir: child(mount_point)?,
+                    options: options.clone(),
+                })
+            })
+            .collect();
+        let unified = unified.and_then(child);
+        if hierarchies.is_empty() && unified.is_none() {
+            return None;
+        }
+        let dirs: Vec<&str> = hierarchies.iter().map(|h| h.dir.as_str()).collect();
+        let links = self
+            .links
+            .iter()
+            .filter(|(name, to)| dirs.contains(&to.as_str()) && !dirs.contains(&name.as_str()))
+            .map(|(name, to)| CgroupLink {
+                name: name.clone(),
+                target: to.clone(),
+            })
+            .collect();
+        Some(CgroupView::V1 {
+            hierarchies,
+            links,
+            unified,
+        })
+    }
+}
+
+/// Where the host's cgroup filesystems are mounted.
+const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+
+/// Whether a v1 super option names the hierarchy (a controller or `name=`), as opposed to a
+/// flag of the mount.
+fn naming_option(option: &str) -> bool {
+    !option.is_empty()
+        && !matches!(
+            option,
+            "rw" | "ro"
+                | "none"
+                | "noprefix"
+                | "clone_children"
+                | "cpuset_v2_mode"
+                | "xattr"
+                | "favordynmods"
+        )
+        && !option.starts_with("release_agent=")
 }
 
 /// mountinfo escapes spaces and the like as \040.
@@ -376,6 +472,53 @@ mod tests {
 
     const UNIFIED: &str = "31 23 0:28 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n";
 
+    #[test]
+    fn a_cgroup_mount_shows_cgroup2_on_a_v2_host_and_the_v1_hierarchies_on_a_hybrid_one() {
+        let v2 = Hierarchies::from_mountinfo(UNIFIED, |_| None);
+        assert_eq!(v2.view(), Some(CgroupView::V2));
+
+        let comounted = "31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw,mode=755\n\
+            32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw shared:9 - cgroup cgroup rw,cpu,cpuacct\n\
+            33 31 0:30 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,name=systemd\n\
+            34 23 0:31 / /elsewhere rw - cgroup cgroup rw,memory\n";
+        let mut hybrid = Hierarchies::from_mountinfo(&format!("{HYBRID}{comounted}"), |_| None);
+        hybrid.links = vec![
+            ("cpu".into(), "cpu,cpuacct".into()),
+            ("cpuacct".into(), "cpu,cpuacct".into()),
+            ("stray".into(), "nowhere".into()),
+        ];
+        let Some(CgroupView::V1 {
+            hierarchies,
+            links,
+            unified,
+        }) = hybrid.view()
+        else {
+            panic!("not a v1 view: {:?}", hybrid.view());
+        };
+        let shown: Vec<(String, String)> = hierarchies
+            .iter()
+            .map(|h| (h.dir.clone(), h.options.join(",")))
+            .collect();
+        let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+        // Mounted outside /sys/fs/cgroup: not part of the view. Flags (xattr) are not names.
+        assert_eq!(
+            shown,
+            [
+                pair("cpu", "cpu"),
+                pair("memory", "memory"),
+                pair("pids", "pids"),
+                pair("cpu,cpuacct", "cpu,cpuacct"),
+                pair("systemd", "name=systemd"),
+            ]
+        );
+        assert_eq!(unified.as_deref(), Some("unified"));
+        // A link to a hierarchy, and not over one: `cpu` is a folder of its own here.
+        let links: Vec<(String, String)> = links.into_iter().map(|l| (l.name, l.target)).collect();
+        assert_eq!(links, [pair("cpuacct", "cpu,cpuacct")]);
+
+        assert_eq!(Hierarchies::from_mountinfo("", |_| None).view(), None);
+    }
+
     fn limits() -> Limits {
         Limits {
             memory: Some(32 << 20),
@@ -507,6 +650,7 @@ mod tests {
             unified: Some((dir.path().to_path_buf(), Vec::new())),
             v1: BTreeMap::new(),
             own: Some("/user.slice/user-1000.slice/user@1000.service/app.slice/term.scope".into()),
+            ..Default::default()
         };
         (dir, hosts)
     }

@@ -7,7 +7,9 @@ use caps::{CapSet, Capability};
 use super::cgroups::{self, Hierarchies};
 use super::{Host, seccomp};
 use crate::diagnostic::Problem;
-use crate::plan::{Bpf, CgroupSetup, Origin, SeccompFilter, SeccompProfile, Spec};
+use crate::plan::{
+    Bpf, CgroupSetup, CgroupView, MountKind, Origin, SeccompFilter, SeccompProfile, Spec,
+};
 use crate::sys;
 
 /// A problem about `key`, at an origin (made precise later by the key's own span).
@@ -19,7 +21,33 @@ fn at(origin: &Origin, code: &'static str, key: &str) -> Problem {
     }
 }
 
+/// What the spec's `cgroup` mounts show on this host. A host that mounts no cgroup filesystem
+/// is a problem at a mount the front end asked for; a default one is then left out.
+pub fn cgroup_view(spec: &Spec, host: &Host, problems: &mut Vec<Problem>) -> Option<CgroupView> {
+    let mounts: Vec<_> = spec
+        .mounts
+        .iter()
+        .filter(|m| m.value.kind == MountKind::Cgroup)
+        .collect();
+    if mounts.is_empty() {
+        return None;
+    }
+    let view = host.hierarchies.as_ref().and_then(Hierarchies::view);
+    if view.is_none() {
+        for mount in mounts.iter().filter(|m| m.origin != Origin::Default) {
+            problems.push(
+                super::at(&mount.origin, "preflight::no-cgroup-filesystem", "type")
+                    .message("this host mounts no cgroup filesystem under /sys/fs/cgroup")
+                    .label("nothing to show the container")
+                    .help("mount cgroup2 (or the v1 hierarchies) on /sys/fs/cgroup on the host, or remove this mount"),
+            );
+        }
+    }
+    view
+}
+
 /// The cgroup for the spec's limits on this host; `None` when it has none (or a problem).
+/// `host.hierarchies` is filled (by [`super::check`]) when the spec has limits.
 pub fn cgroup(
     spec: &Spec,
     host: &Host,
@@ -27,14 +55,7 @@ pub fn cgroup(
     problems: &mut Vec<Problem>,
 ) -> Option<CgroupSetup> {
     let limits = spec.limits.as_ref()?;
-    let current;
-    let hierarchies = match &host.hierarchies {
-        Some(given) => given,
-        None => {
-            current = Hierarchies::current();
-            &current
-        }
-    };
+    let hierarchies = host.hierarchies.as_ref()?;
     let caller = rootless.then_some(host.caller.uid);
     match cgroups::resolve(&limits.value, &spec.name, hierarchies, caller) {
         Ok(setup) => Some(setup),

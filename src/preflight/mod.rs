@@ -85,6 +85,23 @@ pub const COMMAND_NOT_EXECUTABLE: &str = "preflight::command-not-executable";
 
 /// Checks `spec` against the host and returns what the plan needs to know of it.
 pub fn check(spec: &Spec, host: &Host) -> Result<Facts, Vec<Problem>> {
+    // The cgroup hierarchies are read once, when limits or a cgroup mount need them.
+    let needs_hierarchies = spec.limits.is_some()
+        || spec
+            .mounts
+            .iter()
+            .any(|m| m.value.kind == MountKind::Cgroup);
+    let filled;
+    let host = match &host.hierarchies {
+        None if needs_hierarchies => {
+            filled = Host {
+                hierarchies: Some(Hierarchies::current()),
+                ..host.clone()
+            };
+            &filled
+        }
+        _ => host,
+    };
     let caller = host.caller;
     let mut problems = Vec::new();
     let mode = resolve_user_namespace(spec, host, &mut problems);
@@ -118,6 +135,7 @@ pub fn check(spec: &Spec, host: &Host) -> Result<Facts, Vec<Problem>> {
         (None, None)
     };
     let cgroup = limits::cgroup(spec, host, rootless, &mut problems);
+    let cgroup_view = limits::cgroup_view(spec, host, &mut problems);
     limits::check_rlimits(spec, user_ns, &mut problems);
     let seccomp = limits::seccomp(spec, host.seccomp_cache.as_deref(), &mut problems);
     let network = network::check(spec, host, &mut problems);
@@ -188,6 +206,7 @@ pub fn check(spec: &Spec, host: &Host) -> Result<Facts, Vec<Problem>> {
         user,
         program,
         cgroup,
+        cgroup_view,
         seccomp,
         network,
         made_targets,

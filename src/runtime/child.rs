@@ -227,6 +227,7 @@ impl Child<'_> {
                 Ok(())
             }
             Op::Mount(mount) => mounts::mount(self.root()?, mount, ops, &self.host),
+            Op::CgroupMount(cgroup) => mounts::cgroup(self.root()?, cgroup),
             Op::Dev(dev) => mounts::dev(self.root()?, dev, &self.host),
             Op::LoopbackUp => {
                 sys::loopback_up().map_err(Failure::of("bring the loopback interface up"))

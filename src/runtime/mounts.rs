@@ -5,7 +5,7 @@ use std::ffi::CStr;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use super::error::Failure;
-use super::ops::{DevOp, MountOp, MountOpKind, Ops};
+use super::ops::{CgroupOp, DevOp, MountOp, MountOpKind, Ops};
 use crate::sys::{self, Errno};
 
 /// Opens `target` (relative) below `root` as an O_PATH descriptor, creating missing folders
@@ -189,6 +189,94 @@ pub fn mount(
         op.shown
     )))?;
     sys::attach(mount.as_fd(), target.as_fd()).map_err(Failure::of(what))
+}
+
+/// The container's cgroups, read-only, made in its cgroup namespace (so each filesystem is
+/// rooted at the container's own cgroup): cgroup2 on the target, or a tmpfs there with each
+/// v1 hierarchy in its folder, the links of co-mounted controllers and a hybrid host's
+/// cgroup2; the tmpfs is made read-only last.
+pub fn cgroup(root: BorrowedFd<'_>, op: &CgroupOp) -> Result<(), Failure> {
+    let attrs = sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC;
+    let ro = attrs | sys::MOUNT_ATTR_READONLY;
+    let target = |file| {
+        resolve_target(root, &op.target, file).map_err(Failure::of(format!(
+            "mount cgroup on {}: resolve or create the target in the root filesystem",
+            op.shown
+        )))
+    };
+    let Some(v1) = &op.v1 else {
+        let fs = sys::new_mount(c"cgroup2", &[], ro).map_err(Failure::of(format!(
+            "create a cgroup2 filesystem for {}",
+            op.shown
+        )))?;
+        return sys::attach(fs.as_fd(), target(false)?.as_fd())
+            .map_err(Failure::of(format!("mount cgroup2 on {}", op.shown)));
+    };
+    let tmpfs = sys::new_mount(
+        c"tmpfs",
+        &[(c"mode", Some(c"755")), (c"size", Some(c"64k"))],
+        attrs,
+    )
+    .map_err(Failure::of(format!(
+        "create the tmpfs for the cgroup hierarchies at {}",
+        op.shown
+    )))?;
+    sys::attach(tmpfs.as_fd(), target(false)?.as_fd()).map_err(Failure::of(format!(
+        "mount a tmpfs on {} for the cgroup hierarchies",
+        op.shown
+    )))?;
+    let mut mounts: Vec<(&CStr, OwnedFd, String)> = Vec::new();
+    for hierarchy in &v1.hierarchies {
+        let (dir, shown) = (&hierarchy.dir, &hierarchy.shown);
+        let pairs: Vec<(&CStr, Option<&CStr>)> = hierarchy
+            .options
+            .iter()
+            .map(|(k, v)| (k.as_c_str(), v.as_deref()))
+            .collect();
+        let fs = sys::new_mount(c"cgroup", &pairs, ro).map_err(Failure::of(format!(
+            "create the cgroup v1 filesystem {shown} for {}/{}",
+            op.shown,
+            dir.to_string_lossy()
+        )))?;
+        mounts.push((dir, fs, format!("cgroup ({shown})")));
+    }
+    if let Some(dir) = &v1.unified {
+        let fs = sys::new_mount(c"cgroup2", &[], ro).map_err(Failure::of(format!(
+            "create a cgroup2 filesystem for {}/{}",
+            op.shown,
+            dir.to_string_lossy()
+        )))?;
+        mounts.push((dir, fs, "cgroup2".into()));
+    }
+    for (dir, fs, what) in &mounts {
+        let shown = format!("{}/{}", op.shown, dir.to_string_lossy());
+        sys::mkdirat(tmpfs.as_fd(), dir, 0o555).map_err(Failure::of(format!(
+            "mount {what} on {shown}: make the folder"
+        )))?;
+        let folder = sys::openat(
+            tmpfs.as_fd(),
+            dir,
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+            0,
+        )
+        .map_err(Failure::of(format!(
+            "mount {what} on {shown}: open the folder"
+        )))?;
+        sys::attach(fs.as_fd(), folder.as_fd())
+            .map_err(Failure::of(format!("mount {what} on {shown}")))?;
+    }
+    for (name, to) in &v1.links {
+        sys::symlinkat(to, tmpfs.as_fd(), name).map_err(Failure::of(format!(
+            "link {}/{} to {}",
+            op.shown,
+            name.to_string_lossy(),
+            to.to_string_lossy()
+        )))?;
+    }
+    sys::set_readonly(tmpfs.as_fd(), false).map_err(Failure::of(format!(
+        "make the tmpfs at {} read-only",
+        op.shown
+    )))
 }
 
 /// The container's /dev: a small tmpfs with the standard device nodes, a devpts of its own,

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::StepFailed;
 use super::error::Failure;
-use crate::plan::{Action, IdMap, MountKind, MountSpec, Plan, Program, SeccompFilter};
+use crate::plan::{Action, CgroupView, IdMap, MountKind, MountSpec, Plan, Program, SeccompFilter};
 use crate::plan::{NamespaceSet, TerminalMode};
 use crate::sys::{self, Errno};
 
@@ -68,6 +68,7 @@ pub enum Op {
         shown: String,
     },
     Mount(MountOp),
+    CgroupMount(CgroupOp),
     Dev(DevOp),
     LoopbackUp,
     /// Files under /proc/sys and the values written to them.
@@ -129,6 +130,30 @@ pub enum MountOpKind {
         options: Vec<(CString, Option<CString>)>,
         attrs: libc::c_uint,
     },
+}
+
+/// The container's cgroups at `target`: cgroup2 on it, or (`v1`) a tmpfs with each v1
+/// hierarchy, links and a hybrid host's cgroup2 in it, all read-only.
+pub struct CgroupOp {
+    /// Relative to the new root.
+    pub target: CString,
+    pub shown: String,
+    pub v1: Option<CgroupV1Op>,
+}
+
+pub struct CgroupV1Op {
+    pub hierarchies: Vec<CgroupV1Mount>,
+    /// (name, target).
+    pub links: Vec<(CString, CString)>,
+    pub unified: Option<CString>,
+}
+
+/// One v1 hierarchy: its folder, the options of `cgroup` that name it, and the same as
+/// written, for messages.
+pub struct CgroupV1Mount {
+    pub dir: CString,
+    pub options: Vec<(CString, Option<CString>)>,
+    pub shown: String,
 }
 
 pub struct DevOp {
@@ -260,6 +285,7 @@ pub fn prepare(plan: &Plan) -> Result<Ops, StepFailed> {
                 Op::Rootfs(None)
             }
             Action::Mount(spec) => Op::Mount(mount_op(spec, i, index)?),
+            Action::CgroupMount { target, view } => Op::CgroupMount(cgroup_op(target, view, i)?),
             Action::Dev(dev) => Op::Dev(DevOp {
                 devices: dev
                     .devices
@@ -475,6 +501,16 @@ fn mount_op(
             sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC | ro,
         ),
         MountKind::Mqueue => ("mqueue", Vec::new(), noexec | ro),
+        // The plan turns it into a `CgroupMount` with the host's view.
+        MountKind::Cgroup => {
+            return Err(StepFailed::at(
+                step,
+                Failure::new(
+                    Errno::EINVAL,
+                    format!("mount cgroup on {shown}: the plan has no view of the host's cgroups"),
+                ),
+            ));
+        }
     };
     let kind = MountOpKind::Fs {
         fstype: c(fstype, step, fstype)?,
@@ -486,6 +522,68 @@ fn mount_op(
         shown,
         kind,
     })
+}
+
+fn cgroup_op(target: &str, view: &CgroupView, step: usize) -> Result<CgroupOp, StepFailed> {
+    let v1 = match view {
+        CgroupView::V2 => None,
+        CgroupView::V1 {
+            hierarchies,
+            links,
+            unified,
+        } => Some(CgroupV1Op {
+            hierarchies: hierarchies
+                .iter()
+                .map(|h| {
+                    let mut options = Vec::new();
+                    for option in &h.options {
+                        options.push(match option.split_once('=') {
+                            Some((key, value)) => opt_c(key, Some(value), step)?,
+                            None => opt_c(option, None, step)?,
+                        });
+                    }
+                    // A named hierarchy without controllers is mounted with "none".
+                    if !h.options.iter().any(|o| !o.contains('=')) {
+                        options.push(opt_c("none", None, step)?);
+                    }
+                    Ok(CgroupV1Mount {
+                        dir: c(h.dir.as_str(), step, "cgroup folder")?,
+                        options,
+                        shown: h.options.join(","),
+                    })
+                })
+                .collect::<Result<_, StepFailed>>()?,
+            links: links
+                .iter()
+                .map(|l| {
+                    Ok((
+                        c(l.name.as_str(), step, "cgroup link")?,
+                        c(l.target.as_str(), step, "cgroup link")?,
+                    ))
+                })
+                .collect::<Result<_, StepFailed>>()?,
+            unified: unified
+                .as_deref()
+                .map(|u| c(u, step, "cgroup folder"))
+                .transpose()?,
+        }),
+    };
+    Ok(CgroupOp {
+        target: c(target.trim_start_matches('/'), step, "target")?,
+        shown: target.to_string(),
+        v1,
+    })
+}
+
+fn opt_c(
+    key: &str,
+    value: Option<&str>,
+    step: usize,
+) -> Result<(CString, Option<CString>), StepFailed> {
+    Ok((
+        c(key, step, "cgroup option")?,
+        value.map(|v| c(v, step, "cgroup option")).transpose()?,
+    ))
 }
 
 /// The overlay's options: each layer top first (`lowerdir+`, Linux 6.8; `joined` has the
