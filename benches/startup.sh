@@ -30,18 +30,19 @@
 # as root, no user namespace, no cgroup namespace, no terminal, stdin and stdout /dev/null):
 #  - launcher up: rootfs = the busybox folder, command = ["/bin/true"], terminal = false,
 #    [namespaces] cgroup = false, user = false (and net = "host" for "no network namespace").
-#    It binds the rootfs, mounts /proc and /dev (tmpfs, nodes, pts, shm), brings loopback up,
+#    It binds the rootfs, mounts /proc, /dev (tmpfs, nodes, pts, shm) and a read-only /sys
+#    (no cgroup mount: no cgroup namespace), brings loopback up,
 #    pivot_roots, sets the hostname. Two rows: init = false, where /bin/true is PID 1 as it is
 #    under crun, runc and unshare (the like-for-like row, used for the goals), and init = true
 #    (the default), where the launcher's tiny init is PID 1 and forks /bin/true, as bwrap's own
 #    PID 1 forks its command.
 #  - bwrap: --unshare-uts --unshare-pid --unshare-ipc [--unshare-net] --bind ROOTFS / --proc /proc
 #    --dev /dev /bin/true (bwrap always makes a mount namespace; with --unshare-pid it keeps a
-#    PID 1 of its own that forks the command).
+#    PID 1 of its own that forks the command; it cannot mount a sysfs, so it has no /sys).
 #  - crun run / runc run: a bundle from `runc spec` edited with jq: args /bin/true, terminal
 #    false, root = the rootfs read-write, hostname "bench", namespaces pid, ipc, uts, mount
-#    [, network]; the mounts cut to what the launcher makes (/proc, /dev, /dev/pts, /dev/shm:
-#    not /sys, /sys/fs/cgroup, /dev/mqueue), no linux.resources. Security as the launcher's
+#    [, network]; the mounts cut to what the launcher makes (/proc, /dev, /dev/pts, /dev/shm,
+#    a read-only /sys: not /sys/fs/cgroup, /dev/mqueue), no linux.resources. Security as the launcher's
 #    defaults: the spec's maskedPaths and readonlyPaths (the same lists), Docker's 14
 #    capabilities in every set, noNewPrivileges, and the launcher's default seccomp profile
 #    (src/preflight/seccomp-default.json) turned into OCI form for x86_64 with jq, so crun
@@ -227,7 +228,7 @@ make_bundle() {
         | .process.terminal = false
         | .root = {path: $root, readonly: false}
         | .hostname = "bench"
-        | .mounts |= map(select(.destination | IN("/proc", "/dev", "/dev/pts", "/dev/shm")))
+        | .mounts |= map(select(.destination | IN("/proc", "/dev", "/dev/pts", "/dev/shm", "/sys")))
         | .linux.namespaces = ($namespaces | map({type: .}))
         | .process.capabilities = {bounding: $caps, effective: $caps, permitted: $caps, inheritable: $caps}
         | .process.noNewPrivileges = true
@@ -298,7 +299,10 @@ add host unshare-chroot "$(q unshare --mount --uts --ipc --pid --fork chroot "$r
 # launcher's side runs under init (init = true), so the stop signal ends sleep at once; crun's
 # `delete -f` sends SIGKILL, and so does the launcher's stop when `[stop] signal` exists.
 # Both sides are one `sh -c` each, so both pay the same shell.
-if "$launcher" up --help 2>&1 | grep -qE '(^|[ ,])(-d|--detach)([ ,]|$)'; then
+# Read whole first: grep -q stops reading at the first match, and with pipefail the launcher's
+# failed write (EPIPE) would fail the test.
+up_help=$("$launcher" up --help 2>&1 || true)
+if grep -qE '(^|[ ,])(-d|--detach)([ ,]|$)' <<<"$up_help"; then
     lifecycle_name=$tag-lifecycle
     write_toml launcher-lifecycle.toml true none '["/bin/sleep", "3600"]' \
         $'\n[stop]\nsignal = "SIGKILL"' "$lifecycle_name"
