@@ -26,6 +26,7 @@ die() {
 
 [ "$(id -u)" = 0 ] || die "run as root (remap is root's)"
 command -v hyperfine >/dev/null || die "hyperfine is missing: apt-get install hyperfine"
+command -v jq >/dev/null || die "jq is missing: apt-get install jq"
 command -v busybox >/dev/null || [ -x /bin/busybox ] || die "busybox is missing: apt-get install busybox-static"
 
 launcher=${LAUNCHER:-}
@@ -61,7 +62,15 @@ for v in none one-id remap; do
     "$launcher" up "$work/$v/Container.toml" </dev/null >/dev/null || die "launcher up of $v failed"
 done
 hyperfine --runs "$RUNS" --warmup "$WARMUP" -N --output null \
-    ${BENCH_JSON:+--export-json "$BENCH_JSON"} \
+    --export-json "$work/results.json" \
     -n "no user namespace" "$launcher up $work/none/Container.toml" \
     -n "user = true (one id)" "$launcher up $work/one-id/Container.toml" \
     -n "user = \"remap\"" "$launcher up $work/remap/Container.toml" </dev/null
+[ -z "${BENCH_JSON:-}" ] || cp "$work/results.json" "$BENCH_JSON"
+# Medians, and remap's cost over no user namespace (the goal: under 1 ms).
+jq -r '.results | map({(.command): (.median * 1000)}) | add |
+    "medians: no user namespace \(.["no user namespace"] | . * 100 | round / 100) ms, " +
+    "one id \(.["user = true (one id)"] | . * 100 | round / 100) ms, " +
+    "remap \(.["user = \"remap\""] | . * 100 | round / 100) ms; remap - none = " +
+    "\(.["user = \"remap\""] - .["no user namespace"] | . * 100 | round / 100) ms (goal < 1 ms)"' \
+    "$work/results.json"
