@@ -454,6 +454,122 @@ fn remap_containers_hold_disjoint_ranges_shown_by_ps_and_freed_at_rm() {
     assert_eq!(ids_of(&lab, &c).unwrap(), ids_a, "c gets a's freed share");
 }
 
+/// `remap` with an image: the layers are mounted idmapped (their root-owned files are the
+/// container root's, nothing chowned in the store), and what the container writes lands in
+/// its writable layer with the ids of its share.
+#[test]
+fn remap_an_image_runs_on_idmapped_layers_and_writes_with_the_ids_of_its_range() {
+    use std::os::unix::fs::FileTypeExt;
+    let _files = launcher_range();
+    crate::util::ensure_image_layout();
+    let layout = crate::util::repo().join("examples/image-layout/layout");
+    let name = format!("remap-image-{}", std::process::id());
+    let container = TempContainer::new(&format!(
+        r#"name = "{name}"
+image = "oci:{}:latest"
+terminal = false
+command = ["/bin/sh", "-c", "cat /proc/self/uid_map; ls -ln /bin/busybox; touch /made-inside && rm /etc/passwd && echo wrote; sleep 60"]
+[namespaces]
+user = "remap"
+"#,
+        layout.display()
+    ));
+    let state = tempfile::tempdir().unwrap();
+    let store = tempfile::tempdir().unwrap();
+    let launcher = |args: &[&str]| {
+        crate::util::launcher_bin()
+            .arg("--root")
+            .arg(state.path())
+            .args(args)
+            .env("LAUNCHER_STORE_DIR", store.path())
+            .env_remove("LAUNCHER_REMAP_IDS")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    // Removed even when an assertion fails.
+    struct Remove<'a>(&'a dyn Fn(&[&str]) -> Output, &'a str);
+    impl Drop for Remove<'_> {
+        fn drop(&mut self) {
+            (self.0)(&["rm", "-f", self.1]);
+        }
+    }
+    let file = container.file().display().to_string();
+    let started = launcher(&["up", "-d", &file]);
+    let _remove = Remove(&launcher, &name);
+    assert_eq!(started.status.code(), Some(0), "{}", text(&started.stderr));
+    let upper = store.path().join("containers").join(&name).join("upper");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !upper.join("etc/passwd").exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let logs = text(&launcher(&["logs", &name]).stdout);
+    let share: u32 = std::fs::read_to_string(state.path().join(&name).join("ids"))
+        .expect("no share recorded")
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let lines: Vec<&str> = logs.lines().collect();
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["0", &share.to_string(), "65536"],
+        "uid_map: {logs}"
+    );
+    // The layer's root-owned files are the container root's...
+    assert!(
+        lines[1].contains(" 0        0 ") && lines[1].ends_with("/bin/busybox"),
+        "{logs}"
+    );
+    assert!(logs.contains("wrote"), "{logs}");
+    // ...what it made is its share's on disk, and a removal is a whiteout in its layer.
+    let made = std::fs::symlink_metadata(upper.join("made-inside")).unwrap();
+    assert_eq!(
+        (made.uid(), made.gid()),
+        (share, share),
+        "made-inside on disk"
+    );
+    let whiteout = std::fs::symlink_metadata(upper.join("etc/passwd")).unwrap();
+    assert!(
+        whiteout.file_type().is_char_device(),
+        "etc/passwd: {whiteout:?}"
+    );
+    // Nothing in the store was chowned.
+    let layers = store.path().join("layers");
+    let busybox = walk_find(&layers, "busybox").expect("no busybox in the store's layers");
+    let meta = std::fs::symlink_metadata(&busybox).unwrap();
+    assert_eq!(
+        (meta.uid(), meta.gid()),
+        (0, 0),
+        "{} on disk",
+        busybox.display()
+    );
+    let removed = launcher(&["rm", "-f", &name]);
+    assert_eq!(removed.status.code(), Some(0), "{}", text(&removed.stderr));
+    assert!(!upper.exists(), "the writable layer outlived rm");
+    assert!(
+        !state.path().join(&name).join("ids").exists(),
+        "the share outlived rm"
+    );
+}
+
+/// The first file called `name` under `dir`, depth first.
+fn walk_find(dir: &Path, name: &str) -> Option<PathBuf> {
+    for entry in std::fs::read_dir(dir).ok()?.filter_map(Result::ok) {
+        let path = entry.path();
+        let kind = entry.file_type().ok()?;
+        if kind.is_dir() {
+            if let Some(found) = walk_find(&path, name) {
+                return Some(found);
+            }
+        } else if entry.file_name() == name {
+            return Some(path);
+        }
+    }
+    None
+}
+
 #[test]
 fn remap_without_the_launchers_range_is_an_error_at_its_line() {
     let _files = IdFiles::add(&[]);

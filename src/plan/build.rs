@@ -60,6 +60,25 @@ impl Plan {
                 origin.clone(),
             );
         }
+        // The writable layer is made fresh for each run, while the new process waits; before
+        // an overlay of idmapped layers is made on it. With `remap`, its `upper` (the root of
+        // the overlay) is the container root's.
+        if let ResolvedRoot::Layers(Layers {
+            writable: Some(path),
+            ..
+        }) = &facts.root
+        {
+            let owner = facts
+                .user_namespace
+                .as_ref()
+                .and_then(|maps| maps.range.as_ref())
+                .map(|range| (range.uid, range.gid));
+            let action = Action::WritableLayer {
+                path: path.clone(),
+                owner,
+            };
+            steps.push(Side::Parent, action, spec.root.origin.clone());
+        }
         // Id maps are written from outside the new user namespace, before the child uses an
         // id (it waits for the go-ahead).
         if let Some(maps) = &facts.user_namespace {
@@ -71,22 +90,17 @@ impl Plan {
             // Once the maps are written (an idmapped mount takes them from the namespace),
             // before the child opens its host paths.
             if maps.range.is_some() {
-                let paths = idmapped_paths(&facts.root);
+                let (paths, overlay) = match &facts.root {
+                    ResolvedRoot::Folder(path) => (vec![path.clone()], None),
+                    ResolvedRoot::Layers(layers) => (Vec::new(), Some(overlay(layers))),
+                    ResolvedRoot::Host => (Vec::new(), None),
+                };
                 steps.push(
                     Side::Parent,
-                    Action::IdmapMounts { paths },
+                    Action::IdmapMounts { paths, overlay },
                     ns_origin.clone(),
                 );
             }
-        }
-        // The writable layer is made fresh for each run, while the new process waits.
-        if let ResolvedRoot::Layers(Layers {
-            writable: Some(path),
-            ..
-        }) = &facts.root
-        {
-            let action = Action::WritableLayer { path: path.clone() };
-            steps.push(Side::Parent, action, spec.root.origin.clone());
         }
         // Into the cgroup before the child runs a step: its setup is accounted and limited too.
         if let (Some(setup), Some(origin)) = (&facts.cgroup, &cgroup_origin) {
@@ -522,15 +536,6 @@ fn overlay(layers: &Layers) -> Overlay {
         upper: folder("upper"),
         work: folder("work"),
         userxattr: layers.userxattr,
-    }
-}
-
-/// The folders a container with a range of the launcher's own mounts idmapped: its root
-/// filesystem (bind mounts keep the host's owners: container root is no host user there).
-fn idmapped_paths(root: &ResolvedRoot) -> Vec<PathBuf> {
-    match root {
-        ResolvedRoot::Folder(path) => vec![path.clone()],
-        ResolvedRoot::Layers(_) | ResolvedRoot::Host => Vec::new(),
     }
 }
 

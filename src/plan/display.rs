@@ -25,9 +25,18 @@ impl fmt::Display for Action {
             }
             Action::Clone(set) => write!(f, "create namespaces: {set}"),
             Action::IdMaps(maps) => write!(f, "{maps}"),
-            Action::IdmapMounts { paths } => {
+            Action::IdmapMounts { paths, overlay } => {
                 let paths: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-                write!(f, "make idmapped copies of {}", paths.join(", "))
+                match overlay {
+                    None => write!(f, "make idmapped copies of {}", paths.join(", ")),
+                    Some(overlay) => write!(
+                        f,
+                        "make the overlay of image {}: idmapped copies of its {} layer{}, the writable layer on top",
+                        overlay.image,
+                        overlay.layers.len(),
+                        if overlay.layers.len() == 1 { "" } else { "s" }
+                    ),
+                }
             }
             Action::CgroupJoin { paths } => {
                 write!(f, "move the process into cgroup {}", short_cgroup(paths))
@@ -59,12 +68,16 @@ impl fmt::Display for Action {
             }
             Action::PastaStop { .. } => f.write_str("network: end pasta"),
             Action::Start => f.write_str("let the container's process run its steps"),
-            Action::WritableLayer { path } => {
+            Action::WritableLayer { path, owner } => {
                 write!(
                     f,
                     "create the container's writable layer {}",
                     path.display()
-                )
+                )?;
+                match owner {
+                    Some((uid, gid)) => write!(f, ", its root owned by {uid}:{gid}"),
+                    None => Ok(()),
+                }
             }
             Action::RemoveMountTargets { targets, .. } => {
                 let made: Vec<&str> = targets.iter().map(|t| t.made.as_str()).collect();

@@ -103,7 +103,7 @@ impl Plan {
     /// The folder of the container's writable layer, when it has one.
     pub fn writable_layer(&self) -> Option<&std::path::Path> {
         self.find(|a| match a {
-            Action::WritableLayer { path } => Some(path),
+            Action::WritableLayer { path, .. } => Some(path),
             _ => None,
         })
         .map(|p| p.as_path())

@@ -34,11 +34,24 @@ pub enum Action {
     /// Make idmapped copies of host folders (through the user namespace's maps: its root sees
     /// their root-owned files as its own, nothing is chowned on disk) and hand them to the
     /// container's process, which mounts them in place of plain binds.
-    IdmapMounts { paths: Vec<PathBuf> },
+    IdmapMounts {
+        paths: Vec<PathBuf>,
+        /// An image's layers: the overlay is made here, of idmapped copies of its layers
+        /// (the writable layer on top is not idmapped: what the container writes is stored
+        /// with the ids of its range), and handed over whole.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        overlay: Option<Overlay>,
+    },
     /// Move the container's process into its cgroup.
     CgroupJoin { paths: Vec<PathBuf> },
     /// Create the container's writable layer: `upper` and `work` folders under `path`, empty.
-    WritableLayer { path: PathBuf },
+    WritableLayer {
+        path: PathBuf,
+        /// The uid and gid `upper` is given (its folder is the overlay's root): the
+        /// container's root with `remap`; `None`: the launcher's.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        owner: Option<(u32, u32)>,
+    },
     /// Attach the container's network namespace to a bridged network (lease, veth pair,
     /// address, route, published ports) and write its /etc files.
     #[serde(rename = "network")]

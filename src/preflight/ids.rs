@@ -325,6 +325,17 @@ fn find_helper(name: &str, path: &OsString) -> Result<PathBuf, Missing> {
 
 /// Whether the filesystem holding `path` supports idmapped mounts (`FS_ALLOW_IDMAP`): the
 /// error names it.
+/// Whether a kernel release (`6.18.4-amd64`) is `at_least` (major, minor).
+pub fn kernel_at_least(release: &str, at_least: (u32, u32)) -> bool {
+    let mut parts = release
+        .trim()
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let major = parts.next().unwrap_or(0);
+    let minor = parts.next().unwrap_or(0);
+    (major, minor) >= at_least
+}
+
 pub fn idmappable(path: &Path) -> Result<(), String> {
     let magic = crate::sys::statfs_type(path).map_err(|e| {
         format!(
@@ -343,7 +354,6 @@ pub fn idmappable(path: &Path) -> Result<(), String> {
         (0x4d44, "vfat"),
         (0xE0F5_E1E2, "erofs"),
         (0x7371_7368, "squashfs"),
-        (0x794c_7630, "overlay"),
     ];
     if known.iter().any(|(m, _)| *m == magic) {
         return Ok(());
@@ -361,6 +371,14 @@ fn xattr_present(path: &Path, name: &std::ffi::CStr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kernel_releases_compare_by_major_then_minor() {
+        assert!(kernel_at_least("6.18.44-fc-v1098\n", (6, 13)));
+        assert!(kernel_at_least("7.0", (6, 13)));
+        assert!(!kernel_at_least("6.1.0-28-amd64", (6, 13)));
+        assert!(!kernel_at_least("", (6, 13)));
+    }
 
     fn sources(dir: &Path, subuid: &str, subgid: &str, helpers: &Path) -> IdSources {
         std::fs::write(dir.join("subuid"), subuid).unwrap();

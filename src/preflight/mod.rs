@@ -384,12 +384,32 @@ fn check_remap(spec: &Spec, user: Option<&crate::plan::UserIds>, problems: &mut 
                 );
             }
         }
-        Root::Host | Root::Layers(_) | Root::Image(_) => {
+        // The overlay is made of idmapped copies of the layers, handed to overlayfs as
+        // mounts (`lowerdir+` by descriptor).
+        Root::Layers(layers) => {
+            let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+            let why = match ids::kernel_at_least(&release, (6, 13)) {
+                false => Some(format!(
+                    "Linux {} cannot make an overlay of idmapped layers (6.13 can)",
+                    release.trim()
+                )),
+                true => layers.layers.iter().find_map(|l| ids::idmappable(l).err()),
+            };
+            if let Some(why) = why {
+                problems.push(
+                    at(&spec.root.origin, "preflight::not-idmappable", "")
+                        .message("the image's layers cannot be mounted idmapped, as `remap` needs")
+                        .label(why)
+                        .help("run on Linux 6.13 or newer with the image store on ext4, xfs, btrfs or tmpfs, or drop `namespaces.user = \"remap\"`"),
+                );
+            }
+        }
+        Root::Host | Root::Image(_) => {
             problems.push(
                 at(&spec.root.origin, "preflight::not-idmappable", "")
-                    .message("`namespaces.user = \"remap\"` needs a root filesystem folder")
-                    .label("not a folder: the host's / or an image's layers are not idmapped yet")
-                    .help("use `rootfs = \"FOLDER\"`, or drop `namespaces.user = \"remap\"`"),
+                    .message("`namespaces.user = \"remap\"` needs a root filesystem folder or an image")
+                    .label("the host's / cannot be given to a range of ids")
+                    .help("use `rootfs = \"FOLDER\"` or `image = \"...\"`, or drop `namespaces.user = \"remap\"`"),
             );
         }
     }

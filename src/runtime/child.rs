@@ -48,6 +48,8 @@ struct Child<'a> {
     host: Vec<OwnedFd>,
     /// The idmapped copies of host paths (by host index), attached in place of a bind.
     idmapped: Vec<Option<OwnedFd>>,
+    /// The overlay of idmapped layers the launcher made (`remap` with an image).
+    overlay: Option<OwnedFd>,
     /// The new root's mount, from the root filesystem step until pivot_root.
     root: Option<OwnedFd>,
     trace: Trace,
@@ -75,6 +77,7 @@ pub fn run(plan: &Plan, ops: &Ops, ctx: ChildContext, first: usize, trace: Trace
         status: ctx.status,
         host: Vec::with_capacity(ops.host_paths.len()),
         idmapped: Vec::new(),
+        overlay: None,
         root: None,
         trace,
     };
@@ -206,6 +209,20 @@ impl Child<'_> {
                             })?;
                         self.idmapped[index] = Some(tree);
                     }
+                    if let Some(overlay) = &ops.idmap_overlay {
+                        let shown = &overlay.shown;
+                        let tree = sys::recv_fd(socket.as_raw_fd())
+                            .map_err(Failure::of(format!(
+                                "receive the overlay of the idmapped layers of {shown}"
+                            )))?
+                            .ok_or_else(|| {
+                                Failure::new(
+                                    Errno::EPIPE,
+                                    format!("the launcher sent no overlay of {shown}"),
+                                )
+                            })?;
+                        self.overlay = Some(tree);
+                    }
                 }
                 Ok(())
             }
@@ -221,9 +238,16 @@ impl Child<'_> {
                 joined,
                 top,
                 shown,
+                received,
             } => {
                 let target = self.host[*top].as_fd();
-                self.root = Some(rootfs::overlay_root(options, joined, target, shown)?);
+                let made = match received {
+                    true => Some(self.overlay.take().ok_or_else(|| {
+                        Failure::new(Errno::EPIPE, format!("no overlay of {shown} was received"))
+                    })?),
+                    false => None,
+                };
+                self.root = Some(rootfs::overlay_root(options, joined, target, shown, made)?);
                 Ok(())
             }
             Op::Mount(mount) => mounts::mount(self.root()?, mount, ops, &self.host),

@@ -225,6 +225,10 @@ impl Parent<'_> {
                 })?;
                 super::idmap::send_idmapped(pid, &self.ops.idmap_paths, socket.as_fd())
                     .map_err(at)?;
+                if let Some(overlay) = &self.ops.idmap_overlay {
+                    super::idmap::send_idmapped_overlay(pid, overlay, socket.as_fd())
+                        .map_err(at)?;
+                }
             }
             (Op::CgroupJoin, _) => {
                 let pid = self.child_pid().map_err(at)?;
@@ -233,8 +237,8 @@ impl Parent<'_> {
                 })?;
                 cgroup.join(pid).map_err(at)?;
             }
-            (Op::WritableLayer, Action::WritableLayer { path }) => {
-                super::layers::create_writable(path).map_err(at)?
+            (Op::WritableLayer, Action::WritableLayer { path, owner }) => {
+                super::layers::create_writable(path, *owner).map_err(at)?
             }
             (Op::RemoveWritableLayer, Action::RemoveWritableLayer { path }) => {
                 super::layers::discard_writable(path).map_err(at)?
@@ -354,7 +358,7 @@ impl Parent<'_> {
             true => Some(sys::socketpair().map_err(Failure::of("create the terminal socket"))?),
             false => None,
         };
-        let mounts = match self.ops.idmapped.is_empty() {
+        let mounts = match self.ops.idmapped.is_empty() && self.ops.idmap_overlay.is_none() {
             false => Some(sys::socketpair().map_err(Failure::of("create the mounts socket"))?),
             true => None,
         };
@@ -498,7 +502,7 @@ impl Parent<'_> {
         };
         // A writable layer made for this run goes too: nothing ran in it.
         let layer = self.plan.steps.iter().find_map(|s| match &s.action {
-            Action::WritableLayer { path } if path.exists() => {
+            Action::WritableLayer { path, .. } if path.exists() => {
                 super::layers::remove_writable(path).err()
             }
             _ => None,

@@ -8,6 +8,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::process::Command;
 
 use super::error::Failure;
+use super::ops::IdmapOverlay;
 use crate::plan::{IdMap, IdMaps, MapHelpers};
 use crate::sys::{self, Errno};
 
@@ -49,6 +50,68 @@ pub fn send_idmapped(
         )))?;
     }
     Ok(())
+}
+
+/// `remap` with an image: makes the overlay of the image's layers, each an idmapped (and
+/// nodev) copy through the container's user namespace, with the writable layer on top (not
+/// idmapped: its root is the container root's, and what the container writes is stored with
+/// the ids of its range), and sends it to the container's process, which attaches it as its
+/// root. Made here, by root: the layers' `trusted.overlay.*` attributes are readable only
+/// outside the container's user namespace. The overlay is never attached in the launcher's
+/// mount namespace.
+pub fn send_idmapped_overlay(
+    pid: libc::pid_t,
+    overlay: &IdmapOverlay,
+    socket: BorrowedFd<'_>,
+) -> Result<(), Failure> {
+    let ns = format!("/proc/{pid}/ns/user");
+    let ns_path = sys::cstring(&ns).map_err(Failure::of(format!("open {ns}")))?;
+    let userns = sys::open(&ns_path, libc::O_RDONLY).map_err(Failure::of(format!(
+        "open the container's user namespace ({ns})"
+    )))?;
+    let shown = &overlay.shown;
+    let mut trees = Vec::with_capacity(overlay.layers.len());
+    for layer in &overlay.layers {
+        let tree = sys::clone_tree(layer, false).map_err(Failure::of(format!(
+            "copy the mount of the layer {} to idmap it",
+            layer.to_string_lossy()
+        )))?;
+        sys::set_idmap(
+            tree.as_fd(),
+            userns.as_fd(),
+            sys::MOUNT_ATTR_NODEV as u64,
+            false,
+        )
+        .map_err(Failure::of(format!(
+            "mount the layer {} idmapped",
+            layer.to_string_lossy()
+        )))?;
+        trees.push(tree);
+    }
+    let fds: Vec<(&std::ffi::CStr, BorrowedFd<'_>)> =
+        trees.iter().map(|t| (c"lowerdir+", t.as_fd())).collect();
+    let options: Vec<(&std::ffi::CStr, Option<&std::ffi::CStr>)> = overlay
+        .options
+        .iter()
+        .map(|(k, v)| (k.as_c_str(), v.as_deref()))
+        .collect();
+    let made = sys::new_mount_with_fds(c"overlay", &fds, &options, sys::MOUNT_ATTR_NODEV).map_err(
+        |errno| {
+            let why = match errno {
+                Errno::EINVAL | Errno::EBADF => {
+                    " (layers given as idmapped mounts need Linux 6.13 or newer)"
+                }
+                _ => "",
+            };
+            Failure::new(
+                errno,
+                format!("mount the idmapped layers of {shown} as an overlay{why}"),
+            )
+        },
+    )?;
+    sys::send_fd(socket.as_raw_fd(), made.as_raw_fd()).map_err(Failure::of(format!(
+        "hand the overlay of {shown} to the container's process"
+    )))
 }
 
 /// Runs `newuidmap PID inside outside count...`, then newgidmap, for the waiting process.

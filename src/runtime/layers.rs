@@ -11,7 +11,7 @@ use crate::sys;
 
 /// Makes `path/upper` and `path/work`, empty: what a run of the same name left goes first, and
 /// so do layers discarded earlier whose removal did not finish.
-pub fn create_writable(path: &Path) -> Result<(), Failure> {
+pub fn create_writable(path: &Path, owner: Option<(u32, u32)>) -> Result<(), Failure> {
     remove_writable(path)?;
     sweep_discarded(path);
     for folder in [path.join("upper"), path.join("work")] {
@@ -26,8 +26,16 @@ pub fn create_writable(path: &Path) -> Result<(), Failure> {
     }
     // The container's root is the overlay's: its root folder takes upper's mode, and what the
     // container makes there must be reachable by its users.
-    std::fs::set_permissions(path.join("upper"), std::fs::Permissions::from_mode(0o755))
-        .map_err(Failure::io(format!("make {}/upper 0755", path.display())))
+    let upper = path.join("upper");
+    std::fs::set_permissions(&upper, std::fs::Permissions::from_mode(0o755))
+        .map_err(Failure::io(format!("make {}/upper 0755", path.display())))?;
+    if let Some((uid, gid)) = owner {
+        std::os::unix::fs::chown(&upper, Some(uid), Some(gid)).map_err(Failure::io(format!(
+            "give {} to the container's root ({uid}:{gid})",
+            upper.display()
+        )))?;
+    }
+    Ok(())
 }
 
 /// Removes the writable layer and everything in it, now (the overlay leaves folders of mode

@@ -30,6 +30,18 @@ pub struct Ops {
     pub idmap_paths: Vec<CString>,
     /// ...and their indices in `host_paths`, in the same order.
     pub idmapped: Vec<HostIndex>,
+    /// `remap` with an image: the overlay the launcher makes of idmapped copies of its
+    /// layers and sends after the copies above.
+    pub idmap_overlay: Option<IdmapOverlay>,
+}
+
+/// An overlay made by the launcher of idmapped copies of an image's layers.
+pub struct IdmapOverlay {
+    /// The layer folders, top first.
+    pub layers: Vec<CString>,
+    /// The writable layer's folders and the overlay's flags (`upperdir`, `workdir`, ...).
+    pub options: Vec<(CString, Option<CString>)>,
+    pub shown: String,
 }
 
 /// What each step does, ready to run. Steps of the parent whose data needs no preparing read
@@ -66,6 +78,9 @@ pub enum Op {
         joined: Vec<(CString, Option<CString>)>,
         top: HostIndex,
         shown: String,
+        /// Made by the launcher (`remap`) and received with the idmapped copies: attached,
+        /// not mounted here.
+        received: bool,
     },
     Mount(MountOp),
     CgroupMount(CgroupOp),
@@ -208,6 +223,7 @@ pub fn prepare(plan: &Plan) -> Result<Ops, StepFailed> {
         terminal: false,
         idmap_paths: Vec::new(),
         idmapped: Vec::new(),
+        idmap_overlay: None,
     };
     let mut idmap_sources: Vec<PathBuf> = Vec::new();
     let mut host_index: HashMap<PathBuf, HostIndex> = HashMap::new();
@@ -241,18 +257,32 @@ pub fn prepare(plan: &Plan) -> Result<Ops, StepFailed> {
                 deny_setgroups: maps.deny_setgroups,
             },
             Action::CgroupJoin { .. } => Op::CgroupJoin,
-            Action::IdmapMounts { paths } => {
+            Action::IdmapMounts { paths, overlay } => {
                 for path in paths {
                     let text = c(path.as_os_str().as_encoded_bytes(), i, "idmapped path")?;
                     ops.idmap_paths.push(text);
                     idmap_sources.push(path.clone());
+                }
+                if let Some(overlay) = overlay {
+                    ops.idmap_overlay = Some(IdmapOverlay {
+                        layers: overlay
+                            .layers
+                            .iter()
+                            .rev()
+                            .map(|l| c(l.as_os_str().as_encoded_bytes(), i, "layer"))
+                            .collect::<Result<_, _>>()?,
+                        options: overlay_flags(overlay, i)?,
+                        shown: overlay.image.clone(),
+                    });
                 }
                 Op::IdmapMounts
             }
             Action::WritableLayer { .. } => Op::WritableLayer,
             Action::RemoveWritableLayer { .. } => Op::RemoveWritableLayer,
             Action::RemoveMountTargets { .. } => Op::RemoveMountTargets,
-            Action::OverlayRootfs(overlay) => overlay_op(overlay, i, index)?,
+            Action::OverlayRootfs(overlay) => {
+                overlay_op(overlay, i, index, ops.idmap_overlay.is_some())?
+            }
             Action::Start => Op::Start,
             Action::Prologue => Op::Prologue,
             Action::NamespaceRoot => Op::NamespaceRoot,
@@ -593,22 +623,13 @@ fn overlay_op(
     overlay: &crate::plan::Overlay,
     step: usize,
     index: impl Fn(&Path) -> Result<HostIndex, StepFailed>,
+    received: bool,
 ) -> Result<Op, StepFailed> {
     let top = overlay.layers.last().ok_or_else(|| {
         StepFailed::at(step, Failure::new(Errno::EINVAL, "an image without layers"))
     })?;
     let path = |p: &Path| c(p.as_os_str().as_encoded_bytes(), step, "layer");
-    let mut rest = Vec::new();
-    if let (Some(upper), Some(work)) = (&overlay.upper, &overlay.work) {
-        rest.push((c("upperdir", step, "overlay")?, Some(path(upper)?)));
-        rest.push((c("workdir", step, "overlay")?, Some(path(work)?)));
-        // The writable layer is made fresh for each run: the overlay need not sync it (each
-        // sync would be a journal commit of the filesystem under it).
-        rest.push((c("volatile", step, "overlay")?, None));
-    }
-    if overlay.userxattr {
-        rest.push((c("userxattr", step, "overlay")?, None));
-    }
+    let rest = overlay_flags(overlay, step)?;
     let mut options = Vec::new();
     for layer in overlay.layers.iter().rev() {
         options.push((c("lowerdir+", step, "overlay")?, Some(path(layer)?)));
@@ -630,7 +651,28 @@ fn overlay_op(
         joined,
         top: index(top)?,
         shown: overlay.image.clone(),
+        received,
     })
+}
+
+/// The overlay's options but its layers: the writable layer, `volatile`, `userxattr`.
+fn overlay_flags(
+    overlay: &crate::plan::Overlay,
+    step: usize,
+) -> Result<Vec<(CString, Option<CString>)>, StepFailed> {
+    let path = |p: &Path| c(p.as_os_str().as_encoded_bytes(), step, "layer");
+    let mut rest = Vec::new();
+    if let (Some(upper), Some(work)) = (&overlay.upper, &overlay.work) {
+        rest.push((c("upperdir", step, "overlay")?, Some(path(upper)?)));
+        rest.push((c("workdir", step, "overlay")?, Some(path(work)?)));
+        // The writable layer is made fresh for each run: the overlay need not sync it (each
+        // sync would be a journal commit of the filesystem under it).
+        rest.push((c("volatile", step, "overlay")?, None));
+    }
+    if overlay.userxattr {
+        rest.push((c("userxattr", step, "overlay")?, None));
+    }
+    Ok(rest)
 }
 
 /// A devpts instance of the container's own, with its own ptmx.

@@ -53,13 +53,21 @@ pub fn bind_root(
 }
 
 /// Mounts an image's layers as an overlay (`nodev`) and attaches it over `target`, the top
-/// layer's folder, in this mount namespace only. Returns a descriptor of the new root.
+/// layer's folder, in this mount namespace only; or attaches `made`, the overlay of idmapped
+/// layers the launcher made (`remap`). Returns a descriptor of the new root.
 pub fn overlay_root(
     options: &[(CString, Option<CString>)],
     joined: &[(CString, Option<CString>)],
     target: BorrowedFd<'_>,
     shown: &str,
+    made: Option<OwnedFd>,
 ) -> Result<OwnedFd, Failure> {
+    if let Some(overlay) = made {
+        sys::attach(overlay.as_fd(), target).map_err(fail(format!(
+            "attach the overlay of the idmapped layers of {shown} as the new root"
+        )))?;
+        return Ok(overlay);
+    }
     fn pairs(list: &[(CString, Option<CString>)]) -> Vec<(&CStr, Option<&CStr>)> {
         list.iter()
             .map(|(k, v)| (k.as_c_str(), v.as_deref()))

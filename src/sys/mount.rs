@@ -155,6 +155,7 @@ const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
 const FSOPEN_CLOEXEC: libc::c_uint = 1;
 const FSCONFIG_SET_FLAG: libc::c_uint = 0;
 const FSCONFIG_SET_STRING: libc::c_uint = 1;
+const FSCONFIG_SET_FD: libc::c_uint = 5;
 const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
 const FSMOUNT_CLOEXEC: libc::c_uint = 1;
 pub const MOUNT_ATTR_NOSUID: libc::c_uint = 0x2;
@@ -182,10 +183,35 @@ pub fn new_mount(
     options: &[(&CStr, Option<&CStr>)],
     attrs: libc::c_uint,
 ) -> SysResult<OwnedFd> {
+    new_mount_with_fds(fstype, &[], options, attrs)
+}
+
+/// [`new_mount`] with descriptors as the values of the first options, in order (an overlay's
+/// `lowerdir+` given as mounts, Linux 6.13 or newer).
+pub fn new_mount_with_fds(
+    fstype: &CStr,
+    fds: &[(&CStr, BorrowedFd<'_>)],
+    options: &[(&CStr, Option<&CStr>)],
+    attrs: libc::c_uint,
+) -> SysResult<OwnedFd> {
     // SAFETY: fstype is a valid C string.
     let fs =
         check_long(unsafe { libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), FSOPEN_CLOEXEC) })
             .map(owned)?;
+    for (key, fd) in fds {
+        // SAFETY: key is a valid C string; the value is null and aux the descriptor, as
+        // FSCONFIG_SET_FD takes them.
+        check_long(unsafe {
+            libc::syscall(
+                libc::SYS_fsconfig,
+                fs.as_raw_fd(),
+                FSCONFIG_SET_FD,
+                key.as_ptr(),
+                std::ptr::null::<libc::c_char>(),
+                fd.as_raw_fd(),
+            )
+        })?;
+    }
     for (key, value) in options {
         let (cmd, value) = match value {
             Some(v) => (FSCONFIG_SET_STRING, v.as_ptr()),
