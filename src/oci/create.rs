@@ -347,6 +347,20 @@ fn create_in(
     let fifo = dirs.fifo(id);
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))
         .map_err(|e| OciError::new(format!("create the FIFO {}: {e}", fifo.display())))?;
+    // The process opens it as the root of its user namespace (as runc, which chowns it too):
+    // with maps that leave host root out, it is no longer host root by then.
+    if let Some(maps) = &prepared.extras.id_maps {
+        let root_of = |maps: &[crate::plan::IdMap]| {
+            maps.iter()
+                .find(|m| m.inside == 0 && m.count > 0)
+                .map(|m| m.outside)
+        };
+        if let (Some(uid), Some(gid)) = (root_of(&maps.uid), root_of(&maps.gid)) {
+            std::os::unix::fs::chown(&fifo, Some(uid), Some(gid)).map_err(OciError::io(
+                format!("chown {uid}:{gid} {}", fifo.display()),
+            ))?;
+        }
+    }
     // Inherited by the container's process: the plan has no umask step.
     if let Some(mask) = prepared.extras.umask {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
@@ -422,17 +436,15 @@ fn create_in(
         }
         let state = dirs.state(&record);
         hooks::run_all(&record.hooks.prestart, &state, "prestart")?;
-        hooks::run_all(&record.hooks.create_runtime, &state, "createRuntime")?;
-        if !record.hooks.create_container.is_empty() || !record.hooks.start_container.is_empty() {
-            return Err(OciError::new(
-                "hooks.createContainer and hooks.startContainer are not supported (they run inside the container's namespaces)",
-            ));
-        }
-        Ok(())
+        hooks::run_all(&record.hooks.create_runtime, &state, "createRuntime")
     };
     if let Err(error) = finish() {
         let _ = sys::kill(pid, libc::SIGKILL);
         let _ = runtime::remove_leftover_cgroups(&record.cgroup_paths);
+        // The runtime spec goes on to delete after a failed prestart or createRuntime hook,
+        // and so the poststop hooks run, to undo what the others did (runc's destroy runs
+        // them after any failed create); their failures are only warnings.
+        let _ = hooks::run_all(&record.hooks.poststop, &dirs.state(&record), "poststop");
         return Err(error);
     }
     Ok(record)

@@ -241,6 +241,13 @@ pub fn translate(
                     "a net.* sysctl needs a network namespace of the container's",
                 );
             }
+            // Without one, the write would change the host's value.
+            if ok && !key.starts_with("net.") && !namespaces.ipc && !joins.iter().any(|j| j.value.kind == "ipc") {
+                c.problem(
+                    &format!("linux.sysctl.{key}"),
+                    "an IPC sysctl (kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*) needs an IPC namespace of the container's",
+                );
+            }
         }
         At::new(
             linux.sysctl.clone().into_iter().collect::<Vec<_>>(),
@@ -248,6 +255,18 @@ pub fn translate(
         )
     });
     extras.hooks = config.hooks.clone().unwrap_or_default();
+    // Refused before anything runs: no prestart hook may act for a create that cannot succeed.
+    for (field, hooks) in [
+        ("createContainer", &extras.hooks.create_container),
+        ("startContainer", &extras.hooks.start_container),
+    ] {
+        if !hooks.is_empty() {
+            c.problem(
+                &format!("hooks.{field}"),
+                "not supported: it runs inside the container's namespaces",
+            );
+        }
+    }
     extras.cgroups_path = match linux.cgroups_path.as_deref() {
         None | Some("") => format!("/launcher/{id}"),
         Some(path) if path.contains(':') && !path.starts_with('/') => {

@@ -142,10 +142,11 @@ impl Plan {
         // After the host paths are opened (still as host root: the launcher's folders may be
         // closed to others), before anything creates a file: host root is no id of a share of
         // the launcher's range, the process would be `nobody` in its namespace.
+        // So too with maps another front end gave (an OCI engine's) that leave host root out.
         if facts
             .user_namespace
             .as_ref()
-            .is_some_and(|m| m.range.is_some())
+            .is_some_and(|m| m.range.is_some() || m.leave_out_host_root())
         {
             steps.push(Side::Child, Action::NamespaceRoot, ns_origin.clone());
         }

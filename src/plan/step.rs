@@ -223,6 +223,19 @@ pub struct IdMaps {
     pub range: Option<IdRange>,
 }
 
+impl IdMaps {
+    /// Maps the launcher writes itself with `setgroups` allowed (so as root: an unprivileged
+    /// writer must deny it, or use the helpers) that map no host uid 0 or gid 0: the new
+    /// process, still host root, has no id in its namespace and can create no file there
+    /// until it becomes the namespace's root.
+    pub fn leave_out_host_root(&self) -> bool {
+        let covers_zero = |maps: &[IdMap]| maps.iter().any(|m| m.outside == 0 && m.count > 0);
+        self.helpers.is_none()
+            && !self.deny_setgroups
+            && !(covers_zero(&self.uid) && covers_zero(&self.gid))
+    }
+}
+
 /// The first uid and gid of a container's 65,536 ids of the launcher's own range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdRange {

@@ -2,6 +2,7 @@
 //! as its runtime (`--runtime launcher-oci`).
 
 mod containerd;
+mod hooks;
 mod podman;
 mod runc;
 
@@ -40,6 +41,15 @@ impl Bundle {
         .unwrap();
         let root = dir.path().join("state");
         Bundle { dir, root }
+    }
+
+    /// Edits the bundle's config.json again: for what needs the bundle's folder (a path in it).
+    pub fn edit(&self, edit: impl FnOnce(&mut serde_json::Value)) {
+        let file = self.dir.path().join("config.json");
+        let mut config: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        edit(&mut config);
+        std::fs::write(&file, serde_json::to_string_pretty(&config).unwrap()).unwrap();
     }
 
     /// Runs `launcher-oci --root ROOT ARGS`. Its output goes through files, not pipes: a

@@ -265,3 +265,172 @@ fn features_and_version_answer() {
     let out = b.oci(&["--systemd-cgroup", "state", "x"]);
     assert!(text(&out.stderr).contains("--systemd-cgroup is not supported"));
 }
+
+/// A sysctl of the host's, read now.
+fn host_sysctl(key: &str) -> String {
+    std::fs::read_to_string(std::path::Path::new("/proc/sys").join(key.replace('.', "/")))
+        .unwrap_or_else(|e| panic!("read the host's {key}: {e}"))
+}
+
+#[test]
+fn sysctls_are_set_in_the_containers_namespaces_only() {
+    require_root();
+    let keys = [
+        ("kernel.shmmax", "123456789"),
+        ("kernel.msgmax", "4096"),
+        ("fs.mqueue.msg_max", "17"),
+        ("net.ipv4.ip_unprivileged_port_start", "100"),
+    ];
+    let before: Vec<String> = keys.iter().map(|(k, _)| host_sysctl(k)).collect();
+    assert!(
+        keys.iter().zip(&before).all(|((_, v), b)| b.trim() != *v),
+        "the host's values differ from the test's: {before:?}"
+    );
+    let b = Bundle::new(|c| {
+        let files: Vec<String> = keys
+            .iter()
+            .map(|(k, _)| format!("/proc/sys/{}", k.replace('.', "/")))
+            .collect();
+        c["process"]["args"] = serde_json::json!(
+            ["cat"]
+                .into_iter()
+                .chain(files.iter().map(String::as_str))
+                .collect::<Vec<_>>()
+        );
+        c["linux"]["sysctl"] = keys
+            .iter()
+            .map(|(k, v)| (k.to_string(), serde_json::json!(v)))
+            .collect::<serde_json::Map<_, _>>()
+            .into();
+    });
+    let out = b.oci(&["run", "sysctl1"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let expected: String = keys.iter().map(|(_, v)| format!("{v}\n")).collect();
+    assert_eq!(
+        text(&out.stdout),
+        expected,
+        "the container sees the values set"
+    );
+    let after: Vec<String> = keys.iter().map(|(k, _)| host_sysctl(k)).collect();
+    assert_eq!(before, after, "the host's values are unchanged");
+}
+
+#[test]
+fn a_sysctl_that_would_reach_the_host_or_is_not_namespaced_is_refused_by_name() {
+    require_root();
+    let shmmax = host_sysctl("kernel.shmmax");
+    let b = Bundle::new(|c| {
+        c["process"]["args"] = serde_json::json!(["true"]);
+        // No network or IPC namespace: the container shares the host's.
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|n| n["type"] != "network" && n["type"] != "ipc");
+        c["linux"]["sysctl"] = serde_json::json!({
+            "net.ipv4.ip_forward": "1",
+            "kernel.shmmax": "123456789",
+            "vm.swappiness": "10"
+        });
+    });
+    let out = b.oci(&["create", "sysctl2"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("linux.sysctl.net.ipv4.ip_forward: a net.* sysctl needs a network namespace"),
+        "{err}"
+    );
+    assert!(
+        err.contains("linux.sysctl.kernel.shmmax: an IPC sysctl")
+            && err.contains("needs an IPC namespace"),
+        "{err}"
+    );
+    assert!(
+        err.contains("linux.sysctl.vm.swappiness: not namespaced"),
+        "{err}"
+    );
+    assert!(!b.root.join("sysctl2").exists(), "no state is left");
+    assert_eq!(
+        host_sysctl("kernel.shmmax"),
+        shmmax,
+        "the host's value is unchanged"
+    );
+}
+
+/// Host ids for the id-mapping test: ranges no other test (or the host) uses.
+const MAPPED_UID: u32 = 200_000;
+const MAPPED_GID: u32 = 300_000;
+
+#[test]
+fn id_mappings_give_the_container_a_user_namespace_that_owns_its_files() {
+    require_root();
+    let b = Bundle::new(|c| {
+        c["process"]["args"] = serde_json::json!([
+            "sh",
+            "-c",
+            "cat /proc/self/uid_map /proc/self/gid_map; id -u; id -g; stat -c %u:%g /bin/busybox; touch /made-inside"
+        ]);
+        c["root"] = serde_json::json!({"path": "rootfs-mapped", "readonly": false});
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"type": "user"}));
+        c["linux"]["uidMappings"] =
+            serde_json::json!([{"containerID": 0, "hostID": MAPPED_UID, "size": 65536}]);
+        c["linux"]["gidMappings"] =
+            serde_json::json!([{"containerID": 0, "hostID": MAPPED_GID, "size": 65536}]);
+    });
+    // The launcher chowns nothing (as runc): the engine gives a root filesystem owned by the
+    // mapped root, here a copy of busybox's in the bundle.
+    let rootfs = b.dir.path().join("rootfs-mapped");
+    crate::util::fill_busybox(&rootfs);
+    crate::util::chown_tree(&rootfs, MAPPED_UID, MAPPED_GID);
+    let out = b.oci(&["run", "userns1"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<Vec<&str>> = stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            vec!["0", "200000", "65536"],
+            vec!["0", "300000", "65536"],
+            vec!["0"],
+            vec!["0"],
+            vec!["0:0"],
+        ],
+        "the maps given, root inside, and the files the mapped root's: {stdout}"
+    );
+    use std::os::unix::fs::MetadataExt;
+    let made = std::fs::metadata(rootfs.join("made-inside")).unwrap();
+    assert_eq!(
+        (made.uid(), made.gid()),
+        (MAPPED_UID, MAPPED_GID),
+        "what container root makes is the mapped ids' on the host"
+    );
+
+    // A process exec'd into it joins its user namespace.
+    b.edit(|c| c["process"]["args"] = serde_json::json!(["sleep", "30"]));
+    let out = b.oci(&["run", "-d", "userns2"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let process = b.dir.path().join("process.json");
+    let doc = serde_json::json!({
+        "args": ["sh", "-c", "cat /proc/self/uid_map; id -u; touch /made-by-exec"],
+        "env": ["PATH=/bin"],
+        "cwd": "/",
+        "user": {"uid": 0, "gid": 0},
+        "noNewPrivileges": true
+    });
+    std::fs::write(&process, doc.to_string()).unwrap();
+    let out = b.oci(&["exec", "--process", process.to_str().unwrap(), "userns2"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<Vec<&str>> = stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(lines, [vec!["0", "200000", "65536"], vec!["0"]], "{stdout}");
+    let made = std::fs::metadata(rootfs.join("made-by-exec")).unwrap();
+    assert_eq!((made.uid(), made.gid()), (MAPPED_UID, MAPPED_GID));
+}
