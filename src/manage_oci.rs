@@ -206,11 +206,12 @@ fn run(cli: OciCli) -> ExitCode {
         )
         .hint("configure the engine for cgroupfs (podman --cgroup-manager cgroupfs; containerd SystemdCgroup = false)"))
     } else {
-        command(&cli)
+        command(&cli, &log)
     };
     match result {
         Ok(code) => code,
         Err(error) => {
+            log.warn(&error.warnings);
             let text = error.to_string();
             let _ = writeln!(std::io::stderr(), "launcher-oci: {text}");
             log.write("error", &text);
@@ -219,7 +220,7 @@ fn run(cli: OciCli) -> ExitCode {
     }
 }
 
-fn command(cli: &OciCli) -> Result<ExitCode, OciError> {
+fn command(cli: &OciCli, log: &Log) -> Result<ExitCode, OciError> {
     let dirs = StateDir::new(Some(cli.root.clone()));
     let ok = Ok(ExitCode::SUCCESS);
     match &cli.command {
@@ -228,14 +229,14 @@ fn command(cli: &OciCli) -> Result<ExitCode, OciError> {
             ok
         }
         OciCommand::Start { id } => {
-            create::start(&dirs, id)?;
+            log.warn(&create::start(&dirs, id)?);
             ok
         }
         OciCommand::Run {
             create: args,
             detach,
             keep,
-        } => run_container(&dirs, args, *detach, *keep),
+        } => run_container(&dirs, args, *detach, *keep, log),
         OciCommand::State { id } => {
             print_json(&control::state(&dirs, id)?);
             ok
@@ -245,7 +246,7 @@ fn command(cli: &OciCli) -> Result<ExitCode, OciError> {
             ok
         }
         OciCommand::Delete { force, id } => {
-            control::delete(&dirs, id, *force)?;
+            log.warn(&control::delete(&dirs, id, *force)?);
             ok
         }
         OciCommand::Exec {
@@ -371,11 +372,15 @@ fn run_container(
     args: &CreateArgs,
     detach: bool,
     keep: bool,
+    log: &Log,
 ) -> Result<ExitCode, OciError> {
     let record = create::create(dirs, &args.id, &create_options(args))?;
-    if let Err(e) = create::start(dirs, &args.id) {
-        let _ = control::delete(dirs, &args.id, true);
-        return Err(e);
+    match create::start(dirs, &args.id) {
+        Ok(warnings) => log.warn(&warnings),
+        Err(e) => {
+            let warnings = control::delete(dirs, &args.id, true).unwrap_or_default();
+            return Err(e.warnings(warnings));
+        }
     }
     if detach {
         return Ok(ExitCode::SUCCESS);
@@ -390,7 +395,7 @@ fn run_container(
         libc::WEXITSTATUS(status)
     };
     if !keep {
-        control::delete(dirs, &args.id, true)?;
+        log.warn(&control::delete(dirs, &args.id, true)?);
     }
     Ok(ExitCode::from(code.clamp(0, 255) as u8))
 }
@@ -445,6 +450,15 @@ struct Log {
 }
 
 impl Log {
+    /// Warnings (hooks whose failure the runtime spec makes one): on stderr, where a user of
+    /// the command sees them, and in `--log` at level "warning", where an engine shows them.
+    fn warn(&self, warnings: &[String]) {
+        for warning in warnings {
+            let _ = writeln!(std::io::stderr(), "launcher-oci: warning: {warning}");
+            self.write("warning", warning);
+        }
+    }
+
     fn write(&self, level: &str, message: &str) {
         let Some(file) = &self.file else { return };
         let line = match self.format {

@@ -103,14 +103,15 @@ pub fn cgroup_pids(record: &Record) -> Vec<libc::pid_t> {
 
 /// `delete [--force] ID`: a stopped container's cgroup and state go (poststop hooks run);
 /// one still running is refused without `force`, killed with it. Without a record, `force`
-/// succeeds (a second delete is tolerated, as runc does).
-pub fn delete(dirs: &StateDir, id: &str, force: bool) -> Result<(), OciError> {
+/// succeeds (a second delete is tolerated, as runc does). Returns the warnings of poststop
+/// hooks that failed: the runtime spec has every one run and the delete go on.
+pub fn delete(dirs: &StateDir, id: &str, force: bool) -> Result<Vec<String>, OciError> {
     let record = match dirs.load(id) {
         Ok(record) => record,
         Err(_) if force && !dirs.dir(id).join("record.json").exists() => {
             super::state::check_id(id)?;
             let _ = std::fs::remove_dir_all(dirs.dir(id));
-            return Ok(());
+            return Ok(Vec::new());
         }
         Err(e) => return Err(e),
     };
@@ -143,11 +144,14 @@ pub fn delete(dirs: &StateDir, id: &str, force: bool) -> Result<(), OciError> {
     }
     let state = dirs.state(&record);
     let cgroup = runtime::remove_leftover_cgroups(&record.cgroup_paths);
-    let hooks = hooks::run_all(&record.hooks.poststop, &state, "poststop");
-    std::fs::remove_dir_all(dirs.dir(id))
-        .map_err(OciError::io(format!("remove {}", dirs.dir(id).display())))?;
-    cgroup.map_err(|f| OciError::new(format!("remove the cgroup of \"{id}\": {f}")))?;
-    hooks
+    let warnings = hooks::run_each(&record.hooks.poststop, &state, "poststop");
+    std::fs::remove_dir_all(dirs.dir(id)).map_err(|e| {
+        OciError::io(format!("remove {}", dirs.dir(id).display()))(e).warnings(warnings.clone())
+    })?;
+    cgroup.map_err(|f| {
+        OciError::new(format!("remove the cgroup of \"{id}\": {f}")).warnings(warnings.clone())
+    })?;
+    Ok(warnings)
 }
 
 /// Freezes (`true`) or thaws the container's cgroup.

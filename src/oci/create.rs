@@ -444,8 +444,8 @@ fn create_in(
         // The runtime spec goes on to delete after a failed prestart or createRuntime hook,
         // and so the poststop hooks run, to undo what the others did (runc's destroy runs
         // them after any failed create); their failures are only warnings.
-        let _ = hooks::run_all(&record.hooks.poststop, &dirs.state(&record), "poststop");
-        return Err(error);
+        let warnings = hooks::run_each(&record.hooks.poststop, &dirs.state(&record), "poststop");
+        return Err(error.warnings(warnings));
     }
     Ok(record)
 }
@@ -465,8 +465,9 @@ fn send_console(socket: &Path, master: std::os::fd::RawFd) -> Result<(), OciErro
     })
 }
 
-/// `start`: lets a created container's process exec its command.
-pub fn start(dirs: &StateDir, id: &str) -> Result<(), OciError> {
+/// `start`: lets a created container's process exec its command. Returns the warnings of
+/// poststart hooks that failed (the spec's lifecycle goes on after them).
+pub fn start(dirs: &StateDir, id: &str) -> Result<Vec<String>, OciError> {
     let record = dirs.load(id)?;
     let status = dirs.status(&record);
     if status != Status::Created {
@@ -514,6 +515,11 @@ pub fn start(dirs: &StateDir, id: &str) -> Result<(), OciError> {
     }
     let _ = std::fs::remove_file(&fifo);
     let state = dirs.state(&record);
-    // Failures of poststart hooks are logged by the runtime spec; they do not undo start.
-    hooks::run_all(&record.hooks.poststart, &state, "poststart")
+    // The runtime spec: a failed poststart hook is a warning; the others still run, and the
+    // container goes on.
+    Ok(hooks::run_each(
+        &record.hooks.poststart,
+        &state,
+        "poststart",
+    ))
 }

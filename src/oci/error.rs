@@ -9,6 +9,9 @@ pub struct OciError {
     pub hint: Option<String>,
     /// The exit status: 1 as runc's, or the command's (125, 126, 127) when it could not start.
     pub exit: u8,
+    /// Warnings of what ran after the failure (poststop hooks that failed too): written
+    /// before the error, at level "warning".
+    pub warnings: Vec<String>,
 }
 
 impl OciError {
@@ -17,11 +20,17 @@ impl OciError {
             message: message.into(),
             hint: None,
             exit: 1,
+            warnings: Vec::new(),
         }
     }
 
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn warnings(mut self, warnings: Vec<String>) -> Self {
+        self.warnings.extend(warnings);
         self
     }
 

@@ -10,13 +10,32 @@ use std::time::{Duration, Instant};
 use super::OciError;
 use super::config::Hook;
 use super::state::State;
+use crate::sys;
 
 pub fn run_all(hooks: &[Hook], state: &State, phase: &str) -> Result<(), OciError> {
     for (i, hook) in hooks.iter().enumerate() {
-        run(hook, state)
-            .map_err(|why| OciError::new(format!("hooks.{phase}[{i}] ({}): {why}", hook.path)))?;
+        run(hook, state).map_err(|why| OciError::new(failure(phase, i, hook, &why)))?;
     }
     Ok(())
+}
+
+/// Runs every hook of a phase whose failures the runtime spec makes warnings (poststart,
+/// poststop: "the runtime MUST log a warning, but the remaining hooks and lifecycle continue
+/// as if the hook had succeeded"), and returns a warning for each that failed.
+pub fn run_each(hooks: &[Hook], state: &State, phase: &str) -> Vec<String> {
+    hooks
+        .iter()
+        .enumerate()
+        .filter_map(|(i, hook)| {
+            run(hook, state)
+                .err()
+                .map(|why| failure(phase, i, hook, &why))
+        })
+        .collect()
+}
+
+fn failure(phase: &str, i: usize, hook: &Hook, why: &str) -> String {
+    format!("hooks.{phase}[{i}] ({}): {why}", hook.path)
 }
 
 fn run(hook: &Hook, state: &State) -> Result<(), String> {
@@ -36,7 +55,11 @@ fn run(hook: &Hook, state: &State) -> Result<(), String> {
         .map_err(|e| format!("cannot run it: {e}"))?;
     let text = serde_json::to_vec(state).unwrap_or_default();
     if let Some(mut stdin) = child.stdin.take() {
+        // A hook need not read its stdin: one that exits first closes the pipe, and the write
+        // must fail with EPIPE, not end the runtime with SIGPIPE (its default here).
+        sys::ignore_signal(libc::SIGPIPE);
         let _ = stdin.write_all(&text);
+        sys::default_signal(libc::SIGPIPE);
     }
     let deadline = hook
         .timeout

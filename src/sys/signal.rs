@@ -76,6 +76,11 @@ pub fn ignore_signal(signal: libc::c_int) {
     unsafe { libc::signal(signal, libc::SIG_IGN) };
 }
 
+pub fn default_signal(signal: libc::c_int) {
+    // SAFETY: SIG_DFL is always a valid disposition.
+    unsafe { libc::signal(signal, libc::SIG_DFL) };
+}
+
 /// Waits for one signal of the blocked set `mask`; returns its number and sender's pid.
 pub fn wait_signal(mask: &libc::sigset_t) -> SysResult<libc::c_int> {
     loop {

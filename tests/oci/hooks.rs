@@ -291,3 +291,113 @@ fn create_container_and_start_container_hooks_are_refused_before_anything_runs()
         assert_eq!(cgroup_folders("hookno1"), Vec::<PathBuf>::new());
     }
 }
+
+/// A hook that fails (exit 3) after saying so on stderr.
+fn failing_hook(name: &str) -> Value {
+    json!({
+        "path": "/bin/sh",
+        "args": ["sh", "-c", format!("echo {name} broke >&2; exit 3")],
+        "env": ["PATH=/usr/bin:/bin"]
+    })
+}
+
+#[test]
+fn a_failing_poststart_or_poststop_hook_is_a_warning_and_the_others_still_run() {
+    require_root();
+    let (b, log) = sleeper_with_hooks(|log| {
+        json!({
+            "poststart": [failing_hook("poststart0"), logging_hook(log, "poststart1")],
+            "poststop": [failing_hook("poststop0"), logging_hook(log, "poststop1")]
+        })
+    });
+    let engine_log = b.dir.path().join("engine.log");
+    let engine_log_arg = engine_log.to_str().unwrap();
+    let pid_file = b.dir.path().join("pid");
+    let out = b.oci(&[
+        "create",
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        "hookwarn1",
+    ]);
+    assert!(out.status.success(), "create failed: {}", text(&out.stderr));
+    let pid: i64 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+
+    let out = b.oci(&[
+        "--log",
+        engine_log_arg,
+        "--log-format",
+        "json",
+        "start",
+        "hookwarn1",
+    ]);
+    let err = text(&out.stderr);
+    assert!(
+        out.status.success(),
+        "a failed poststart hook does not fail start (the runtime spec: warn, go on): {err}"
+    );
+    assert!(
+        err.contains("warning: hooks.poststart[0] (/bin/sh)"),
+        "stderr names the hook that failed: {err}"
+    );
+    assert_eq!(
+        names(&logged(&log)),
+        ["poststart1"],
+        "the next poststart hook still runs"
+    );
+    assert_eq!(b.status("hookwarn1"), "running", "the container goes on");
+    assert!(!ended(pid), "its process runs");
+
+    assert!(b.oci(&["kill", "hookwarn1", "KILL"]).status.success());
+    b.wait_status("hookwarn1", "stopped");
+    let out = b.oci(&[
+        "--log",
+        engine_log_arg,
+        "--log-format",
+        "json",
+        "delete",
+        "hookwarn1",
+    ]);
+    let err = text(&out.stderr);
+    assert!(
+        out.status.success(),
+        "a failed poststop hook does not fail delete: {err}"
+    );
+    assert!(
+        err.contains("warning: hooks.poststop[0] (/bin/sh)"),
+        "stderr names the hook that failed: {err}"
+    );
+    assert_eq!(
+        names(&logged(&log)),
+        ["poststart1", "poststop1"],
+        "the next poststop hook still runs"
+    );
+    assert!(
+        !b.root.join("hookwarn1").exists(),
+        "delete removed the state"
+    );
+
+    let lines: Vec<Value> = std::fs::read_to_string(&engine_log)
+        .unwrap_or_else(|e| panic!("no --log written at {}: {e}", engine_log.display()))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let warnings: Vec<&str> = lines
+        .iter()
+        .filter(|l| l["level"] == "warning")
+        .filter_map(|l| l["msg"].as_str())
+        .collect();
+    assert_eq!(
+        warnings.len(),
+        2,
+        "one warning per failed hook in --log: {lines:?}"
+    );
+    assert!(
+        warnings[0].starts_with("hooks.poststart[0]") && warnings[0].contains("3"),
+        "the warning names the hook and its status: {warnings:?}"
+    );
+    assert!(warnings[1].starts_with("hooks.poststop[0]"), "{warnings:?}");
+}
