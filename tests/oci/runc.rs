@@ -387,10 +387,7 @@ fn id_mappings_give_the_container_a_user_namespace_that_owns_its_files() {
     let out = b.oci(&["run", "userns1"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    let lines: Vec<Vec<&str>> = stdout
-        .lines()
-        .map(|l| l.split_whitespace().collect())
-        .collect();
+    let lines = words(&stdout);
     assert_eq!(
         lines,
         [
@@ -426,11 +423,15 @@ fn id_mappings_give_the_container_a_user_namespace_that_owns_its_files() {
     let out = b.oci(&["exec", "--process", process.to_str().unwrap(), "userns2"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    let lines: Vec<Vec<&str>> = stdout
-        .lines()
-        .map(|l| l.split_whitespace().collect())
-        .collect();
+    let lines = words(&stdout);
     assert_eq!(lines, [vec!["0", "200000", "65536"], vec!["0"]], "{stdout}");
     let made = std::fs::metadata(rootfs.join("made-by-exec")).unwrap();
     assert_eq!((made.uid(), made.gid()), (MAPPED_UID, MAPPED_GID));
+}
+
+/// Each line's words.
+fn words(text: &str) -> Vec<Vec<&str>> {
+    text.lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect()
 }
