@@ -159,6 +159,9 @@ cat "$work/table.md"
 "${podman[@]}" rmi -a -f >/dev/null 2>&1 || true
 rm -rf "$work/podman"
 
+# The pulls above left some hundred megabytes of unpacked layers to write back: write them
+# out first, so that no start is timed during that writeback.
+sync
 say ""
 say "start of /bin/true: launcher up from a folder, from the image, podman run --rm"
 state=$work/launcher-state
@@ -180,6 +183,7 @@ run_podman=(podman --root "$work/podman-run/root" --runroot "$work/podman-run/ru
     --events-backend none --cgroup-manager cgroupfs)
 in_ns "$LAUNCHER" --store "$store" pull "$ref" >/dev/null
 in_ns "${run_podman[@]}" pull -q --tls-verify=false "$ref" >/dev/null
+sync
 # podman asks crun for rlimits above the hard ones (nofile 1048576) as root; on a machine whose
 # root lacks CAP_SYS_RESOURCE crun then fails with EPERM: ask for limits below them.
 podman_limits=()
@@ -202,10 +206,9 @@ in_ns "${wrap[@]}" hyperfine -N --runs "$UP_RUNS" --warmup "$UP_WARMUP" --style 
 cat "$work/up.md"
 "${run_podman[@]}" rmi -a -f >/dev/null 2>&1 || true
 
-# Back to back, each run pays for the removal of the writable layer the one before it left
-# to a process of its own (directory removals on the store's filesystem and their journal
-# commits compete with the next start). A user's starts are rarely 10 ms apart: the same two
-# with UP_GAP seconds of rest before each run, what one start costs on a machine at rest.
+# Back to back, each start from the image creates and removes the folders of its writable
+# layer (and the overlay's own, at its mount) on the store's filesystem a few milliseconds
+# after the one before: the same two with UP_GAP seconds of rest before each run.
 say ""
 say "the same, with ${UP_GAP}s of rest before each run (the previous run's cleanup done)"
 in_ns "${wrap[@]}" hyperfine -N --runs "$UP_RUNS" --warmup "$UP_WARMUP" --prepare "sleep $UP_GAP" --style basic \
