@@ -1,7 +1,7 @@
 //! Facts about the host that a network needs, for the launcher's preflight: each returns an
 //! error that says what is missing and what to install or change.
 
-use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::path::{Path, PathBuf};
 
 use caps::{CapSet, Capability};
@@ -81,7 +81,7 @@ pub fn port_free(spec: &PortSpec) -> Result<(), NetworkError> {
     for (host_port, _) in spec.pairs() {
         let socket = SocketAddrV4::new(address, host_port);
         let bound = match spec.protocol {
-            Protocol::Tcp => TcpListener::bind(socket).map(drop),
+            Protocol::Tcp => tcp_port_free(socket),
             Protocol::Udp => UdpSocket::bind(socket).map(drop),
         };
         if let Err(e) = bound {
@@ -96,6 +96,23 @@ pub fn port_free(spec: &PortSpec) -> Result<(), NetworkError> {
             });
         }
     }
+    Ok(())
+}
+
+/// Binds a TCP socket to `socket` and closes it. With SO_REUSEADDR, which lets two such probes
+/// (two `check`s of one file at once) both succeed while a socket that listens there, with
+/// SO_REUSEADDR or without, still makes the bind fail.
+fn tcp_port_free(socket: SocketAddrV4) -> std::io::Result<()> {
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, SockaddrIn, sockopt};
+    use std::os::fd::AsRawFd;
+    let fd = nix::sys::socket::socket(
+        AddressFamily::Inet,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
+    nix::sys::socket::setsockopt(&fd, sockopt::ReuseAddr, &true)?;
+    nix::sys::socket::bind(fd.as_raw_fd(), &SockaddrIn::from(socket))?;
     Ok(())
 }
 
@@ -155,6 +172,7 @@ pub fn kernel_support() -> Result<(), NetworkError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::TcpListener;
 
     #[test]
     fn a_bound_port_is_reported() {

@@ -251,3 +251,49 @@ fn a_host_port_in_use_is_refused_before_anything_is_made() {
     prune_all(&world);
     world.assert_clean();
 }
+
+#[test]
+fn two_checks_of_one_published_port_at_once_both_find_it_free() {
+    let world = World::new();
+    let spec = network::ports::parse_all(&["8080:80"]).unwrap().remove(0);
+    // Two `check`s of one file at once: each probes the port many times, and neither may see
+    // the other's probe as a program that listens there.
+    let probes = 3000;
+    let taken: Vec<String> = std::thread::scope(|scope| {
+        let checks: Vec<_> = (0..2)
+            .map(|_| {
+                scope.spawn(|| {
+                    world.host.run(|| {
+                        (0..probes)
+                            .filter_map(|_| network::preflight::port_free(&spec).err())
+                            .map(|e| e.to_string())
+                            .collect::<Vec<_>>()
+                    })
+                })
+            })
+            .collect();
+        checks
+            .into_iter()
+            .flat_map(|c| c.join().expect("a check thread panicked"))
+            .collect()
+    });
+    assert!(
+        taken.is_empty(),
+        "{} of {} probes found the port taken by the other check's probe: {}",
+        taken.len(),
+        2 * probes,
+        taken[0]
+    );
+    // A program that listens there is still found.
+    let listener = world
+        .host
+        .run(|| std::net::TcpListener::bind((Ipv4Addr::UNSPECIFIED, 8080)).unwrap());
+    let error = world
+        .host
+        .run(|| network::preflight::port_free(&spec))
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("listens"), "{error}");
+    drop(listener);
+    world.assert_clean();
+}
