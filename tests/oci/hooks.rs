@@ -50,6 +50,18 @@ fn sleeper_with_hooks(hooks: impl FnOnce(&Path) -> Value) -> (Bundle, PathBuf) {
     (b, log)
 }
 
+/// `create ID` with a pid file, which must succeed: the container's pid.
+fn create(b: &Bundle, id: &str) -> i64 {
+    let pid_file = b.dir.path().join(format!("{id}.pid"));
+    let out = b.oci(&["create", "--pid-file", pid_file.to_str().unwrap(), id]);
+    assert!(out.status.success(), "create failed: {}", text(&out.stderr));
+    std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
 /// Whether process `pid` is gone (or a zombie: it runs nothing more).
 fn ended(pid: i64) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
@@ -124,14 +136,7 @@ fn hooks_run_in_their_phases_with_the_containers_state() {
             "poststop": [logging_hook(log, "poststop")]
         })
     });
-    let pid_file = b.dir.path().join("pid");
-    let out = b.oci(&["create", "--pid-file", pid_file.to_str().unwrap(), "hooks1"]);
-    assert!(out.status.success(), "create failed: {}", text(&out.stderr));
-    let pid: i64 = std::fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = create(&b, "hooks1");
     let entries = logged(&log);
     assert_eq!(
         names(&entries),
@@ -312,19 +317,7 @@ fn a_failing_poststart_or_poststop_hook_is_a_warning_and_the_others_still_run() 
     });
     let engine_log = b.dir.path().join("engine.log");
     let engine_log_arg = engine_log.to_str().unwrap();
-    let pid_file = b.dir.path().join("pid");
-    let out = b.oci(&[
-        "create",
-        "--pid-file",
-        pid_file.to_str().unwrap(),
-        "hookwarn1",
-    ]);
-    assert!(out.status.success(), "create failed: {}", text(&out.stderr));
-    let pid: i64 = std::fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = create(&b, "hookwarn1");
 
     // `COMMAND hookwarn1` with the engine's --log: it succeeds, and stderr names the hook of
     // PHASE that failed.
