@@ -192,15 +192,17 @@ if ! capsh --has-p=cap_sys_resource 2>/dev/null; then
 fi
 # crun 1.8 refuses hybrid cgroups: then everything runs where the unified hierarchy is unmounted
 # (a private mount namespace; the host's mounts are not touched).
+up_folder="$LAUNCHER --root $state --store $store up $work/folder.toml"
+up_image="$LAUNCHER --root $state --store $store up $work/image.toml"
 wrap=()
 if mountpoint -q /sys/fs/cgroup/unified 2>/dev/null; then
     wrap=(unshare --mount --propagation private -- sh -c 'umount /sys/fs/cgroup/unified && exec "$@"' sh)
 fi
 in_ns "${wrap[@]}" hyperfine -N --runs "$UP_RUNS" --warmup "$UP_WARMUP" --style basic --export-markdown "$work/up.md" \
     --command-name "launcher up (folder)" \
-    "$LAUNCHER --root $state --store $store up $work/folder.toml" \
+    "$up_folder" \
     --command-name "launcher up (image)" \
-    "$LAUNCHER --root $state --store $store up $work/image.toml" \
+    "$up_image" \
     --command-name "podman run --rm (overlay, crun)" \
     "${run_podman[*]} run --rm --network none ${podman_limits[*]} $ref /bin/true"
 cat "$work/up.md"
@@ -214,7 +216,7 @@ say "the same, with ${UP_GAP}s of rest before each run (the previous run's clean
 in_ns "${wrap[@]}" hyperfine -N --runs "$UP_RUNS" --warmup "$UP_WARMUP" --prepare "sleep $UP_GAP" --style basic \
     --export-markdown "$work/up-rest.md" \
     --command-name "launcher up (folder), at rest" \
-    "$LAUNCHER --root $state --store $store up $work/folder.toml" \
+    "$up_folder" \
     --command-name "launcher up (image), at rest" \
-    "$LAUNCHER --root $state --store $store up $work/image.toml"
+    "$up_image"
 cat "$work/up-rest.md"

@@ -80,10 +80,7 @@ pub fn lint_host_root(loaded: &Loaded, plan: &Plan) -> Option<Problem> {
         .is_none_or(|user| user.uid == 0);
     let host_root = match maps {
         None => true,
-        Some(maps) => maps
-            .uid
-            .iter()
-            .any(|m| m.outside == 0 && m.inside == 0 && m.count > 0),
+        Some(maps) => crate::plan::host_id(&maps.uid, 0) == Some(0),
     };
     if !(root_inside && host_root) {
         return None;

@@ -145,13 +145,15 @@ pub fn delete(dirs: &StateDir, id: &str, force: bool) -> Result<Vec<String>, Oci
     let state = dirs.state(&record);
     let cgroup = runtime::remove_leftover_cgroups(&record.cgroup_paths);
     let warnings = hooks::run_each(&record.hooks.poststop, &state, "poststop");
-    std::fs::remove_dir_all(dirs.dir(id)).map_err(|e| {
-        OciError::io(format!("remove {}", dirs.dir(id).display()))(e).warnings(warnings.clone())
-    })?;
-    cgroup.map_err(|f| {
-        OciError::new(format!("remove the cgroup of \"{id}\": {f}")).warnings(warnings.clone())
-    })?;
-    Ok(warnings)
+    let removed = std::fs::remove_dir_all(dirs.dir(id))
+        .map_err(OciError::io(format!("remove {}", dirs.dir(id).display())))
+        .and_then(|()| {
+            cgroup.map_err(|f| OciError::new(format!("remove the cgroup of \"{id}\": {f}")))
+        });
+    match removed {
+        Ok(()) => Ok(warnings),
+        Err(error) => Err(error.warnings(warnings)),
+    }
 }
 
 /// Freezes (`true`) or thaws the container's cgroup.

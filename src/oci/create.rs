@@ -350,12 +350,8 @@ fn create_in(
     // The process opens it as the root of its user namespace (as runc, which chowns it too):
     // with maps that leave host root out, it is no longer host root by then.
     if let Some(maps) = &prepared.extras.id_maps {
-        let root_of = |maps: &[crate::plan::IdMap]| {
-            maps.iter()
-                .find(|m| m.inside == 0 && m.count > 0)
-                .map(|m| m.outside)
-        };
-        if let (Some(uid), Some(gid)) = (root_of(&maps.uid), root_of(&maps.gid)) {
+        use crate::plan::host_id;
+        if let (Some(uid), Some(gid)) = (host_id(&maps.uid, 0), host_id(&maps.gid, 0)) {
             std::os::unix::fs::chown(&fifo, Some(uid), Some(gid)).map_err(OciError::io(
                 format!("chown {uid}:{gid} {}", fifo.display()),
             ))?;

@@ -57,9 +57,7 @@ fn run(hook: &Hook, state: &State) -> Result<(), String> {
     if let Some(mut stdin) = child.stdin.take() {
         // A hook need not read its stdin: one that exits first closes the pipe, and the write
         // must fail with EPIPE, not end the runtime with SIGPIPE (its default here).
-        sys::ignore_signal(libc::SIGPIPE);
-        let _ = stdin.write_all(&text);
-        sys::default_signal(libc::SIGPIPE);
+        let _ = sys::with_signal_ignored(libc::SIGPIPE, || stdin.write_all(&text));
     }
     let deadline = hook
         .timeout

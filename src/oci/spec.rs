@@ -235,18 +235,15 @@ pub fn translate(
                     "not namespaced: only net.*, kernel.shm*, kernel.msg*, kernel.sem and fs.mqueue.* can be set for one container",
                 );
             }
-            if key.starts_with("net.") && !namespaces.net && !joins.iter().any(|j| j.value.kind == "net") {
-                c.problem(
-                    &format!("linux.sysctl.{key}"),
-                    "a net.* sysctl needs a network namespace of the container's",
-                );
-            }
-            // Without one, the write would change the host's value.
-            if ok && !key.starts_with("net.") && !namespaces.ipc && !joins.iter().any(|j| j.value.kind == "ipc") {
-                c.problem(
-                    &format!("linux.sysctl.{key}"),
-                    "an IPC sysctl (kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*) needs an IPC namespace of the container's",
-                );
+            // The namespace the key belongs to: without one of the container's (its own or
+            // one it joins), the write would change the host's value.
+            let (kind, own, needs) = if key.starts_with("net.") {
+                ("net", namespaces.net, "a net.* sysctl needs a network namespace of the container's")
+            } else {
+                ("ipc", namespaces.ipc, "an IPC sysctl (kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*) needs an IPC namespace of the container's")
+            };
+            if ok && !own && !joins.iter().any(|j| j.value.kind == kind) {
+                c.problem(&format!("linux.sysctl.{key}"), needs);
             }
         }
         At::new(

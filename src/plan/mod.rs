@@ -42,7 +42,7 @@ pub use spec::{
 };
 pub use step::{
     Action, DevSetup, Exec, IdMap, IdMaps, IdRange, MadeTarget, MapHelpers, MountFlags, MountKind,
-    MountSpec, NamespaceSet, Overlay, Program, TerminalMode, UserIds,
+    MountSpec, NamespaceSet, Overlay, Program, TerminalMode, UserIds, host_id, maps_host_id,
 };
 pub use stop::{Signal, StopPolicy, human_duration, parse_duration};
 

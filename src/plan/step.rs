@@ -223,16 +223,28 @@ pub struct IdMaps {
     pub range: Option<IdRange>,
 }
 
+/// The host id that id `inside` of the namespace is, by `maps`.
+pub fn host_id(maps: &[IdMap], inside: u32) -> Option<u32> {
+    maps.iter()
+        .find(|m| inside >= m.inside && inside - m.inside < m.count)
+        .map(|m| m.outside + (inside - m.inside))
+}
+
+/// Whether host id `outside` is an id of the namespace, by `maps`.
+pub fn maps_host_id(maps: &[IdMap], outside: u32) -> bool {
+    maps.iter()
+        .any(|m| outside >= m.outside && outside - m.outside < m.count)
+}
+
 impl IdMaps {
     /// Maps the launcher writes itself with `setgroups` allowed (so as root: an unprivileged
     /// writer must deny it, or use the helpers) that map no host uid 0 or gid 0: the new
     /// process, still host root, has no id in its namespace and can create no file there
     /// until it becomes the namespace's root.
     pub fn leave_out_host_root(&self) -> bool {
-        let covers_zero = |maps: &[IdMap]| maps.iter().any(|m| m.outside == 0 && m.count > 0);
         self.helpers.is_none()
             && !self.deny_setgroups
-            && !(covers_zero(&self.uid) && covers_zero(&self.gid))
+            && !(maps_host_id(&self.uid, 0) && maps_host_id(&self.gid, 0))
     }
 }
 

@@ -76,9 +76,16 @@ pub fn ignore_signal(signal: libc::c_int) {
     unsafe { libc::signal(signal, libc::SIG_IGN) };
 }
 
-pub fn default_signal(signal: libc::c_int) {
-    // SAFETY: SIG_DFL is always a valid disposition.
-    unsafe { libc::signal(signal, libc::SIG_DFL) };
+/// Runs `work` with `signal` ignored, then puts back the disposition the signal had.
+pub fn with_signal_ignored<R>(signal: libc::c_int, work: impl FnOnce() -> R) -> R {
+    // SAFETY: SIG_IGN is always a valid disposition.
+    let before = unsafe { libc::signal(signal, libc::SIG_IGN) };
+    let result = work();
+    if before != libc::SIG_ERR {
+        // SAFETY: `before` is the disposition the kernel returned for this signal.
+        unsafe { libc::signal(signal, before) };
+    }
+    result
 }
 
 /// Waits for one signal of the blocked set `mask`; returns its number and sender's pid.

@@ -52,6 +52,15 @@ impl Bundle {
         std::fs::write(&file, serde_json::to_string_pretty(&config).unwrap()).unwrap();
     }
 
+    /// Runs `launcher-oci --root ROOT ARGS`, which must fail as runc's commands do (exit 1):
+    /// its stderr.
+    pub fn refused(&self, args: &[&str]) -> String {
+        let out = self.oci(args);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?} must fail: {err}");
+        err
+    }
+
     /// Runs `launcher-oci --root ROOT ARGS`. Its output goes through files, not pipes: a
     /// container it creates keeps its stdio (as with runc), and a pipe would not end.
     pub fn oci(&self, args: &[&str]) -> Output {
